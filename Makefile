@@ -1,0 +1,29 @@
+# qserv: build, test and benchmark. Every target creates and uses .venv.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+
+.PHONY: install build test bench clean
+
+$(STAMP): pyproject.toml setup.py $(wildcard cython_ext/*.pyx cython_ext/*.pxd)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip "setuptools>=64" wheel "Cython>=3.0" "numpy>=2.0"
+	$(PIP) install --quiet --no-build-isolation -e ".[test,bench]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Recompile the Cython kernels in place after editing cython_ext/.
+build: $(STAMP)
+	$(PY) setup.py --quiet build_ext --inplace
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf build dist *.egg-info qserv/_ext/*.so cython_ext/*.c

@@ -1,0 +1,1 @@
+"""qserv.api — see DESIGN.md section 2."""

@@ -1,0 +1,1 @@
+"""qserv.ingest — see DESIGN.md section 2."""

@@ -1,0 +1,1 @@
+"""qserv.migrations — see DESIGN.md section 2."""

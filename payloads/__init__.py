@@ -1,0 +1,1 @@
+"""qserv.payloads — see DESIGN.md section 2."""

@@ -1,0 +1,44 @@
+"""The one error hierarchy of qserv (DESIGN.md section 6).
+
+Every error qserv raises on purpose derives from :class:`QservError`. A :class:`UserError` is the
+caller's fault (bad input, bad query, bad configuration): the CLI exits with status 2 and the HTTP
+API answers 400. A :class:`ServiceError` is ours or the environment's (a worker down, a missing
+build): the CLI exits with status 1 and the HTTP API answers 500 (or 503 when unavailable).
+"""
+
+
+class QservError(Exception):
+    """Base of every error qserv raises on purpose."""
+
+    exit_code = 1
+    http_status = 500
+
+
+class UserError(QservError):
+    """The request cannot be served as given; the message says what to change."""
+
+    exit_code = 2
+    http_status = 400
+
+
+class ServiceError(QservError):
+    """The request was valid but the service could not complete it."""
+
+    exit_code = 1
+    http_status = 500
+
+
+class InvalidCoordinatesError(UserError, ValueError):
+    """A position is NaN, infinite or outside RA [0, 360] / Dec [-90, 90]."""
+
+
+class InvalidRegionError(UserError, ValueError):
+    """A region (circle, box, polygon, ellipse) is malformed or unsupported."""
+
+
+class InvalidPartitioningError(UserError, ValueError):
+    """Chunk / sub-chunk orders or the overlap radius are inconsistent."""
+
+
+class KernelsMissingError(ServiceError, ImportError):
+    """The compiled Cython kernels (qserv._ext) are not built."""

@@ -1,0 +1,1 @@
+"""qserv.schema — see DESIGN.md section 2."""
