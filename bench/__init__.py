@@ -1,0 +1,1 @@
+"""qserv benchmarks: ``python -m bench`` (``make bench``). Results go to bench/results/."""

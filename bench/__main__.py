@@ -1,0 +1,26 @@
+"""Run the benchmarks and write bench/results/latest.md."""
+
+import sys
+from pathlib import Path
+
+from bench import machine, sphere_bench
+
+RESULTS = Path(__file__).parent / "results" / "latest.md"
+
+
+def main():
+    sections = [("Sphere: partitioning and coverage", sphere_bench.bench_assignment() + sphere_bench.bench_coverage())]
+    lines = ["# qserv benchmark results", "",
+             "Machine: " + machine.describe(["numpy", "healpy", "Cython"]), ""]
+    for title, rows in sections:
+        lines += [f"## {title}", "", "| workload | median | note |", "|---|---|---|"]
+        lines += [f"| {name} | {value} | {note} |" for name, value, note in rows]
+        lines.append("")
+    text = "\n".join(lines)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+    sys.stdout.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
