@@ -52,4 +52,9 @@ def kernel_extensions():
 
 
 packages, package_dir = discover_packages()
-setup(packages=packages, package_dir=package_dir, ext_modules=kernel_extensions())
+setup(
+    packages=packages,
+    package_dir=package_dir,
+    package_data={"qserv.migrations": ["script.py.mako"]},
+    ext_modules=kernel_extensions(),
+)

@@ -1,1 +1,1 @@
-"""qserv.migrations — see DESIGN.md section 2."""
+"""Alembic migrations of the central state (qserv.migrations); run through qserv.meta.store."""

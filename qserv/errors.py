@@ -42,3 +42,7 @@ class InvalidPartitioningError(UserError, ValueError):
 
 class KernelsMissingError(ServiceError, ImportError):
     """The compiled Cython kernels (qserv._ext) are not built."""
+
+
+class InputError(UserError, ValueError):
+    """Bad input data; the message names the file (or batch), the row and the column."""

@@ -45,7 +45,10 @@ def invalid_position_error(ra, dec, index, what="position"):
         problems.append(f"ra_deg={ra_value!r} is not in [0, 360]")
     if not (-90.0 <= dec_value <= 90.0):
         problems.append(f"dec_deg={dec_value!r} is not in [-90, 90]")
-    return InvalidCoordinatesError(f"invalid {what} at index {index}: " + "; ".join(problems))
+    error = InvalidCoordinatesError(f"invalid {what} at index {index}: " + "; ".join(problems))
+    error.index = index
+    error.problems = problems
+    return error
 
 
 def unit_vectors(ra_deg, dec_deg):

@@ -1,0 +1,15 @@
+"""Alembic environment: migrates the connection qserv.meta.store hands over."""
+
+from alembic import context
+
+from qserv.meta.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,206 @@
+"""The command line (DESIGN.md section 5). Errors go to stderr: exit 2 for a user error, 1 for a
+service error; no traceback unless QSERV_DEBUG is set."""
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from qserv.errors import QservError, UserError
+from qserv.instance import BACKENDS, init_instance, resolve_home
+from qserv.meta.admin import KINDS, TableSpec
+
+
+def _engine(context):
+    from qserv.engine import Engine
+
+    return Engine(context.obj["home"])
+
+
+@click.group()
+@click.option("--home", envvar="QSERV_HOME", default=None, help="Instance directory (default ./qserv-home).")
+@click.pass_context
+def cli(context, home):
+    """qserv: a spatially sharded catalog database for astronomy."""
+    context.obj = {"home": resolve_home(home)}
+
+
+@cli.command()
+@click.option("--workers", type=int, default=None, help="Number of workers (default 4 for duckdb).")
+@click.option("--backend", type=click.Choice(BACKENDS), default="duckdb", show_default=True)
+@click.option("--worker-dsn", multiple=True, help="PostgreSQL DSN of a worker (repeat per worker).")
+@click.option("--meta-url", default=None, help="SQLAlchemy URL of the central state (default: SQLite in the home).")
+@click.pass_context
+def init(context, workers, backend, worker_dsn, meta_url):
+    """Create an instance."""
+    home = init_instance(context.obj["home"], workers, backend, worker_dsn, meta_url)
+    click.echo(f"initialised {home}")
+
+
+@cli.group()
+def db():
+    """Databases."""
+
+
+@db.command("create")
+@click.argument("name")
+@click.option("--chunk-order", type=int, default=7, show_default=True, help="HEALPix order of chunks.")
+@click.option("--subchunk-order", type=int, default=10, show_default=True, help="HEALPix order of sub-chunks.")
+@click.option("--overlap-arcsec", type=float, default=60.0, show_default=True, help="Overlap radius.")
+@click.option("--replication", type=int, default=1, show_default=True, help="Workers per chunk.")
+@click.pass_context
+def db_create(context, name, chunk_order, subchunk_order, overlap_arcsec, replication):
+    """Create database NAME."""
+    with _engine(context) as engine:
+        engine.create_database(name, chunk_order, subchunk_order, overlap_arcsec, replication)
+    click.echo(f"created database {name}")
+
+
+@cli.group()
+def table():
+    """Tables."""
+
+
+@table.command("create")
+@click.argument("qualified_name", metavar="DB.TABLE")
+@click.option("--felis", "felis_file", help="Felis YAML file, or a bundled lsst-sdm-schemas name (apdb, dp02_dc2).")
+@click.option("--felis-table", help="Table in the Felis file (default: the table named like TABLE).")
+@click.option("--like", "like_file", type=click.Path(dir_okay=False), help="Take the columns of a Parquet file.")
+@click.option("--kind", type=click.Choice(KINDS), required=True)
+@click.option("--id", "id_column", help="Director: unique id column.")
+@click.option("--ra", "ra_column", help="Director (or child with own position): RA column, degrees.")
+@click.option("--dec", "dec_column", help="Director (or child with own position): Dec column, degrees.")
+@click.option("--non-unique", is_flag=True, help="Director: allow repeated ids.")
+@click.option("--director", help="Child: its director table, DB.TABLE.")
+@click.option("--director-key", help="Child: column holding the director's id.")
+@click.option("--time-column", help="Time table: timestamp or MJD column.")
+@click.option("--bucket-days", type=float, help="Time table: days per chunk.")
+@click.option("--hash-column", help="Hash table: key column.")
+@click.option("--buckets", type=int, help="Hash table: number of chunks.")
+@click.pass_context
+def table_create(context, qualified_name, felis_file, felis_table, like_file, kind, id_column, ra_column,
+                 dec_column, non_unique, director, director_key, time_column, bucket_days, hash_column, buckets):
+    """Create table DB.TABLE from a Felis schema or a Parquet file."""
+    from qserv.meta.catalog import split_table_name
+
+    _, table_name = split_table_name(qualified_name)
+    if bool(felis_file) == bool(like_file):
+        raise UserError("give exactly one of --felis FILE.yaml and --like FILE.parquet")
+    if time_column and hash_column:
+        raise UserError("give --time-column or --hash-column, not both")
+    felis, description = None, None
+    if felis_file:
+        from qserv.schema.felis import load_felis_table, sdm_schema_path
+
+        path = felis_file if Path(felis_file).exists() else sdm_schema_path(felis_file)
+        loaded = load_felis_table(path, felis_table or table_name)
+        columns, felis, description = loaded.columns, loaded.felis, loaded.description
+    else:
+        from qserv.schema.infer import columns_from_parquet
+
+        columns = columns_from_parquet(like_file)
+    spec = TableSpec(kind=kind, columns=columns, id_column=id_column, ra_column=ra_column,
+                     dec_column=dec_column, non_unique=non_unique, director=director,
+                     director_key=director_key, partition_column=time_column or hash_column,
+                     bucket_days=bucket_days, bucket_count=buckets, felis=felis, description=description)
+    with _engine(context) as engine:
+        engine.create_table(qualified_name, spec)
+    click.echo(f"created {kind} table {qualified_name} ({len(columns)} columns)")
+
+
+@cli.command()
+@click.argument("qualified_name", metavar="DB.TABLE")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "format_", type=click.Choice(["parquet", "csv", "tsv", "mysql"]),
+              help="Input format (default: from the file extension).")
+@click.option("--null", "null", default=None, help="Text meaning NULL in CSV/TSV (e.g. '\\N').")
+@click.pass_context
+def ingest(context, qualified_name, files, format_, null):
+    """Load FILES into DB.TABLE in one transaction (all or nothing)."""
+    progress, bar = None, None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(unit=" rows", unit_scale=True, desc=qualified_name, file=sys.stderr)
+        progress = bar.update
+    try:
+        with _engine(context) as engine:
+            transaction_id, results = engine.ingest(qualified_name, list(files), format=format_,
+                                                    null=null, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    rows = sum(r.rows for r in results)
+    overlap = sum(r.overlap_rows for r in results)
+    click.echo(f"transaction {transaction_id} committed: {rows} rows ({overlap} overlap copies) "
+               f"into {qualified_name} from {len(results)} file(s)")
+
+
+@cli.command()
+@click.argument("name")
+@click.pass_context
+def publish(context, name):
+    """Make database NAME visible to TAP clients."""
+    with _engine(context) as engine:
+        engine.publish(name)
+    click.echo(f"published {name}")
+
+
+@cli.command()
+@click.argument("qualified_name", metavar="DB.TABLE")
+@click.pass_context
+def chunks(context, qualified_name):
+    """Chunks of a table: chunk, rows, overlap rows, workers."""
+    with _engine(context) as engine:
+        rows = engine.chunks(qualified_name)
+    click.echo("chunk\trows\toverlap_rows\tworkers")
+    for chunk, count, overlap, workers in rows:
+        click.echo(f"{chunk}\t{count}\t{overlap}\t{','.join(workers)}")
+
+
+@cli.group()
+def transaction():
+    """Super-transactions."""
+
+
+@transaction.command("list")
+@click.option("--db", "database", default=None, help="Only this database.")
+@click.pass_context
+def transaction_list(context, database):
+    with _engine(context) as engine:
+        rows = engine.list_transactions(database)
+    click.echo("id\tdatabase\tstate\tstarted\tended")
+    for transaction_id, name, state, started, ended in rows:
+        click.echo(f"{transaction_id}\t{name}\t{state}\t{started:%Y-%m-%dT%H:%M:%S}\t"
+                   f"{ended.strftime('%Y-%m-%dT%H:%M:%S') if ended else ''}")
+
+
+@transaction.command("abort")
+@click.argument("transaction_id", type=int)
+@click.pass_context
+def transaction_abort(context, transaction_id):
+    with _engine(context) as engine:
+        engine.transactions.abort(transaction_id)
+    click.echo(f"transaction {transaction_id} aborted")
+
+
+def main(argv=None):
+    try:
+        cli.main(args=argv, prog_name="qserv", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except QservError as exc:
+        if os.environ.get("QSERV_DEBUG"):
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""I/O to the workers: backends (DuckDB, PostgreSQL), dispatch, retries."""

@@ -1,0 +1,115 @@
+"""The DuckDB worker: one database file used in-process from many threads.
+
+One DuckDB connection is opened per worker; every call runs on its own ``cursor()`` (a connection
+to the same database instance), so threads never share a cursor. DuckDB appends never conflict,
+so loads run in parallel; DDL, deletes and other statements are serialized by a lock because
+DuckDB refuses concurrent catalog changes (write-write conflicts).
+"""
+
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+import threading
+
+import duckdb
+
+from qserv.exec.worker import Worker
+from qserv.exec.workers import (
+    WorkerQueryError, WorkerUnavailableError, check_same_columns, check_table, conform,
+    create_table_sql, quote,
+)
+
+# Never fetch extensions from the network at run time.
+CONFIG = {"autoinstall_known_extensions": False}
+
+
+class DuckDBWorker(Worker):
+    backend = "duckdb"
+
+    def __init__(self, name, path):
+        self.name = name
+        self.path = str(path)
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._database = duckdb.connect(self.path, config=CONFIG)
+        except (OSError, duckdb.Error) as exc:
+            raise WorkerUnavailableError(
+                f"worker {name}: cannot open DuckDB database {self.path}: {exc}"
+            ) from exc
+        self._write_lock = threading.Lock()
+
+    def __repr__(self):
+        return f"DuckDBWorker({self.name!r}, {self.path!r})"
+
+    @contextmanager
+    def _cursor(self, serialize=False):
+        with self._write_lock if serialize else nullcontext():
+            try:
+                cursor = self._database.cursor()
+            except duckdb.Error as exc:
+                raise WorkerUnavailableError(
+                    f"worker {self.name}: DuckDB database {self.path} is not open: {exc}"
+                ) from exc
+            try:
+                yield cursor
+            except duckdb.Error as exc:
+                raise WorkerQueryError(f"worker {self.name}: {exc}") from exc
+            finally:
+                cursor.close()
+
+    def _schema(self, cursor, table):
+        return cursor.sql(f"SELECT * FROM {quote(table)} LIMIT 0").to_arrow_table().schema
+
+    def ensure_table(self, table, columns):
+        from qserv.schema.types import duckdb_type
+
+        sql = create_table_sql(table, columns, duckdb_type)
+        with self._cursor(serialize=True) as cursor:
+            if self._exists(cursor, table):
+                check_same_columns(self.name, table, self._schema(cursor, table).names, columns)
+            else:
+                cursor.execute(sql)
+
+    def load(self, table, rows):
+        view = "_qserv_rows"
+        with self._cursor() as cursor:
+            rows = conform(self.name, table, rows, self._schema(cursor, check_table(table)))
+            cursor.register(view, rows)
+            try:
+                cursor.execute(f"INSERT INTO {quote(table)} SELECT * FROM {quote(view)}")
+            finally:
+                cursor.unregister(view)
+
+    def delete_where(self, table, condition_sql):
+        with self._cursor(serialize=True) as cursor:
+            cursor.execute(f"DELETE FROM {quote(check_table(table))} WHERE {condition_sql}")
+            return cursor.fetchall()[0][0]
+
+    def query(self, sql):
+        with self._cursor() as cursor:
+            relation = cursor.sql(sql)
+            if relation is None:
+                raise WorkerQueryError(f"worker {self.name}: statement returns no rows: {sql}")
+            return relation.to_arrow_table()
+
+    def execute(self, sql):
+        with self._cursor(serialize=True) as cursor:
+            cursor.execute(sql)
+
+    def _exists(self, cursor, table):
+        cursor.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_name = ?",
+            [check_table(table)],
+        )
+        return cursor.fetchall()[0][0] > 0
+
+    def table_exists(self, table):
+        with self._cursor() as cursor:
+            return self._exists(cursor, table)
+
+    def drop_table(self, table):
+        with self._cursor(serialize=True) as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {quote(check_table(table))}")
+
+    def close(self):
+        self._database.close()

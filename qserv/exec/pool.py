@@ -1,0 +1,26 @@
+"""The open worker connections of an engine, keyed by worker id."""
+
+import threading
+
+
+class WorkerPool:
+    def __init__(self):
+        self._workers = {}
+        self._lock = threading.Lock()
+
+    def get(self, worker_row):
+        """The open Worker for a ``qserv.meta.models.Worker`` row (opened on first use)."""
+        from qserv.exec.workers import open_worker
+
+        with self._lock:
+            worker = self._workers.get(worker_row.id)
+            if worker is None:
+                worker = open_worker(worker_row.name, worker_row.backend, worker_row.location)
+                self._workers[worker_row.id] = worker
+            return worker
+
+    def close(self):
+        with self._lock:
+            for worker in self._workers.values():
+                worker.close()
+            self._workers.clear()

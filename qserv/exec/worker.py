@@ -1,0 +1,61 @@
+"""The interface of a worker backend: one database engine holding chunk rows of many tables.
+
+Every stored table has the user's columns followed by the system columns below. Physical table
+names are ``<database>__<table>`` (both validated identifiers). Rows become visible to queries only
+through the transaction rules of ``qserv.ingest`` (the ``_qserv_txn`` column); a worker itself
+knows nothing about visibility.
+"""
+
+from abc import ABC, abstractmethod
+
+# (name, canonical datatype) of the columns qserv adds to every stored row, in order.
+SYSTEM_COLUMNS = (
+    ("_qserv_chunk", "long"),      # chunk id (HEALPix pixel, time bucket or hash bucket); -1 if none
+    ("_qserv_subchunk", "long"),   # sub-chunk id (nested pixel at the sub-chunk order); -1 if none
+    ("_qserv_overlap", "boolean"),  # true for a copy stored in the overlap of another (sub-)chunk
+    ("_qserv_txn", "long"),        # super-transaction that wrote the row
+    ("_qserv_contrib", "long"),    # contribution that wrote the row (for retries)
+)
+
+
+def physical_table_name(database, table):
+    return f"{database}__{table}"
+
+
+class Worker(ABC):
+    """A worker database. Methods are safe to call from several threads at once."""
+
+    name: str
+    backend: str
+
+    @abstractmethod
+    def ensure_table(self, table, columns):
+        """Create physical table ``table`` (user ``Column`` list + SYSTEM_COLUMNS) if missing."""
+
+    @abstractmethod
+    def load(self, table, rows):
+        """Bulk-append a pyarrow.Table whose columns are the user columns then SYSTEM_COLUMNS."""
+
+    @abstractmethod
+    def delete_where(self, table, condition_sql):
+        """Delete rows matching a SQL condition over system columns; return the count."""
+
+    @abstractmethod
+    def query(self, sql):
+        """Run a SELECT and return a pyarrow.Table."""
+
+    @abstractmethod
+    def execute(self, sql):
+        """Run a statement that returns no rows."""
+
+    @abstractmethod
+    def table_exists(self, table):
+        """Whether the physical table exists."""
+
+    @abstractmethod
+    def drop_table(self, table):
+        """Drop the physical table if it exists."""
+
+    @abstractmethod
+    def close(self):
+        """Release connections."""

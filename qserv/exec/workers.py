@@ -1,0 +1,104 @@
+"""Opening worker backends, their errors, and the table rules both backends share.
+
+``open_worker(name, backend, dsn_or_path)`` returns a :class:`~qserv.exec.worker.Worker`:
+``backend="duckdb"`` takes a database file path, ``backend="postgres"`` a libpq DSN or URL.
+"""
+
+import pyarrow as pa
+
+from qserv.errors import ServiceError, UserError
+from qserv.exec.worker import SYSTEM_COLUMNS
+from qserv.schema.columns import Column, SchemaError, check_identifier
+
+BACKENDS = ("duckdb", "postgres")
+
+
+class WorkerUnavailableError(ServiceError):
+    """A worker cannot be reached (connection refused, database missing, file locked)."""
+
+    http_status = 503
+
+
+class WorkerQueryError(ServiceError):
+    """A worker rejected or failed a statement (the message carries the backend's reason)."""
+
+
+class SchemaMismatchError(UserError, ValueError):
+    """Rows or columns do not match the stored table's definition."""
+
+
+def open_worker(name, backend, dsn_or_path):
+    """A worker of ``backend`` named ``name`` (used in every error message)."""
+    if backend == "duckdb":
+        from qserv.exec.duckdb_worker import DuckDBWorker
+
+        return DuckDBWorker(name, dsn_or_path)
+    if backend == "postgres":
+        from qserv.exec.postgres_worker import PostgresWorker
+
+        return PostgresWorker(name, dsn_or_path)
+    raise UserError(f"unknown worker backend {backend!r} (expected one of {', '.join(BACKENDS)})")
+
+
+def quote(identifier):
+    """An identifier in double quotes (as both DuckDB and PostgreSQL read them)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def check_table(table):
+    """Physical table names follow the identifier rule (PostgreSQL would cut them at 63 bytes)."""
+    return check_identifier(table, "physical table")
+
+
+def stored_columns(columns):
+    """(name, type, nullable) of a stored table's columns: the user's, then SYSTEM_COLUMNS.
+
+    ``type`` is what the type map takes: the user's Column, or a system column's datatype name.
+    """
+    columns = list(columns)
+    for column in columns:
+        if not isinstance(column, Column):
+            raise SchemaError(f"expected a Column, got {column!r}")
+    stored = [(column.name, column, column.nullable) for column in columns]
+    stored += [(name, datatype, False) for name, datatype in SYSTEM_COLUMNS]
+    seen = set()
+    for name, _, _ in stored:
+        if name.lower() in seen:  # DuckDB identifiers are case-insensitive
+            raise SchemaError(f"duplicate column name {name!r}")
+        seen.add(name.lower())
+    return stored
+
+
+def create_table_sql(table, columns, type_name):
+    """CREATE TABLE IF NOT EXISTS for ``table``, typing each column with ``type_name(type)``."""
+    definitions = ", ".join(
+        f"{quote(name)} {type_name(kind)}{'' if nullable else ' NOT NULL'}"
+        for name, kind, nullable in stored_columns(columns)
+    )
+    return f"CREATE TABLE IF NOT EXISTS {quote(check_table(table))} ({definitions})"
+
+
+def check_same_columns(worker, table, existing, columns):
+    """An existing table must have the requested column names, in order."""
+    wanted = [name for name, _, _ in stored_columns(columns)]
+    if list(existing) != wanted:
+        raise SchemaMismatchError(
+            f"worker {worker}: table {table} exists with columns {list(existing)}, not {wanted}"
+        )
+
+
+def conform(worker, table, rows, target):
+    """``rows`` cast to the table's Arrow schema ``target``; lossy or impossible casts are refused."""
+    if not isinstance(rows, pa.Table):
+        raise SchemaMismatchError(f"worker {worker}: rows for table {table} must be a pyarrow.Table")
+    if rows.column_names != target.names:
+        raise SchemaMismatchError(
+            f"worker {worker}: rows for table {table} have columns {rows.column_names}; "
+            f"the table has {target.names}"
+        )
+    try:
+        return rows.cast(target, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise SchemaMismatchError(
+            f"worker {worker}: rows for table {table} do not fit its column types: {exc}"
+        ) from exc

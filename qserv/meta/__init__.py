@@ -1,0 +1,1 @@
+"""The central state (CSS): SQLAlchemy models, migrations, and functions over them."""

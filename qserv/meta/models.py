@@ -1,0 +1,144 @@
+"""SQLAlchemy models of the central state. Migrations in ``migrations/versions`` must match them
+(tests/meta/test_migrations.py checks it)."""
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utc_now():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Setting(Base):
+    """Instance-wide settings (see qserv.settings for names, defaults and help)."""
+
+    __tablename__ = "settings"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    backend: Mapped[str] = mapped_column(String(16))  # duckdb | postgres
+    location: Mapped[str] = mapped_column(Text)  # DuckDB file path or PostgreSQL DSN
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
+
+
+class Database(Base):
+    __tablename__ = "databases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    chunk_order: Mapped[int] = mapped_column(Integer)
+    subchunk_order: Mapped[int] = mapped_column(Integer)
+    overlap_arcsec: Mapped[float] = mapped_column(Float)
+    replication: Mapped[int] = mapped_column(Integer, default=1)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    tables: Mapped[list["Table"]] = relationship(back_populates="database", order_by="Table.id")
+
+
+class Table(Base):
+    __tablename__ = "tables"
+    __table_args__ = (UniqueConstraint("database_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    database_id: Mapped[int] = mapped_column(ForeignKey("databases.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # director | child | replicated | time | hash
+    columns: Mapped[list] = mapped_column(JSON)  # list of Column.to_dict()
+    id_column: Mapped[str | None] = mapped_column(String(64))
+    ra_column: Mapped[str | None] = mapped_column(String(64))
+    dec_column: Mapped[str | None] = mapped_column(String(64))
+    non_unique: Mapped[bool] = mapped_column(Boolean, default=False)
+    director_table_id: Mapped[int | None] = mapped_column(ForeignKey("tables.id"))
+    director_key: Mapped[str | None] = mapped_column(String(64))
+    partition_column: Mapped[str | None] = mapped_column(String(64))  # time / hash tables
+    bucket_size: Mapped[float | None] = mapped_column(Float)  # days per time bucket
+    bucket_count: Mapped[int | None] = mapped_column(Integer)  # hash buckets
+    felis: Mapped[dict | None] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(Text)
+    database: Mapped[Database] = relationship(back_populates="tables")
+    director: Mapped["Table | None"] = relationship(remote_side="Table.id")
+
+
+class Chunk(Base):
+    """Committed row counts of one table in one chunk (overlap copies counted apart)."""
+
+    __tablename__ = "chunks"
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id"), primary_key=True)
+    chunk: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    overlap_rows: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Replica(Base):
+    """Chunk placement: all tables of a database keep a chunk on the same workers."""
+
+    __tablename__ = "replicas"
+    database_id: Mapped[int] = mapped_column(ForeignKey("databases.id"), primary_key=True)
+    chunk: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), primary_key=True)
+
+
+class Transaction(Base):
+    __tablename__ = "transactions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    database_id: Mapped[int] = mapped_column(ForeignKey("databases.id"))
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open|committed|aborting|aborted
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    database: Mapped[Database] = relationship()
+
+
+class Contribution(Base):
+    """One file or batch loaded into a transaction; ``key`` makes retries idempotent."""
+
+    __tablename__ = "contributions"
+    __table_args__ = (UniqueConstraint("transaction_id", "table_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"))
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id"))
+    key: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="loading")  # loading | loaded | failed
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    overlap_rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+
+
+class ContributionChunk(Base):
+    """Rows a contribution wrote per chunk; summed into ``chunks`` when its transaction commits."""
+
+    __tablename__ = "contribution_chunks"
+    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), primary_key=True)
+    chunk: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    overlap_rows: Mapped[int] = mapped_column(BigInteger, default=0)

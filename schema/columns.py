@@ -1,0 +1,62 @@
+"""Column definitions shared by schemas, ingest, workers and the TAP service.
+
+A column's ``datatype`` is one of Felis's datatype names (``DATATYPES``); every backend type is
+derived from it through the one type map in ``qserv.schema.types``.
+"""
+
+from dataclasses import asdict, dataclass
+import re
+
+from qserv.errors import UserError
+
+DATATYPES = (
+    "boolean", "byte", "short", "int", "long", "float", "double",
+    "char", "string", "unicode", "text", "binary", "timestamp",
+)
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# Columns qserv adds to every stored row; user columns must not start with "_qserv".
+SYSTEM_PREFIX = "_qserv"
+
+
+class SchemaError(UserError, ValueError):
+    """A table or column definition is invalid."""
+
+
+def check_identifier(name, what):
+    """Database, table and column names: letters, digits, underscores; at most 63 characters."""
+    if not isinstance(name, str) or not IDENTIFIER.match(name):
+        raise SchemaError(
+            f"invalid {what} name {name!r}: use letters, digits and underscores, starting with a "
+            f"letter or underscore, at most 63 characters"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a user table, with the metadata the TAP service publishes."""
+
+    name: str
+    datatype: str
+    nullable: bool = True
+    length: int | None = None
+    unit: str | None = None
+    ucd: str | None = None
+    description: str | None = None
+
+    def __post_init__(self):
+        check_identifier(self.name, "column")
+        if self.name.lower().startswith(SYSTEM_PREFIX):
+            raise SchemaError(f"column name {self.name!r} is reserved (prefix {SYSTEM_PREFIX!r})")
+        if self.datatype not in DATATYPES:
+            raise SchemaError(
+                f"column {self.name!r}: unknown datatype {self.datatype!r} "
+                f"(expected one of {', '.join(DATATYPES)})"
+            )
+
+    def to_dict(self):
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(**data)

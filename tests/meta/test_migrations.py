@@ -1,0 +1,76 @@
+import uuid
+
+import psycopg2
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from qserv.meta.models import Base
+from qserv.meta.store import MetaStore, current_revision, head_revision, sqlite_url, upgrade
+
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+@pytest.fixture
+def postgres_url():
+    name = f"qserv_test_{uuid.uuid4().hex}"
+    try:
+        admin = psycopg2.connect(PG_ADMIN_DSN)
+    except psycopg2.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required for these tests: {exc}")
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    admin.cursor().execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+    )
+    admin.cursor().execute(f'DROP DATABASE "{name}"')
+    admin.close()
+
+
+def differences(engine):
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migrations_match_models(backend, tmp_path, request):
+    url = sqlite_url(tmp_path / "meta.sqlite") if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    store = MetaStore(url)
+    store.ensure_current()
+    assert current_revision(store.engine) == head_revision()
+    assert differences(store.engine) == []
+    store.dispose()
+
+
+def test_detects_a_model_without_migration(tmp_path):
+    """The comparison above can fail: a model change without a migration shows up."""
+    store = MetaStore(sqlite_url(tmp_path / "meta.sqlite"))
+    upgrade(store.engine, "0001")
+    assert any(diff[0] == "add_table" and diff[1].name == "contributions" for diff in differences(store.engine))
+    store.dispose()
+
+
+def test_upgrade_keeps_data_of_an_instance_made_by_an_earlier_revision(tmp_path):
+    store = MetaStore(sqlite_url(tmp_path / "meta.sqlite"))
+    upgrade(store.engine, "0001")
+    with store.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO databases (id, name, chunk_order, subchunk_order, overlap_arcsec, replication,"
+            " published, created_at) VALUES (1, 'gaia', 7, 10, 60, 1, 0, '2026-01-01')"))
+        connection.execute(text(
+            "INSERT INTO tables (id, database_id, name, kind, columns, non_unique)"
+            " VALUES (1, 1, 'Object', 'director', '[]', 0)"))
+        connection.execute(text(
+            "INSERT INTO transactions (id, database_id, state, started_at) VALUES (5, 1, 'committed', '2026-01-01')"))
+    assert "contributions" not in inspect(store.engine).get_table_names()
+    store.ensure_current()
+    with store.engine.begin() as connection:
+        assert connection.execute(text("SELECT name, chunk_order FROM databases")).all() == [("gaia", 7)]
+        connection.execute(text(
+            "INSERT INTO contributions (transaction_id, table_id, key, state, rows, overlap_rows, created_at)"
+            " VALUES (5, 1, 'file.parquet', 'loaded', 10, 0, '2026-01-01')"))
+    assert current_revision(store.engine) == head_revision()
+    store.dispose()
