@@ -1,0 +1,107 @@
+"""Director indexes: director id -> (chunk, sub-chunk), one DuckDB table per director table.
+
+Index rows carry the transaction and contribution that wrote them, exactly like worker rows, so
+they become visible with their transaction's commit and vanish with its abort.
+"""
+
+import threading
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from qserv.exec.worker import physical_table_name
+
+
+def index_table_name(database, table):
+    return f"idx_{physical_table_name(database, table)}"
+
+
+def hidden_condition(hidden_transactions, column="txn"):
+    """SQL condition true for rows of visible transactions."""
+    if not hidden_transactions:
+        return "TRUE"
+    return f"{column} NOT IN ({', '.join(str(int(t)) for t in sorted(hidden_transactions))})"
+
+
+class DirectorIndex:
+    """All director indexes of an instance, in one DuckDB file."""
+
+    def __init__(self, path):
+        self._connection = duckdb.connect(str(path))
+        self._lock = threading.Lock()
+
+    def close(self):
+        self._connection.close()
+
+    def _run(self, sql, parameters=None, fetch=False, **relations):
+        """Execute ``sql`` with Arrow tables registered under the given names; return the
+        result as a pyarrow.Table when ``fetch``."""
+        with self._lock:
+            cursor = self._connection.cursor()
+            try:
+                for name, relation in relations.items():
+                    cursor.register(name, relation)
+                if fetch:
+                    return cursor.sql(sql, params=parameters).to_arrow_table()
+                cursor.execute(sql, parameters)
+                return None
+            finally:
+                cursor.close()
+
+    def ensure(self, database, table, id_sql_type):
+        self._run(
+            f'CREATE TABLE IF NOT EXISTS "{index_table_name(database, table)}" '
+            f"(id {id_sql_type}, chunk BIGINT, subchunk BIGINT, txn BIGINT, contrib BIGINT)"
+        )
+
+    def drop(self, database, table):
+        self._run(f'DROP TABLE IF EXISTS "{index_table_name(database, table)}"')
+
+    def add(self, database, table, ids, chunks, subchunks, transaction_id, contribution_id):
+        n = len(ids)
+        rows = pa.table({
+            "id": ids,
+            "chunk": pa.array(chunks, pa.int64()),
+            "subchunk": pa.array(subchunks, pa.int64()),
+            "txn": pa.array(np.full(n, transaction_id, np.int64)),
+            "contrib": pa.array(np.full(n, contribution_id, np.int64)),
+        })
+        self._run(f'INSERT INTO "{index_table_name(database, table)}" SELECT * FROM new_rows',
+                  new_rows=rows)
+
+    def lookup(self, database, table, keys, hidden_transactions):
+        """(chunks, subchunks) for each key, -1 where the id is unknown. An id held by several
+        chunks (non-unique directors) resolves to the smallest chunk."""
+        wanted = pa.table({"position": pa.array(np.arange(len(keys), dtype=np.int64)), "key": keys})
+        result = self._run(
+            f"SELECT w.position, min(i.chunk) AS chunk, min(i.subchunk) AS subchunk "
+            f'FROM wanted w LEFT JOIN "{index_table_name(database, table)}" i '
+            f"ON i.id = w.key AND {hidden_condition(hidden_transactions, 'i.txn')} "
+            f"GROUP BY w.position ORDER BY w.position",
+            fetch=True,
+            wanted=wanted,
+        )
+        chunks = result.column("chunk").to_numpy(zero_copy_only=False)
+        subchunks = result.column("subchunk").to_numpy(zero_copy_only=False)
+        missing = np.isnan(chunks) if chunks.dtype.kind == "f" else np.zeros(len(chunks), bool)
+        chunks = np.where(missing, -1, chunks).astype(np.int64)
+        subchunks = np.where(missing, -1, subchunks).astype(np.int64)
+        return chunks, subchunks
+
+    def duplicates(self, database, table, transaction_id, hidden_transactions, limit=10):
+        """Ids written by the transaction that another visible row, or a second row of the
+        same transaction, already holds."""
+        name = index_table_name(database, table)
+        others = hidden_condition(set(hidden_transactions) - {transaction_id}, "o.txn")
+        result = self._run(
+            f'SELECT DISTINCT n.id FROM "{name}" n JOIN "{name}" o ON o.id = n.id '
+            f"AND {others} AND (o.txn <> n.txn OR o.rowid <> n.rowid) "
+            f"WHERE n.txn = ? ORDER BY n.id LIMIT {int(limit)}",
+            [transaction_id],
+            fetch=True,
+        )
+        return result.column("id").to_pylist()
+
+    def delete(self, database, table, condition_sql):
+        self._run(f'DELETE FROM "{index_table_name(database, table)}" WHERE {condition_sql}')

@@ -1,0 +1,128 @@
+"""Where each row of a batch is stored: chunk, sub-chunk and overlap copies, per table kind.
+
+Pure functions over Arrow batches and numpy arrays; loading and the director index are elsewhere.
+A placement is a ``Placement``: for every stored copy, the index of its source row, its chunk,
+its sub-chunk and whether it is an overlap copy.
+"""
+
+from dataclasses import dataclass
+import hashlib
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from qserv.errors import InputError, InvalidCoordinatesError
+from qserv.sphere.overlap import assign_points
+
+NO_CHUNK = -1
+MJD_EPOCH = np.datetime64("1858-11-17T00:00:00", "us")
+MICROSECONDS_PER_DAY = 86_400_000_000
+
+
+@dataclass
+class Placement:
+    rows: np.ndarray  # source row index of each stored copy
+    chunks: np.ndarray
+    subchunks: np.ndarray
+    overlap: np.ndarray  # bool
+
+    @classmethod
+    def one_copy_each(cls, chunks, subchunks=None):
+        n = len(chunks)
+        subchunks = np.full(n, NO_CHUNK, np.int64) if subchunks is None else subchunks
+        return cls(np.arange(n, dtype=np.int64), np.asarray(chunks, np.int64),
+                   np.asarray(subchunks, np.int64), np.zeros(n, dtype=bool))
+
+
+def positions(batch, ra_column, dec_column, where):
+    """RA/Dec columns as float64 arrays; NULLs are an error naming the row."""
+    arrays = []
+    for name in (ra_column, dec_column):
+        column = batch.column(name)
+        if column.null_count:
+            row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+            raise InputError(f"{where.row(row)}, column {name!r}: position is NULL")
+        arrays.append(column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False))
+    return arrays
+
+
+def spatial(batch, ra_column, dec_column, grid, where, with_overlap=True):
+    """Rows placed by their own position; with overlap copies for director tables."""
+    ra, dec = positions(batch, ra_column, dec_column, where)
+    try:
+        assignment = assign_points(ra, dec, grid)
+    except InvalidCoordinatesError as exc:
+        raise InputError(
+            f"{where.row(exc.index)}, columns {ra_column!r}/{dec_column!r}: " + "; ".join(exc.problems)
+        ) from None
+    own = Placement.one_copy_each(assignment.chunk_ids, assignment.subchunk_ids)
+    if not with_overlap or len(assignment.overlap_points) == 0:
+        return own
+    subchunks = assignment.overlap_subchunks
+    return Placement(
+        np.concatenate([own.rows, assignment.overlap_points]),
+        np.concatenate([own.chunks, grid.chunk_of_subchunk(subchunks)]),
+        np.concatenate([own.subchunks, subchunks]),
+        np.concatenate([own.overlap, np.ones(len(subchunks), dtype=bool)]),
+    )
+
+
+def time_buckets(batch, column_name, bucket_days, where):
+    """Chunk = floor(MJD / bucket_days) of a timestamp or an MJD (days) column."""
+    column = batch.column(column_name)
+    if column.null_count:
+        row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise InputError(f"{where.row(row)}, column {column_name!r}: partition time is NULL")
+    if pa.types.is_timestamp(column.type):
+        micros = pc.cast(column, pa.timestamp("us")).to_numpy(zero_copy_only=False).astype("datetime64[us]")
+        mjd = (micros - MJD_EPOCH).astype(np.int64) / MICROSECONDS_PER_DAY
+    else:
+        mjd = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        bad = ~np.isfinite(mjd)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{where.row(row)}, column {column_name!r}: partition time {mjd[row]!r} is not finite")
+    return Placement.one_copy_each(np.floor(mjd / bucket_days).astype(np.int64))
+
+
+def hash_buckets(batch, column_name, bucket_count, where):
+    """Chunk = a stable hash of the key modulo bucket_count (same in every process)."""
+    column = batch.column(column_name)
+    if column.null_count:
+        row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise InputError(f"{where.row(row)}, column {column_name!r}: hash key is NULL")
+    return Placement.one_copy_each(stable_hash(column) % bucket_count)
+
+
+def stable_hash(column):
+    """Non-negative int64 hashes of an integer or string column, stable across processes."""
+    if pa.types.is_integer(column.type):
+        value = column.to_numpy(zero_copy_only=False).astype(np.uint64)
+        # splitmix64 finaliser
+        value = (value + np.uint64(0x9E3779B97F4A7C15))
+        value = (value ^ (value >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        value = (value ^ (value >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        value = value ^ (value >> np.uint64(31))
+        return (value >> np.uint64(1)).astype(np.int64)
+    values = column.to_pylist()
+    unique, inverse = np.unique(np.asarray([str(v) for v in values], dtype=object), return_inverse=True)
+    digests = np.array([int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little") >> 1
+                        for v in unique], dtype=np.int64)
+    return digests[inverse]
+
+
+def with_system_columns(batch, placement, transaction_id, contribution_id):
+    """The stored rows: source rows taken per placement, then the system columns."""
+    rows = batch.take(pa.array(placement.rows))
+    n = len(placement.rows)
+    system = {
+        "_qserv_chunk": pa.array(placement.chunks, pa.int64()),
+        "_qserv_subchunk": pa.array(placement.subchunks, pa.int64()),
+        "_qserv_overlap": pa.array(placement.overlap, pa.bool_()),
+        "_qserv_txn": pa.array(np.full(n, transaction_id, np.int64)),
+        "_qserv_contrib": pa.array(np.full(n, contribution_id, np.int64)),
+    }
+    columns = list(rows.columns) + list(system.values())
+    names = rows.schema.names + list(system)
+    return pa.Table.from_arrays(columns, names=names)
