@@ -40,7 +40,7 @@ def conform(table, columns, label):
             problems.append(f"missing columns {', '.join(missing)}")
         if extra:
             problems.append(f"unknown columns {', '.join(extra)}")
-        raise InputError(f"{label}: " + "; ".join(problems))
+        raise InputError(label, "; ".join(problems))
     arrays = []
     for column in columns:
         target = arrow_type(column)
@@ -51,10 +51,10 @@ def conform(table, columns, label):
         try:
             data = data.cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise InputError(f"{label}, column {column.name!r}: cannot convert {data.type} to "
-                             f"{column.datatype}: {exc}") from None
+            raise InputError(label, f"cannot convert {data.type} to {column.datatype}: {exc}",
+                             column=column.name) from None
         if not column.nullable and data.null_count:
             row = data.is_null().to_pylist().index(True)
-            raise InputError(f"{label}, row {row + 1}, column {column.name!r}: NULL in a NOT NULL column")
+            raise InputError(label, "NULL in a NOT NULL column", row=row + 1, column=column.name)
         arrays.append(data)
     return pa.Table.from_arrays(arrays, names=[c.name for c in columns])

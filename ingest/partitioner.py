@@ -42,7 +42,7 @@ def positions(batch, ra_column, dec_column, where):
         column = batch.column(name)
         if column.null_count:
             row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
-            raise InputError(f"{where.row(row)}, column {name!r}: position is NULL")
+            raise InputError(where.source, "position is NULL", row=where.row(row), column=name)
         arrays.append(column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False))
     return arrays
 
@@ -53,9 +53,8 @@ def spatial(batch, ra_column, dec_column, grid, where, with_overlap=True):
     try:
         assignment = assign_points(ra, dec, grid)
     except InvalidCoordinatesError as exc:
-        raise InputError(
-            f"{where.row(exc.index)}, columns {ra_column!r}/{dec_column!r}: " + "; ".join(exc.problems)
-        ) from None
+        raise InputError(where.source, "; ".join(exc.problems), row=where.row(exc.index),
+                         column=(ra_column, dec_column)) from None
     own = Placement.one_copy_each(assignment.chunk_ids, assignment.subchunk_ids)
     if not with_overlap or len(assignment.overlap_points) == 0:
         return own
@@ -73,7 +72,7 @@ def time_buckets(batch, column_name, bucket_days, where):
     column = batch.column(column_name)
     if column.null_count:
         row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
-        raise InputError(f"{where.row(row)}, column {column_name!r}: partition time is NULL")
+        raise InputError(where.source, "partition time is NULL", row=where.row(row), column=column_name)
     if pa.types.is_timestamp(column.type):
         micros = pc.cast(column, pa.timestamp("us")).to_numpy(zero_copy_only=False).astype("datetime64[us]")
         mjd = (micros - MJD_EPOCH).astype(np.int64) / MICROSECONDS_PER_DAY
@@ -82,7 +81,8 @@ def time_buckets(batch, column_name, bucket_days, where):
         bad = ~np.isfinite(mjd)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{where.row(row)}, column {column_name!r}: partition time {mjd[row]!r} is not finite")
+            raise InputError(where.source, f"partition time {mjd[row]!r} is not finite", row=where.row(row),
+                             column=column_name)
     return Placement.one_copy_each(np.floor(mjd / bucket_days).astype(np.int64))
 
 
@@ -91,7 +91,7 @@ def hash_buckets(batch, column_name, bucket_count, where):
     column = batch.column(column_name)
     if column.null_count:
         row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
-        raise InputError(f"{where.row(row)}, column {column_name!r}: hash key is NULL")
+        raise InputError(where.source, "hash key is NULL", row=where.row(row), column=column_name)
     return Placement.one_copy_each(stable_hash(column) % bucket_count)
 
 

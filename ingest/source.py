@@ -12,5 +12,5 @@ class RowOrigin:
     first_row: int = 1
 
     def row(self, index):
-        """'file X, row N' for the batch row at 0-based ``index``."""
-        return f"{self.source}, row {self.first_row + int(index)}"
+        """The 1-based row number in the source of the batch row at 0-based ``index``."""
+        return self.first_row + int(index)

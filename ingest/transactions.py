@@ -209,11 +209,11 @@ class Transactions:
         chunks, subchunks = self.index.lookup(plan.database.name, director.name, keys, plan.hidden)
         unknown = np.flatnonzero(chunks < 0)
         if len(unknown):
-            shown = ", ".join(f"{keys[int(i)].as_py()!r} ({origin.row(i)})" for i in unknown[:5])
+            shown = ", ".join(f"{keys[int(i)].as_py()!r} (row {origin.row(i)})" for i in unknown[:5])
             raise InputError(
-                f"{origin.source}: {len(unknown)} row(s) of {plan.table.name} reference "
-                f"{director.name}.{director.id_column} values that do not exist, column "
-                f"{plan.table.director_key!r}: {shown}"
+                origin.source, f"{len(unknown)} row(s) of {plan.table.name} reference "
+                f"{director.name}.{director.id_column} values that do not exist: {shown}",
+                column=plan.table.director_key,
             )
         return partitioner.Placement.one_copy_each(chunks, subchunks)
 
@@ -237,9 +237,9 @@ class Transactions:
     def _refuse_duplicates(self, database_name, table, transaction_id, hidden, source_label=None):
         duplicates = self.index.duplicates(database_name, table.name, transaction_id, hidden)
         if duplicates:
-            where = f"{source_label}: " if source_label else f"transaction {transaction_id}: "
-            raise InputError(f"{where}duplicate {table.name}.{table.id_column} values "
-                             f"(table is unique): {', '.join(map(repr, duplicates))}")
+            raise InputError(source_label or f"transaction {transaction_id}",
+                             f"duplicate {table.name}.{table.id_column} values (table is unique): "
+                             f"{', '.join(map(repr, duplicates))}")
 
     def _fail_contribution(self, plan, exc):
         with self.store.session() as session:

@@ -45,4 +45,20 @@ class KernelsMissingError(ServiceError, ImportError):
 
 
 class InputError(UserError, ValueError):
-    """Bad input data; the message names the file (or batch), the row and the column."""
+    """Bad input data. The message starts with where the problem is (the file or batch, then the
+    1-based row and the physical line when they differ, then the column or columns) and ends with
+    why, e.g. ``data.csv, row 3, column 'ra': cannot parse 'abc' as double``. The parts are kept
+    as attributes (``path``, ``row``, ``line``, ``column``, ``reason``); unknown ones are None.
+    """
+
+    def __init__(self, path, reason, *, row=None, line=None, column=None):
+        self.path, self.reason = str(path), reason
+        self.row, self.line, self.column = row, line, column
+        where = [self.path]
+        if row is not None:
+            where.append(f"row {row}" if line in (None, row) else f"row {row} (line {line})")
+        if isinstance(column, (tuple, list)):
+            where.append("columns " + "/".join(repr(name) for name in column))
+        elif column is not None:
+            where.append(f"column {column!r}")
+        super().__init__(f"{', '.join(where)}: {reason}")

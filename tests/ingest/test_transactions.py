@@ -93,8 +93,8 @@ def test_child_rows_follow_their_director(engine, database_name):
     assert all(object_chunk[o] == c for o, c in zip(stored["objectId"].to_pylist(), stored["_qserv_chunk"].to_pylist()))
 
     orphans = pa.table({"sourceId": [10_001, 10_002], "objectId": [2, 999_999], "flux": [1.0, 2.0]})
-    with pytest.raises(InputError, match=r"1 row\(s\) of Source reference Object.objectId values that do not "
-                                         r"exist, column 'objectId': 999999 \(batch-0, row 2\)"):
+    with pytest.raises(InputError, match=r"batch-0, column 'objectId': 1 row\(s\) of Source reference "
+                                         r"Object.objectId values that do not exist: 999999 \(row 2\)"):
         engine.ingest(f"{database_name}.Source", [orphans])
     assert len(engine.read_table(f"{database_name}.Source")) == 9000
 
