@@ -136,31 +136,38 @@ cdef inline void xyf_to_vector(double x, double y, int face, double *v) noexcept
     v[3] = sth
 
 
+cdef inline bint near_corner(const double *p, const double *c, double cos_r) noexcept nogil:
+    return p[0] * c[0] + p[1] * c[1] + p[2] * c[2] >= cos_r
+
+
 cdef inline bint near_edge(const double *p, const double *a, const double *b,
-                           double sin_r, double pixrad2, double edge_factor,
+                           double sin_r, double cos_r, double pixrad2, double edge_factor,
                            double pixrad) noexcept nogil:
-    """Is P within r of the pixel edge from corner a to corner b (chord widened by its bound)?
-    Corners carry sin(theta) in [3]."""
+    """Is P within r of the pixel edge from corner a to corner b? The true edge lies within
+    ``widening`` of the great-circle chord between its corners, so P is tested against the
+    chord (its arc, or its end corners) at distance r + widening. Corners carry sin(theta) in [3].
+    """
     cdef double n0 = a[1] * b[2] - a[2] * b[1]
     cdef double n1 = a[2] * b[0] - a[0] * b[2]
     cdef double n2 = a[0] * b[1] - a[1] * b[0]
     cdef double s_min = a[3] if a[3] < b[3] else b[3]
     if s_min < pixrad:
         s_min = pixrad
-    cdef double widened = sin_r + edge_factor * pixrad2 / s_min
+    cdef double widening = edge_factor * pixrad2 / s_min
+    # sin(r + w) <= sin(r) + w: beyond this height the whole great circle is too far.
     cdef double t = p[0] * n0 + p[1] * n1 + p[2] * n2
-    if t * t > widened * widened * (n0 * n0 + n1 * n1 + n2 * n2):
+    if t * t > (sin_r + widening) * (sin_r + widening) * (n0 * n0 + n1 * n1 + n2 * n2):
         return False
     # Along the arc: P . (n x a) >= 0 and P . (b x n) >= 0.
-    if (p[0] * (n1 * a[2] - n2 * a[1]) + p[1] * (n2 * a[0] - n0 * a[2])
-            + p[2] * (n0 * a[1] - n1 * a[0])) < 0.0:
-        return False
-    return (p[0] * (b[1] * n2 - b[2] * n1) + p[1] * (b[2] * n0 - b[0] * n2)
-            + p[2] * (b[0] * n1 - b[1] * n0)) >= 0.0
-
-
-cdef inline bint near_corner(const double *p, const double *c, double cos_r) noexcept nogil:
-    return p[0] * c[0] + p[1] * c[1] + p[2] * c[2] >= cos_r
+    if ((p[0] * (n1 * a[2] - n2 * a[1]) + p[1] * (n2 * a[0] - n0 * a[2])
+            + p[2] * (n0 * a[1] - n1 * a[0])) >= 0.0
+            and (p[0] * (b[1] * n2 - b[2] * n1) + p[1] * (b[2] * n0 - b[0] * n2)
+                 + p[2] * (b[0] * n1 - b[1] * n0)) >= 0.0):
+        return True
+    # Beyond an end the nearest chord point is a corner: compare with cos(r + w), which is at
+    # least cos(r) (1 - w^2 / 2) - sin(r) w.
+    cdef double cos_widened = cos_r * (1.0 - 0.5 * widening * widening) - sin_r * widening
+    return near_corner(p, a, cos_widened) or near_corner(p, b, cos_widened)
 
 
 cdef inline void corner(int64_t ix, int64_t iy, int a, int b, int64_t nside, int face,
@@ -190,10 +197,10 @@ cdef void overlap_neighbours(const double *p, int face, int64_t ix, int64_t iy, 
     cdef bint k21 = near_corner(p, c21, cos_r)
     cdef bint k12 = near_corner(p, c12, cos_r)
     cdef bint k22 = near_corner(p, c22, cos_r)
-    cdef bint bottom = near_edge(p, c11, c21, sin_r, pixrad2, edge_factor, pixrad)
-    cdef bint top = near_edge(p, c12, c22, sin_r, pixrad2, edge_factor, pixrad)
-    cdef bint left = near_edge(p, c11, c12, sin_r, pixrad2, edge_factor, pixrad)
-    cdef bint right = near_edge(p, c21, c22, sin_r, pixrad2, edge_factor, pixrad)
+    cdef bint bottom = near_edge(p, c11, c21, sin_r, cos_r, pixrad2, edge_factor, pixrad)
+    cdef bint top = near_edge(p, c12, c22, sin_r, cos_r, pixrad2, edge_factor, pixrad)
+    cdef bint left = near_edge(p, c11, c12, sin_r, cos_r, pixrad2, edge_factor, pixrad)
+    cdef bint right = near_edge(p, c21, c22, sin_r, cos_r, pixrad2, edge_factor, pixrad)
     if not (k11 or k21 or k12 or k22 or bottom or top or left or right):
         return  # farther than r from the own pixel's boundary: no overlap at all
     corner(ix, iy, 0, 1, nside, face, c01)
@@ -204,14 +211,14 @@ cdef void overlap_neighbours(const double *p, int face, int64_t ix, int64_t iy, 
     corner(ix, iy, 1, 3, nside, face, c13)
     corner(ix, iy, 3, 2, nside, face, c32)
     corner(ix, iy, 2, 3, nside, face, c23)
-    cdef bint s11w = near_edge(p, c11, c01, sin_r, pixrad2, edge_factor, pixrad)
-    cdef bint s11s = near_edge(p, c11, c10, sin_r, pixrad2, edge_factor, pixrad)
-    cdef bint s21e = near_edge(p, c21, c31, sin_r, pixrad2, edge_factor, pixrad)
-    cdef bint s21s = near_edge(p, c21, c20, sin_r, pixrad2, edge_factor, pixrad)
-    cdef bint s12w = near_edge(p, c12, c02, sin_r, pixrad2, edge_factor, pixrad)
-    cdef bint s12n = near_edge(p, c12, c13, sin_r, pixrad2, edge_factor, pixrad)
-    cdef bint s22e = near_edge(p, c22, c32, sin_r, pixrad2, edge_factor, pixrad)
-    cdef bint s22n = near_edge(p, c22, c23, sin_r, pixrad2, edge_factor, pixrad)
+    cdef bint s11w = near_edge(p, c11, c01, sin_r, cos_r, pixrad2, edge_factor, pixrad)
+    cdef bint s11s = near_edge(p, c11, c10, sin_r, cos_r, pixrad2, edge_factor, pixrad)
+    cdef bint s21e = near_edge(p, c21, c31, sin_r, cos_r, pixrad2, edge_factor, pixrad)
+    cdef bint s21s = near_edge(p, c21, c20, sin_r, cos_r, pixrad2, edge_factor, pixrad)
+    cdef bint s12w = near_edge(p, c12, c02, sin_r, cos_r, pixrad2, edge_factor, pixrad)
+    cdef bint s12n = near_edge(p, c12, c13, sin_r, cos_r, pixrad2, edge_factor, pixrad)
+    cdef bint s22e = near_edge(p, c22, c32, sin_r, cos_r, pixrad2, edge_factor, pixrad)
+    cdef bint s22n = near_edge(p, c22, c23, sin_r, cos_r, pixrad2, edge_factor, pixrad)
     cdef int slot = 0
     if k11 or s11w or s11s:
         out[slot] = xyf_to_nest(ix - 1, iy - 1, face, order); slot += 1

@@ -19,17 +19,23 @@ def as_float_array(values, name):
     return array
 
 
-def validate_positions(ra_deg, dec_deg, what="position"):
-    """Check RA in [0, 360] and Dec in [-90, 90], all finite; return them as float64 arrays.
-
-    The error names the first offending index and value, so a loader can point at the row.
-    """
+def position_arrays(ra_deg, dec_deg):
+    """``ra_deg``, ``dec_deg`` as contiguous float64 arrays of equal length (values unchecked)."""
     ra = as_float_array(ra_deg, "ra_deg")
     dec = as_float_array(dec_deg, "dec_deg")
     if ra.shape != dec.shape:
         raise InvalidCoordinatesError(
             f"ra_deg and dec_deg differ in length ({ra.shape[0]} vs {dec.shape[0]})"
         )
+    return ra, dec
+
+
+def validate_positions(ra_deg, dec_deg, what="position"):
+    """Check RA in [0, 360] and Dec in [-90, 90], all finite; return them as float64 arrays.
+
+    The error names the first offending index and value, so a loader can point at the row.
+    """
+    ra, dec = position_arrays(ra_deg, dec_deg)
     bad_ra = ~((ra >= 0.0) & (ra <= 360.0))  # also catches NaN
     bad_dec = ~((dec >= -90.0) & (dec <= 90.0))
     if bad_ra.any() or bad_dec.any():

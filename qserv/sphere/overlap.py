@@ -16,7 +16,7 @@ import healpy
 import numpy as np
 
 from qserv import kernels
-from qserv.sphere.angles import invalid_position_error, unit_vectors, validate_positions, as_float_array
+from qserv.sphere.angles import invalid_position_error, position_arrays, unit_vectors, validate_positions
 from qserv.sphere.pixels import EDGE_DEVIATION_FACTOR, bounding_radius_rad, nside_of
 
 BATCH_POINTS = 1 << 18
@@ -45,10 +45,7 @@ class PointAssignment:
 def assign_points(ra_deg, dec_deg, grid, threads=2):
     """Assign points (degrees) to ``grid`` with the compiled kernel."""
     partition = kernels.load("partition")
-    ra = as_float_array(ra_deg, "ra_deg")
-    dec = as_float_array(dec_deg, "dec_deg")
-    if ra.shape != dec.shape:
-        validate_positions(ra, dec)
+    ra, dec = position_arrays(ra_deg, dec_deg)
     n = len(ra)
     chunk = np.empty(n, dtype=np.int64)
     subchunk = np.empty(n, dtype=np.int64)
@@ -105,38 +102,52 @@ def _overlap_reference(ra, dec, own_subchunks, grid):
     nside = nside_of(grid.subchunk_order)
     pixrad = bounding_radius_rad(grid.subchunk_order)
     points = unit_vectors(ra, dec)
+    own_corners = _corners(nside, own_subchunks)
     neighbours = healpy.get_all_neighbours(nside, own_subchunks, nest=True).T
     found_points, found_subchunks = [], []
     for column in range(neighbours.shape[1]):
         candidate = neighbours[:, column]
         valid = np.flatnonzero(candidate >= 0)
-        corners = np.moveaxis(healpy.boundaries(nside, candidate[valid], step=1, nest=True), -1, -2)
-        corners = corners.reshape(len(valid), 4, 3)
-        near = _near_pixel(points[valid], corners, grid.overlap_rad, pixrad)
+        near = _near_pixel(points[valid], _corners(nside, candidate[valid]), own_corners[valid],
+                           grid.overlap_rad, pixrad)
         found_points.append(valid[near])
         found_subchunks.append(candidate[valid][near])
-    points_idx = np.concatenate(found_points)
-    subchunks = np.concatenate(found_subchunks)
-    pairs = np.unique(np.stack([points_idx, subchunks], axis=1), axis=0)
+    pairs = np.unique(np.stack([np.concatenate(found_points), np.concatenate(found_subchunks)], axis=1), axis=0)
     return pairs[:, 0], pairs[:, 1]
 
 
-def _near_pixel(points, corners, overlap_rad, pixrad):
-    """Is each point within the overlap radius of the pixel with these 4 corners (N, 4, 3)?"""
+def _corners(nside, pixels):
+    """(N, 4, 3) corner vectors of nested pixels, in boundary order."""
+    return np.moveaxis(healpy.boundaries(nside, pixels, step=1, nest=True), -1, -2).reshape(len(pixels), 4, 3)
+
+
+def _near_pixel(points, corners, own_corners, overlap_rad, pixrad):
+    """Is each point within the overlap radius of the neighbouring pixel with these corners?
+
+    Only the pixel's features that touch the point's own pixel are tested (its corners shared
+    with the own pixel, and its edges from such a corner): any other feature borders a pixel
+    outside the 8 neighbours, farther than the overlap radius (see chunking.py).
+    """
+    shared = np.any(np.all(np.abs(corners[:, :, None, :] - own_corners[:, None, :, :]) < 1e-12, axis=-1), axis=-1)
     cos_r = np.cos(overlap_rad) - 1e-15
-    near = np.any(np.einsum("nk,nck->nc", points, corners) >= cos_r, axis=1)
+    near = np.any(shared & (np.einsum("nk,nck->nc", points, corners) >= cos_r), axis=1)
     for k in range(4):
-        near |= _near_edge(points, corners[:, k], corners[:, (k + 1) % 4], overlap_rad, pixrad)
+        touches = shared[:, k] | shared[:, (k + 1) % 4]
+        near |= touches & _near_edge(points, corners[:, k], corners[:, (k + 1) % 4], overlap_rad, cos_r, pixrad)
     return near
 
 
-def _near_edge(p, a, b, overlap_rad, pixrad):
+def _near_edge(p, a, b, overlap_rad, cos_r, pixrad):
+    """P within r of the chord a-b widened by the edge bound (arc, or end corners)."""
     normal = np.cross(a, b)
+    sin_polar = np.maximum(np.minimum(np.sqrt((1 - a[:, 2]) * (1 + a[:, 2])),
+                                      np.sqrt((1 - b[:, 2]) * (1 + b[:, 2]))), pixrad)
+    widening = EDGE_DEVIATION_FACTOR * pixrad**2 / sin_polar
+    height = np.einsum("nk,nk->n", p, normal)
+    close = height**2 <= (np.sin(overlap_rad) + widening) ** 2 * np.einsum("nk,nk->n", normal, normal)
     along = (np.einsum("nk,nk->n", p, np.cross(normal, a)) >= 0) & (
         np.einsum("nk,nk->n", p, np.cross(b, normal)) >= 0
     )
-    sin_polar = np.maximum(np.minimum(np.sqrt((1 - a[:, 2]) * (1 + a[:, 2])),
-                                      np.sqrt((1 - b[:, 2]) * (1 + b[:, 2]))), pixrad)
-    widened = np.sin(overlap_rad) + EDGE_DEVIATION_FACTOR * pixrad**2 / sin_polar
-    height = np.einsum("nk,nk->n", p, normal)
-    return along & (height**2 <= widened**2 * np.einsum("nk,nk->n", normal, normal))
+    cos_widened = cos_r * (1 - 0.5 * widening**2) - np.sin(overlap_rad) * widening  # <= cos(r + w)
+    beyond_end = (np.einsum("nk,nk->n", p, a) >= cos_widened) | (np.einsum("nk,nk->n", p, b) >= cos_widened)
+    return close & (along | beyond_end)
