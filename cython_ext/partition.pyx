@@ -203,6 +203,9 @@ cdef void overlap_neighbours(const double *p, int face, int64_t ix, int64_t iy, 
     cdef bint right = near_edge(p, c21, c22, sin_r, cos_r, pixrad2, edge_factor, pixrad)
     if not (k11 or k21 or k12 or k22 or bottom or top or left or right):
         return  # farther than r from the own pixel's boundary: no overlap at all
+    if ix == 0 or iy == 0 or ix == nside - 1 or iy == nside - 1:
+        out[0] = NEEDS_REFERENCE  # neighbours in another base face: the caller's reference path
+        return
     corner(ix, iy, 0, 1, nside, face, c01)
     corner(ix, iy, 1, 0, nside, face, c10)
     corner(ix, iy, 3, 1, nside, face, c31)
@@ -269,9 +272,6 @@ cdef int64_t assign_range(const double[::1] ra, const double[::1] dec, int chunk
         for k in range(8):
             overlap[i, k] = -1
         if overlap_rad <= 0.0:
-            continue
-        if ix == 0 or iy == 0 or ix == nside - 1 or iy == nside - 1:
-            overlap[i, 0] = NEEDS_REFERENCE
             continue
         p[0] = sth * cos(phi)
         p[1] = sth * sin(phi)

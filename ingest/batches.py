@@ -7,7 +7,7 @@ import pyarrow as pa
 from qserv.errors import InputError
 from qserv.ingest.source import RowOrigin
 
-BATCH_ROWS = 1 << 20
+BATCH_ROWS = 1 << 18
 
 
 def source_batches(source, columns, format=None, null=None, name=None):

@@ -1,61 +1,92 @@
-"""Chunk placement over workers with a replication factor, recorded in the central state."""
+"""Chunk placement over workers with a replication factor, recorded in the central state.
 
-from collections import Counter
+A new chunk's workers follow from the chunk id and the active workers alone (a stable hash picks
+the first, the next ones in id order follow), so concurrent writers placing the same new chunk
+agree; the rows are inserted with "on conflict do nothing" and read back.
+"""
 
 import numpy as np
-from sqlalchemy import func, select
+import pyarrow as pa
+from sqlalchemy import select
 
 from qserv.errors import UserError
+from qserv.ingest.partitioner import stable_hash
+from qserv.meta.bulk import bulk_insert
 from qserv.meta.catalog import active_workers
 from qserv.meta.models import Replica
 
-
-def replicas_of(session, database, chunks):
-    """{chunk: [worker ids]} for the given chunks, placing new chunks on the least-loaded workers."""
-    chunks = [int(c) for c in np.unique(np.asarray(chunks, dtype=np.int64))]
-    placed = {}
-    for start in range(0, len(chunks), 500):
-        batch = chunks[start:start + 500]
-        for chunk, worker_id in session.execute(
-            select(Replica.chunk, Replica.worker_id).where(
-                Replica.database_id == database.id, Replica.chunk.in_(batch))
-        ):
-            placed.setdefault(chunk, []).append(worker_id)
-    missing = [chunk for chunk in chunks if chunk not in placed]
-    if missing:
-        placed.update(_place_new(session, database, missing))
-    return placed
+NO_WORKER = -1
 
 
-def _place_new(session, database, chunks):
-    workers = [worker.id for worker in active_workers(session)]
-    if len(workers) < database.replication:
-        raise UserError(
-            f"database {database.name!r} needs {database.replication} replicas per chunk but only "
-            f"{len(workers)} worker(s) are active"
-        )
-    load = Counter({worker: 0 for worker in workers})
-    load.update(dict(session.execute(
-        select(Replica.worker_id, func.count()).where(Replica.database_id == database.id)
-        .group_by(Replica.worker_id)
-    ).all()))
-    placed = {}
-    for chunk in chunks:
-        chosen = sorted(workers, key=lambda w: (load[w], w))[:database.replication]
-        for worker in chosen:
-            load[worker] += 1
-            session.add(Replica(database_id=database.id, chunk=chunk, worker_id=worker))
-        placed[chunk] = chosen
-    session.flush()
-    return placed
+class ChunkPlacement:
+    """The workers of the chunks of one database, as known to one contribution: ``chunks``
+    (sorted) and ``workers`` (one row per chunk, one column per replica, -1 padded)."""
+
+    def __init__(self, session, database):
+        self.database_id = database.id
+        self.replication = database.replication
+        self.database_name = database.name
+        self.chunks = np.empty(0, np.int64)
+        self.workers = np.empty((0, self.replication), np.int64)
+        self._read(session)
+
+    def _read(self, session, low=None, high=None):
+        """Merge the recorded replicas (of chunks in [low, high] when given) into the arrays."""
+        query = select(Replica.chunk, Replica.worker_id).where(Replica.database_id == self.database_id)
+        if low is not None:
+            query = query.where(Replica.chunk.between(low, high))
+        result = session.connection().execute(query.order_by(Replica.chunk, Replica.worker_id))
+        rows = np.array(result.cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
+        chunks, starts, counts = np.unique(rows[:, 0], return_index=True, return_counts=True)
+        width = max(self.replication, int(counts.max()) if len(counts) else 0)
+        workers = np.full((len(chunks), width), NO_WORKER, np.int64)
+        for slot in range(width):
+            has = counts > slot
+            workers[has, slot] = rows[starts[has] + slot, 1]
+        keep = ~np.isin(self.chunks, chunks)
+        merged_chunks = np.concatenate([self.chunks[keep], chunks])
+        old = np.full((keep.sum(), width), NO_WORKER, np.int64)
+        old[:, :self.workers.shape[1]] = self.workers[keep][:, :width]
+        order = np.argsort(merged_chunks, kind="stable")
+        self.chunks = merged_chunks[order]
+        self.workers = np.concatenate([old, workers])[order]
+
+    def place(self, session, unique_chunks):
+        """Workers of each of the sorted, distinct ``unique_chunks`` (placing new ones), as a
+        (chunks x replicas) array of worker ids, -1 padded."""
+        found = self._positions(unique_chunks) >= 0
+        if not found.all():
+            missing = unique_chunks[~found]
+            self._place_new(session, missing.tolist())
+            self._read(session, int(missing[0]), int(missing[-1]))
+        return self.workers[self._positions(unique_chunks)]
+
+    def _positions(self, chunks):
+        index = np.searchsorted(self.chunks, chunks)
+        index = np.minimum(index, max(len(self.chunks) - 1, 0))
+        hit = (len(self.chunks) > 0) & (self.chunks[index] == chunks) if len(self.chunks) else np.zeros(len(chunks), bool)
+        return np.where(hit, index, -1)
+
+    def _place_new(self, session, chunks):
+        workers = [worker.id for worker in active_workers(session)]
+        if len(workers) < self.replication:
+            raise UserError(
+                f"database {self.database_name!r} needs {self.replication} replicas per chunk but only "
+                f"{len(workers)} worker(s) are active"
+            )
+        first = stable_hash(pa.array(chunks, pa.int64())) % len(workers)
+        rows = [(self.database_id, chunk, workers[(start + k) % len(workers)])
+                for chunk, start in zip(chunks, first.tolist()) for k in range(self.replication)]
+        bulk_insert(session, "replicas", ("database_id", "chunk", "worker_id"), rows, ignore_conflicts=True)
 
 
-def rows_per_worker(chunks_of_rows, placed):
-    """{worker id: boolean mask over rows} for rows with the given chunks."""
+def rows_per_worker(chunk_positions, workers_of_chunks):
+    """{worker id: boolean mask over rows}, given each row's position in the distinct chunks
+    and the (chunks x replicas) worker ids of ``ChunkPlacement.place``."""
     masks = {}
-    unique, inverse = np.unique(chunks_of_rows, return_inverse=True)
-    for position, chunk in enumerate(unique.tolist()):
-        for worker in placed[chunk]:
-            mask = masks.setdefault(worker, np.zeros(len(unique), dtype=bool))
-            mask[position] = True
-    return {worker: mask[inverse] for worker, mask in masks.items()}
+    for worker in np.unique(workers_of_chunks).tolist():
+        if worker == NO_WORKER:
+            continue
+        holds = (workers_of_chunks == worker).any(axis=1)
+        masks[worker] = holds[chunk_positions]
+    return masks

@@ -7,21 +7,17 @@ An abort (or the recovery of a crashed one) deletes the rows; a crashed contribu
 cleaned up at the next start; a retried contribution (same key) never duplicates rows.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 
-import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from qserv.errors import InputError, UserError
 from qserv.exec.worker import physical_table_name
 from qserv.faults import crash_point
-from qserv.ingest import partitioner
-from qserv.ingest.batches import source_batches
-from qserv.ingest.placement import replicas_of, rows_per_worker
-from qserv.meta.catalog import ConflictError, active_workers, get_table, get_transaction, table_columns
-from qserv.meta.models import Chunk, Contribution, ContributionChunk, Table, Transaction, utc_now
-from qserv.sphere.chunking import ChunkGrid
+from qserv.ingest.loader import ContributionLoader, LoadPlan
+from qserv.meta.bulk import bulk_insert
+from qserv.meta.catalog import ConflictError, active_workers, get_table, get_transaction
+from qserv.meta.models import Contribution, ContributionChunk, Table, Transaction, utc_now
 
 PENDING_STATES = ("open", "aborting")
 
@@ -149,9 +145,13 @@ class Transactions:
                     ContributionChunk.contribution_id == contribution.id))
             contribution.state, contribution.error = "loading", None
             contribution_id = contribution.id
-            plan = _LoadPlan.of(session, table, transaction.id, contribution_id)
+            plan = LoadPlan.of(session, table, transaction.id, contribution_id,
+                               pending_transactions(session, transaction.id))
         try:
-            counts = self._load(plan, source, format, null, progress)
+            counts = ContributionLoader(plan, self.pool, self.index, self.store).run(source, format, null, progress)
+            if plan.table.kind == "director" and not plan.table.non_unique:
+                self._refuse_duplicates(plan.database.name, plan.table, transaction_id, plan.hidden,
+                                        source_label=plan.key_label)
         except BaseException as exc:
             self._fail_contribution(plan, exc)
             raise
@@ -159,79 +159,12 @@ class Transactions:
         with self.store.session() as session:
             contribution = session.get(Contribution, contribution_id)
             contribution.state = "loaded"
-            contribution.rows = int(sum(own for own, _ in counts.values()))
-            contribution.overlap_rows = int(sum(overlap for _, overlap in counts.values()))
-            for chunk, (own, overlap) in counts.items():
-                session.add(ContributionChunk(contribution_id=contribution_id, chunk=int(chunk),
-                                              rows=int(own), overlap_rows=int(overlap)))
+            chunks, rows, overlap_rows = counts
+            contribution.rows, contribution.overlap_rows = int(rows.sum()), int(overlap_rows.sum())
+            bulk_insert(session, "contribution_chunks", ("contribution_id", "chunk", "rows", "overlap_rows"),
+                        list(zip([contribution_id] * len(chunks), chunks.tolist(), rows.tolist(),
+                                 overlap_rows.tolist())))
             return ContributionResult(contribution_id, key, contribution.rows, contribution.overlap_rows)
-
-    def _load(self, plan, source, format, null, progress):
-        counts = defaultdict(lambda: [0, 0])
-        for batch, origin in source_batches(source, plan.columns, format=format, null=null, name=plan.key_label):
-            placement = self._place(plan, batch, origin)
-            stored = partitioner.with_system_columns(batch, placement, plan.transaction_id, plan.contribution_id)
-            if plan.table.kind == "director":
-                own = ~placement.overlap
-                self.index.add(plan.database.name, plan.table.name,
-                               batch.column(plan.table.id_column).take(placement.rows[own]),
-                               placement.chunks[own], placement.subchunks[own],
-                               plan.transaction_id, plan.contribution_id)
-            self._store(plan, stored, placement.chunks)
-            for chunk, overlap, count in _chunk_counts(placement):
-                counts[chunk][1 if overlap else 0] += count
-            crash_point("contribution-partly-loaded")
-            if progress is not None:
-                progress(len(batch))
-        if plan.table.kind == "director" and not plan.table.non_unique:
-            self._refuse_duplicates(plan.database.name, plan.table, plan.transaction_id, plan.hidden,
-                                    source_label=plan.key_label)
-        return counts
-
-    def _place(self, plan, batch, origin):
-        table = plan.table
-        if table.kind == "director":
-            return partitioner.spatial(batch, table.ra_column, table.dec_column, plan.grid, origin)
-        if table.kind == "child" and table.ra_column:
-            return partitioner.spatial(batch, table.ra_column, table.dec_column, plan.grid, origin,
-                                       with_overlap=False)
-        if table.kind == "child":
-            return self._place_by_director(plan, batch, origin)
-        if table.kind == "time":
-            return partitioner.time_buckets(batch, table.partition_column, table.bucket_size, origin)
-        if table.kind == "hash":
-            return partitioner.hash_buckets(batch, table.partition_column, table.bucket_count, origin)
-        return partitioner.Placement.one_copy_each(np.full(len(batch), partitioner.NO_CHUNK, np.int64))
-
-    def _place_by_director(self, plan, batch, origin):
-        keys = batch.column(plan.table.director_key)
-        director = plan.director
-        chunks, subchunks = self.index.lookup(plan.database.name, director.name, keys, plan.hidden)
-        unknown = np.flatnonzero(chunks < 0)
-        if len(unknown):
-            shown = ", ".join(f"{keys[int(i)].as_py()!r} (row {origin.row(i)})" for i in unknown[:5])
-            raise InputError(
-                origin.source, f"{len(unknown)} row(s) of {plan.table.name} reference "
-                f"{director.name}.{director.id_column} values that do not exist: {shown}",
-                column=plan.table.director_key,
-            )
-        return partitioner.Placement.one_copy_each(chunks, subchunks)
-
-    def _store(self, plan, stored, chunks):
-        if plan.table.kind == "replicated":
-            targets = {worker.id: None for worker in plan.workers}
-        else:
-            with self.store.session() as session:
-                placed = replicas_of(session, session.merge(plan.database), chunks)
-            targets = rows_per_worker(chunks, placed)
-        by_id = {worker.id: worker for worker in plan.workers}
-        name = physical_table_name(plan.database.name, plan.table.name)
-        for worker_id, mask in targets.items():
-            rows = stored if mask is None else stored.filter(mask)
-            if len(rows):
-                worker = self.pool.get(by_id[worker_id])
-                worker.ensure_table(name, plan.columns)
-                worker.load(name, rows)
 
     # -- helpers ----------------------------------------------------------------------------
     def _refuse_duplicates(self, database_name, table, transaction_id, hidden, source_label=None):
@@ -267,58 +200,13 @@ class Transactions:
 
     @staticmethod
     def _add_chunk_counts(session, transaction_id):
-        rows = session.execute(
-            select(Contribution.table_id, ContributionChunk.chunk, ContributionChunk.rows,
-                   ContributionChunk.overlap_rows)
-            .join(Contribution, Contribution.id == ContributionChunk.contribution_id)
-            .where(Contribution.transaction_id == transaction_id, Contribution.state == "loaded")
-        ).all()
-        totals = defaultdict(lambda: [0, 0])
-        for table_id, chunk, own, overlap in rows:
-            totals[(table_id, chunk)][0] += own
-            totals[(table_id, chunk)][1] += overlap
-        for (table_id, chunk), (own, overlap) in totals.items():
-            record = session.get(Chunk, (table_id, chunk))
-            if record is None:
-                session.add(Chunk(table_id=table_id, chunk=chunk, rows=own, overlap_rows=overlap))
-            else:
-                record.rows += own
-                record.overlap_rows += overlap
-
-
-def _chunk_counts(placement):
-    """(chunk, is_overlap, count) triples of a placement."""
-    keys = placement.chunks * 2 + placement.overlap.astype(np.int64)
-    unique, counts = np.unique(keys, return_counts=True)
-    return [(int(k // 2), bool(k % 2), int(n)) for k, n in zip(unique, counts)]
-
-
-@dataclass
-class _LoadPlan:
-    """What a contribution needs, detached from the session it was read in."""
-
-    database: object
-    table: Table
-    director: Table | None
-    columns: list
-    grid: ChunkGrid
-    workers: list
-    hidden: set
-    transaction_id: int
-    contribution_id: int
-    key_label: str
-
-    @classmethod
-    def of(cls, session, table, transaction_id, contribution_id):
-        database = table.database
-        contribution = session.get(Contribution, contribution_id)
-        director = table.director
-        if director is not None:
-            director.database  # load before the session closes
-        return cls(
-            database=database, table=table, director=director, columns=table_columns(table),
-            grid=ChunkGrid(database.chunk_order, database.subchunk_order, database.overlap_arcsec),
-            workers=list(active_workers(session)), hidden=pending_transactions(session, transaction_id),
-            transaction_id=transaction_id, contribution_id=contribution_id,
-            key_label=contribution.source or contribution.key,
-        )
+        """Add the transaction's per-chunk rows to the committed counts, in one statement."""
+        session.execute(text(
+            "INSERT INTO chunks (table_id, chunk, rows, overlap_rows) "
+            "SELECT c.table_id, cc.chunk, SUM(cc.rows), SUM(cc.overlap_rows) "
+            "FROM contribution_chunks cc JOIN contributions c ON c.id = cc.contribution_id "
+            "WHERE c.transaction_id = :transaction AND c.state = 'loaded' "
+            "GROUP BY c.table_id, cc.chunk "
+            "ON CONFLICT (table_id, chunk) DO UPDATE SET rows = chunks.rows + excluded.rows, "
+            "overlap_rows = chunks.overlap_rows + excluded.overlap_rows"
+        ), {"transaction": transaction_id})

@@ -35,11 +35,12 @@ class PointAssignment:
     overlap_subchunks: np.ndarray
 
     def chunk_overlap(self, grid):
-        """(points, chunks): the chunks other than its own whose overlap holds each point."""
+        """(points, chunks): the chunks other than its own whose overlap holds each point,
+        sorted by point."""
         chunks = grid.chunk_of_subchunk(self.overlap_subchunks)
         foreign = chunks != self.chunk_ids[self.overlap_points]
-        pairs = np.unique(np.stack([self.overlap_points[foreign], chunks[foreign]], axis=1), axis=0)
-        return pairs[:, 0], pairs[:, 1]
+        keys = np.unique(self.overlap_points[foreign] * grid.chunk_count + chunks[foreign])
+        return keys // grid.chunk_count, keys % grid.chunk_count
 
 
 def assign_points(ra_deg, dec_deg, grid, threads=2):

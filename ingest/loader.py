@@ -1,0 +1,173 @@
+"""Loading one contribution: read batches, place rows, write them to their workers.
+
+The pipeline keeps the two cores busy: while the rows of one batch are taken and appended on
+their workers (in a thread pool; pyarrow and the worker engines release the GIL), the next batch
+is read and partitioned. Each worker gets exactly its rows in one ``take`` from the source batch.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from qserv.errors import InputError
+from qserv.exec.worker import physical_table_name
+from qserv.faults import crash_point
+from qserv.ingest import partitioner
+from qserv.ingest.batches import source_batches
+from qserv.ingest.placement import ChunkPlacement, rows_per_worker
+from qserv.meta.catalog import active_workers, table_columns
+from qserv.meta.models import Contribution, Table
+from qserv.sphere.chunking import ChunkGrid
+
+LOAD_THREADS = 4
+
+
+@dataclass
+class LoadPlan:
+    """What a contribution needs, detached from the session it was read in."""
+
+    database: object
+    table: Table
+    director: Table | None
+    columns: list
+    grid: ChunkGrid
+    workers: list
+    hidden: set
+    transaction_id: int
+    contribution_id: int
+    key_label: str
+
+    @classmethod
+    def of(cls, session, table, transaction_id, contribution_id, hidden):
+        database = table.database
+        contribution = session.get(Contribution, contribution_id)
+        return cls(
+            database=database, table=table, director=table.director, columns=table_columns(table),
+            grid=ChunkGrid(database.chunk_order, database.subchunk_order, database.overlap_arcsec),
+            workers=list(active_workers(session)), hidden=hidden,
+            transaction_id=transaction_id, contribution_id=contribution_id,
+            key_label=contribution.source or contribution.key,
+        )
+
+
+class ContributionLoader:
+    def __init__(self, plan, pool, index, store):
+        self.plan, self.pool, self.index, self.store = plan, pool, index, store
+        self.physical_name = physical_table_name(plan.database.name, plan.table.name)
+        self.workers = {worker.id: worker for worker in plan.workers}
+        self.placement = None
+        self.ensured = set()
+
+    def run(self, source, format=None, null=None, progress=None):
+        """Load every batch; return {chunk: [rows, overlap rows]}."""
+        counts = ChunkCounts()
+        with ThreadPoolExecutor(max_workers=LOAD_THREADS) as executor:
+            in_flight = []
+            for batch, origin in source_batches(source, self.plan.columns, format=format, null=null,
+                                                name=self.plan.key_label):
+                placement = self.place(batch, origin)
+                jobs = self.submit(executor, batch, placement)
+                self.wait(in_flight)
+                in_flight = jobs
+                counts.add(placement)
+                crash_point("contribution-partly-loaded")
+                if progress is not None:
+                    progress(len(batch))
+            self.wait(in_flight)
+        return counts.totals()
+
+    @staticmethod
+    def wait(jobs):
+        for job in jobs:
+            job.result()
+
+    def submit(self, executor, batch, placement):
+        """Start writing a placed batch: director index rows and each worker's rows."""
+        plan = self.plan
+        jobs = []
+        if plan.table.kind == "director":
+            own = ~placement.overlap
+            jobs.append(executor.submit(
+                self.index.add, plan.database.name, plan.table.name,
+                batch.column(plan.table.id_column).take(placement.rows[own]),
+                placement.chunks[own], placement.subchunks[own], plan.transaction_id, plan.contribution_id))
+        for worker_id, mask in self.targets(placement.chunks).items():
+            jobs.append(executor.submit(self.write, worker_id, batch, placement, mask))
+        return jobs
+
+    def write(self, worker_id, batch, placement, mask):
+        subset = None if mask is None else np.flatnonzero(mask)
+        if subset is not None and len(subset) == 0:
+            return
+        rows = partitioner.with_system_columns(batch, placement, self.plan.transaction_id,
+                                               self.plan.contribution_id, subset)
+        worker = self.pool.get(self.workers[worker_id])
+        if worker_id not in self.ensured:
+            worker.ensure_table(self.physical_name, self.plan.columns)
+            self.ensured.add(worker_id)
+        worker.load(self.physical_name, rows)
+
+    def targets(self, chunks):
+        """{worker id: row mask (None = all rows)}."""
+        if self.plan.table.kind == "replicated":
+            return {worker_id: None for worker_id in self.workers}
+        unique, positions = np.unique(chunks, return_inverse=True)
+        with self.store.session() as session:
+            if self.placement is None:
+                self.placement = ChunkPlacement(session, self.plan.database)
+            placed = self.placement.place(session, unique)
+        return rows_per_worker(positions, placed)
+
+    def place(self, batch, origin):
+        table, grid = self.plan.table, self.plan.grid
+        if table.kind == "director":
+            return partitioner.spatial(batch, table.ra_column, table.dec_column, grid, origin)
+        if table.kind == "child" and table.ra_column:
+            return partitioner.spatial(batch, table.ra_column, table.dec_column, grid, origin, with_overlap=False)
+        if table.kind == "child":
+            return self.place_by_director(batch, origin)
+        if table.kind == "time":
+            return partitioner.time_buckets(batch, table.partition_column, table.bucket_size, origin)
+        if table.kind == "hash":
+            return partitioner.hash_buckets(batch, table.partition_column, table.bucket_count, origin)
+        return partitioner.Placement.one_copy_each(np.full(len(batch), partitioner.NO_CHUNK, np.int64))
+
+    def place_by_director(self, batch, origin):
+        plan = self.plan
+        keys = batch.column(plan.table.director_key)
+        director = plan.director
+        chunks, subchunks = self.index.lookup(plan.database.name, director.name, keys, plan.hidden)
+        unknown = np.flatnonzero(chunks < 0)
+        if len(unknown):
+            shown = ", ".join(f"{keys[int(i)].as_py()!r} (row {origin.row(i)})" for i in unknown[:5])
+            raise InputError(
+                origin.source, f"{len(unknown)} row(s) of {plan.table.name} reference "
+                f"{director.name}.{director.id_column} values that do not exist: {shown}",
+                column=plan.table.director_key,
+            )
+        return partitioner.Placement.one_copy_each(chunks, subchunks)
+
+
+class ChunkCounts:
+    """Stored copies per (chunk, overlap flag), accumulated over batches as numpy arrays."""
+
+    def __init__(self):
+        self._keys, self._counts = [], []
+
+    def add(self, placement):
+        keys, counts = np.unique(placement.chunks * 2 + placement.overlap, return_counts=True)
+        self._keys.append(keys)
+        self._counts.append(counts)
+
+    def totals(self):
+        """(chunks, rows, overlap rows) arrays, one entry per chunk touched."""
+        if not self._keys:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
+        keys, positions = np.unique(np.concatenate(self._keys), return_inverse=True)
+        counts = np.bincount(positions, weights=np.concatenate(self._counts)).astype(np.int64)
+        chunks, overlap = keys // 2, keys % 2 == 1
+        unique_chunks, where = np.unique(chunks, return_inverse=True)
+        rows = np.bincount(where, weights=np.where(overlap, 0, counts), minlength=len(unique_chunks))
+        overlap_rows = np.bincount(where, weights=np.where(overlap, counts, 0), minlength=len(unique_chunks))
+        return unique_chunks, rows.astype(np.int64), overlap_rows.astype(np.int64)
