@@ -4,14 +4,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: install build test bench clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard cython_ext/*.pyx cython_ext/*.pxd)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip "setuptools>=64" wheel "Cython>=3.0" "numpy>=2.0"
-	$(PIP) install --quiet --no-build-isolation -e ".[test,bench]"
+	$(PIP) install --quiet --no-build-isolation -e ".[test]"
 	touch $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) install --quiet --no-build-isolation -e ".[test,bench]"
+	touch $(BENCH_STAMP)
 
 install: $(STAMP)
 
@@ -22,7 +27,7 @@ build: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	$(PY) -m bench
 
 clean:

@@ -3,15 +3,18 @@
 import sys
 from pathlib import Path
 
-from bench import machine, sphere_bench
+from bench import ingest_bench, machine, sphere_bench
 
 RESULTS = Path(__file__).parent / "results" / "latest.md"
 
 
 def main():
-    sections = [("Sphere: partitioning and coverage", sphere_bench.bench_assignment() + sphere_bench.bench_coverage())]
+    sections = [
+        ("Sphere: partitioning and coverage", sphere_bench.bench_assignment() + sphere_bench.bench_coverage()),
+        ("Ingest", ingest_bench.bench_bulk() + ingest_bench.bench_visit()),
+    ]
     lines = ["# qserv benchmark results", "",
-             "Machine: " + machine.describe(["numpy", "healpy", "Cython"]), ""]
+             "Machine: " + machine.describe(["numpy", "healpy", "Cython", "duckdb", "pyarrow", "lsdb"]), ""]
     for title, rows in sections:
         lines += [f"## {title}", "", "| workload | median | note |", "|---|---|---|"]
         lines += [f"| {name} | {value} | {note} |" for name, value, note in rows]

@@ -1,6 +1,3 @@
-import uuid
-
-import psycopg2
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -9,24 +6,10 @@ from sqlalchemy import inspect, text
 from qserv.meta.models import Base
 from qserv.meta.store import MetaStore, current_revision, head_revision, sqlite_url, upgrade
 
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-
-
 @pytest.fixture
-def postgres_url():
-    name = f"qserv_test_{uuid.uuid4().hex}"
-    try:
-        admin = psycopg2.connect(PG_ADMIN_DSN)
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required for these tests: {exc}")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    admin.cursor().execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-    )
-    admin.cursor().execute(f'DROP DATABASE "{name}"')
-    admin.close()
+def postgres_url(new_postgres_database):
+    name = new_postgres_database().split("dbname=")[1]
+    return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
 
 
 def differences(engine):

@@ -1,7 +1,6 @@
 """The type map (qserv.schema.types): every Felis datatype on every target, checked on real engines."""
 
 import datetime
-import uuid
 
 import duckdb
 import psycopg2
@@ -195,25 +194,11 @@ def test_duckdb_types_hold_every_datatype_and_round_trip_arrow():
 
 
 @pytest.fixture
-def postgres():
-    """A connection to a fresh, uniquely named PostgreSQL database, dropped afterwards."""
-    name = f"qserv_test_{uuid.uuid4().hex}"
-    server = dict(host="127.0.0.1", port=5432, user="postgres", connect_timeout=5)
-    try:
-        admin = psycopg2.connect(dbname="postgres", **server)
-    except psycopg2.OperationalError as error:
-        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {error}")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        connection = psycopg2.connect(dbname=name, **server)
-        yield connection
-        connection.close()
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+def postgres(new_postgres_database):
+    """A connection to a fresh, uniquely named PostgreSQL database."""
+    connection = psycopg2.connect(new_postgres_database())
+    yield connection
+    connection.close()
 
 
 PG_INFORMATION_SCHEMA = {
