@@ -5,12 +5,20 @@ they become visible with their transaction's commit and vanish with its abort.
 """
 
 import threading
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
+from qserv.errors import ServiceError
 from qserv.exec.worker import physical_table_name
+
+
+class InstanceBusyError(ServiceError):
+    """Another process holds the instance's embedded DuckDB files."""
+
+    http_status = 503
 
 
 def index_table_name(database, table):
@@ -28,7 +36,13 @@ class DirectorIndex:
     """All director indexes of an instance, in one DuckDB file."""
 
     def __init__(self, path):
-        self._connection = duckdb.connect(str(path))
+        try:
+            self._connection = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            raise InstanceBusyError(
+                f"the instance at {Path(path).parent} is in use by another process ({exc}); "
+                f"embedded DuckDB files take one process at a time"
+            ) from None
         self._lock = threading.Lock()
 
     def close(self):

@@ -199,6 +199,11 @@ def main(argv=None):
             raise
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug or an environment failure we did not anticipate
+        if os.environ.get("QSERV_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (QSERV_DEBUG=1 shows the traceback)", err=True)
+        sys.exit(1)
     sys.exit(0)
 
 

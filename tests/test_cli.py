@@ -8,8 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import qserv
 
-def qserv(home, *args):
+
+def run(home, *args):
     return subprocess.run([sys.executable, "-m", "qserv.cli", "--home", str(home), *args],
                           capture_output=True, text=True, timeout=300)
 
@@ -30,8 +32,8 @@ def user_error(result, *fragments):
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "home"
-    ok(qserv(path, "init", "--workers", "3"))
-    ok(qserv(path, "db", "create", "sky", "--chunk-order", "5", "--subchunk-order", "8",
+    ok(run(path, "init", "--workers", "3"))
+    ok(run(path, "db", "create", "sky", "--chunk-order", "5", "--subchunk-order", "8",
              "--overlap-arcsec", "120", "--replication", "2"))
     return path
 
@@ -48,11 +50,11 @@ def objects_file(tmp_path_factory):
 
 
 def test_table_create_ingest_and_chunks(home, objects_file):
-    ok(qserv(home, "table", "create", "sky.Object", "--like", str(objects_file), "--kind", "director",
+    ok(run(home, "table", "create", "sky.Object", "--like", str(objects_file), "--kind", "director",
              "--id", "id", "--ra", "ra", "--dec", "dec"))
-    out = ok(qserv(home, "ingest", "sky.Object", str(objects_file)))
+    out = ok(run(home, "ingest", "sky.Object", str(objects_file)))
     assert "committed: 5000 rows" in out
-    lines = ok(qserv(home, "chunks", "sky.Object")).splitlines()
+    lines = ok(run(home, "chunks", "sky.Object")).splitlines()
     assert lines[0] == "chunk\trows\toverlap_rows\tworkers"
     rows = [line.split("\t") for line in lines[1:]]
     assert sum(int(r[1]) for r in rows) == 5000
@@ -64,15 +66,15 @@ def test_bad_file_is_exit_2_names_row_and_column_and_loads_nothing(home, objects
     table["dec"][123] = 95.0
     bad = tmp_path / "bad.parquet"
     pq.write_table(pa.table(table), bad)
-    user_error(qserv(home, "ingest", "sky.Object", str(bad)), f"{bad}, row 124", "'dec'", "95.0")
-    listing = ok(qserv(home, "transaction", "list", "--db", "sky")).splitlines()
+    user_error(run(home, "ingest", "sky.Object", str(bad)), f"{bad}, row 124", "'dec'", "95.0")
+    listing = ok(run(home, "transaction", "list", "--db", "sky")).splitlines()
     assert listing[-1].split("\t")[2] == "aborted"
-    rows = [line.split("\t") for line in ok(qserv(home, "chunks", "sky.Object")).splitlines()[1:]]
+    rows = [line.split("\t") for line in ok(run(home, "chunks", "sky.Object")).splitlines()[1:]]
     assert sum(int(r[1]) for r in rows) == 5000
 
 
 def test_felis_table_from_bundled_sdm_schema(home):
-    out = ok(qserv(home, "table", "create", "sky.DiaObject", "--felis", "apdb", "--kind", "director",
+    out = ok(run(home, "table", "create", "sky.DiaObject", "--felis", "apdb", "--kind", "director",
                    "--id", "diaObjectId", "--ra", "ra", "--dec", "dec", "--non-unique"))
     assert "created director table sky.DiaObject (83 columns)" in out
 
@@ -87,8 +89,15 @@ def test_felis_table_from_bundled_sdm_schema(home):
     (["ingest", "sky.Object", "/nonexistent/file.parquet"], ["/nonexistent/file.parquet"]),
 ])
 def test_user_errors_exit_2_without_traceback(home, args, fragments):
-    user_error(qserv(home, *args), *fragments)
+    user_error(run(home, *args), *fragments)
 
 
 def test_missing_instance_is_a_clear_error(tmp_path):
-    user_error(qserv(tmp_path / "nothing", "chunks", "a.b"), "is not a qserv instance", "qserv init")
+    user_error(run(tmp_path / "nothing", "chunks", "a.b"), "is not a qserv instance", "qserv init")
+
+
+def test_instance_held_by_another_process_is_a_clear_error(home):
+    with qserv.open(home):
+        result = run(home, "chunks", "sky.Object")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "in use by another process" in result.stderr
