@@ -7,22 +7,19 @@ import pyarrow as pa
 from qserv.errors import InputError
 from qserv.ingest.source import RowOrigin
 
-BATCH_ROWS = 1 << 18
-
-
-def source_batches(source, columns, format=None, null=None, name=None):
+def source_batches(source, columns, batch_rows, format=None, null=None, name=None):
     """Yield (pyarrow.Table, RowOrigin) batches of ``source``: a file path or a pyarrow.Table."""
     if isinstance(source, (pa.Table, pa.RecordBatch)):
         label = name or "batch"
         table = conform(pa.table(source) if isinstance(source, pa.RecordBatch) else source, columns, label)
-        for offset in range(0, max(len(table), 1), BATCH_ROWS):
-            yield table.slice(offset, BATCH_ROWS), RowOrigin(label, offset + 1)
+        for offset in range(0, max(len(table), 1), batch_rows):
+            yield table.slice(offset, batch_rows), RowOrigin(label, offset + 1)
         return
     from qserv.ingest.readers import read_batches
 
     first_row = 1
     label = str(Path(source))
-    for batch in read_batches(source, columns, format=format, null=null, batch_rows=BATCH_ROWS):
+    for batch in read_batches(source, columns, format=format, null=null, batch_rows=batch_rows):
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
         yield table, RowOrigin(label, first_row)
         first_row += len(table)

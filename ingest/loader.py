@@ -20,9 +20,6 @@ from qserv.meta.catalog import active_workers, table_columns
 from qserv.meta.models import Contribution, Table
 from qserv.sphere.chunking import ChunkGrid
 
-LOAD_THREADS = 4
-
-
 @dataclass
 class LoadPlan:
     """What a contribution needs, detached from the session it was read in."""
@@ -52,8 +49,10 @@ class LoadPlan:
 
 
 class ContributionLoader:
-    def __init__(self, plan, pool, index, store):
+    def __init__(self, plan, pool, index, store, settings):
         self.plan, self.pool, self.index, self.store = plan, pool, index, store
+        self.batch_rows = settings["ingest_batch_rows"]
+        self.load_threads = settings["ingest_load_threads"]
         self.physical_name = physical_table_name(plan.database.name, plan.table.name)
         self.workers = {worker.id: worker for worker in plan.workers}
         self.placement = None
@@ -62,10 +61,10 @@ class ContributionLoader:
     def run(self, source, format=None, null=None, progress=None):
         """Load every batch; return {chunk: [rows, overlap rows]}."""
         counts = ChunkCounts()
-        with ThreadPoolExecutor(max_workers=LOAD_THREADS) as executor:
+        with ThreadPoolExecutor(max_workers=self.load_threads) as executor:
             in_flight = []
-            for batch, origin in source_batches(source, self.plan.columns, format=format, null=null,
-                                                name=self.plan.key_label):
+            for batch, origin in source_batches(source, self.plan.columns, self.batch_rows, format=format,
+                                                null=null, name=self.plan.key_label):
                 placement = self.place(batch, origin)
                 jobs = self.submit(executor, batch, placement)
                 self.wait(in_flight)

@@ -46,8 +46,8 @@ def require_open(transaction):
 class Transactions:
     """Ingest operations over an engine's central state, workers and director index."""
 
-    def __init__(self, store, pool, index):
-        self.store, self.pool, self.index = store, pool, index
+    def __init__(self, store, pool, index, settings):
+        self.store, self.pool, self.index, self.settings = store, pool, index, settings
 
     # -- begin / commit / abort -------------------------------------------------------------
     def begin(self, database_name, note=None):
@@ -148,7 +148,7 @@ class Transactions:
             plan = LoadPlan.of(session, table, transaction.id, contribution_id,
                                pending_transactions(session, transaction.id))
         try:
-            counts = ContributionLoader(plan, self.pool, self.index, self.store).run(source, format, null, progress)
+            counts = ContributionLoader(plan, self.pool, self.index, self.store, self.settings).run(source, format, null, progress)
             if plan.table.kind == "director" and not plan.table.non_unique:
                 self._refuse_duplicates(plan.database.name, plan.table, transaction_id, plan.hidden,
                                         source_label=plan.key_label)

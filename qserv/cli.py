@@ -159,6 +159,30 @@ def chunks(context, qualified_name):
         click.echo(f"{chunk}\t{count}\t{overlap}\t{','.join(workers)}")
 
 
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def settings(context):
+    """Instance settings: list them, or `settings set NAME VALUE`."""
+    if context.invoked_subcommand is None:
+        from qserv.settings import SETTINGS
+
+        with _engine(context) as engine:
+            values = engine.settings
+        click.echo("name\tvalue\tdefault\thelp")
+        for spec in SETTINGS:
+            click.echo(f"{spec.name}\t{values[spec.name]}\t{spec.default}\t{spec.help}")
+
+
+@settings.command("set")
+@click.argument("name")
+@click.argument("value")
+@click.pass_context
+def settings_set(context, name, value):
+    with _engine(context) as engine:
+        stored = engine.set_setting(name, value)
+    click.echo(f"{name} = {stored}")
+
+
 @cli.group()
 def transaction():
     """Super-transactions."""

@@ -15,6 +15,7 @@ from qserv.meta.catalog import active_workers, get_database, get_table, split_ta
 from qserv.meta.models import Chunk, Replica, Transaction, Worker
 from qserv.meta.store import MetaStore
 from qserv.schema.types import duckdb_type
+from qserv.settings import load_settings, store_setting
 
 
 class Engine:
@@ -26,7 +27,9 @@ class Engine:
         self.store.ensure_current()
         self.pool = WorkerPool()
         self.index = DirectorIndex(self.home / "index.duckdb")
-        self.transactions = Transactions(self.store, self.pool, self.index)
+        with self.store.session() as session:
+            self.settings = load_settings(session)
+        self.transactions = Transactions(self.store, self.pool, self.index, self.settings)
         self.transactions.recover()
 
     def __enter__(self):
@@ -60,6 +63,11 @@ class Engine:
     def publish(self, database_name):
         with self.store.session() as session:
             get_database(session, database_name).published = True
+
+    def set_setting(self, name, value):
+        """Store an instance setting (see qserv.settings); it applies from the next open."""
+        with self.store.session() as session:
+            return store_setting(session, name, value)
 
     def workers(self):
         with self.store.session() as session:

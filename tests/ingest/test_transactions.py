@@ -222,3 +222,17 @@ def test_bad_definitions_are_user_errors(engine, database_name):
         engine.create_database(database_name)
     with pytest.raises(UserError, match="replication must be between 1 and the number of active workers"):
         engine.create_database(database_name + "x", replication=5)
+
+
+def test_many_small_batches_give_the_same_rows_and_counts(engine, database_name):
+    make_object_table(engine, database_name, replication=2)
+    engine.settings["ingest_batch_rows"] = 997
+    try:
+        data = objects(12_000, seed=11)
+        engine.ingest(f"{database_name}.Object", [data])
+    finally:
+        engine.settings["ingest_batch_rows"] = 1 << 18
+    assert sorted_rows(engine.read_table(f"{database_name}.Object"), "objectId") == sorted_rows(data, "objectId")
+    chunks = engine.chunks(f"{database_name}.Object")
+    assert sum(rows for _, rows, _, _ in chunks) == len(data)
+    assert all(len(workers) == 2 for _, _, _, workers in chunks)
