@@ -103,19 +103,23 @@ class DirectorIndex:
         subchunks = np.where(missing, -1, subchunks).astype(np.int64)
         return chunks, subchunks
 
-    def duplicates(self, database, table, transaction_id, hidden_transactions, limit=10):
-        """Ids written by the transaction that another visible row, or a second row of the
-        same transaction, already holds."""
+    def duplicates(self, database, table, transaction_id, hidden_transactions, within=True, limit=10):
+        """Ids written by the transaction that a visible row of another transaction holds too,
+        and (``within``) ids the transaction wrote more than once."""
         name = index_table_name(database, table)
-        others = hidden_condition(set(hidden_transactions) - {transaction_id}, "o.txn")
-        result = self._run(
-            f'SELECT DISTINCT n.id FROM "{name}" n JOIN "{name}" o ON o.id = n.id '
-            f"AND {others} AND (o.txn <> n.txn OR o.rowid <> n.rowid) "
-            f"WHERE n.txn = ? ORDER BY n.id LIMIT {int(limit)}",
-            [transaction_id],
-            fetch=True,
-        )
-        return result.column("id").to_pylist()
+        others = hidden_condition(set(hidden_transactions) | {transaction_id}, "txn")
+        found = self._run(
+            f'SELECT DISTINCT id FROM "{name}" WHERE txn = ? AND id IN '
+            f'(SELECT id FROM "{name}" WHERE {others}) ORDER BY id LIMIT {int(limit)}',
+            [transaction_id], fetch=True,
+        ).column("id").to_pylist()
+        if within and len(found) < limit:
+            found += self._run(
+                f'SELECT id FROM "{name}" WHERE txn = ? GROUP BY id HAVING count(*) > 1 '
+                f"ORDER BY id LIMIT {int(limit)}",
+                [transaction_id], fetch=True,
+            ).column("id").to_pylist()
+        return sorted(set(found))[:limit]
 
     def delete(self, database, table, condition_sql):
         self._run(f'DELETE FROM "{index_table_name(database, table)}" WHERE {condition_sql}')

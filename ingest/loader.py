@@ -60,7 +60,8 @@ class ContributionLoader:
 
     def run(self, source, format=None, null=None, progress=None):
         """Load every batch; return {chunk: [rows, overlap rows]}."""
-        counts = ChunkCounts()
+        bound = chunk_bound(self.plan.table, self.plan.grid)
+        counts = ChunkCounts(bound)
         with ThreadPoolExecutor(max_workers=self.load_threads) as executor:
             in_flight = []
             for batch, origin in source_batches(source, self.plan.columns, self.batch_rows, format=format,
@@ -111,7 +112,7 @@ class ContributionLoader:
         """{worker id: row mask (None = all rows)}."""
         if self.plan.table.kind == "replicated":
             return {worker_id: None for worker_id in self.workers}
-        unique, positions = np.unique(chunks, return_inverse=True)
+        unique, positions = distinct_with_positions(chunks, chunk_bound(self.plan.table, self.plan.grid))
         with self.store.session() as session:
             if self.placement is None:
                 self.placement = ChunkPlacement(session, self.plan.database)
@@ -148,19 +149,54 @@ class ContributionLoader:
         return partitioner.Placement.one_copy_each(chunks, subchunks)
 
 
-class ChunkCounts:
-    """Stored copies per (chunk, overlap flag), accumulated over batches as numpy arrays."""
+# Chunk ids below this bound are counted with dense arrays instead of sorting.
+DENSE_CHUNK_LIMIT = 1 << 22
 
-    def __init__(self):
+
+def chunk_bound(table, grid):
+    """An exclusive upper bound of the table's chunk ids, when there is a small one."""
+    if table.kind in ("director", "child"):
+        return grid.chunk_count
+    if table.kind == "hash":
+        return table.bucket_count
+    return None
+
+
+def distinct_with_positions(values, bound):
+    """(sorted distinct values, index of each value among them), by counting when the values
+    lie in [0, bound) for a small bound, else by sorting."""
+    if bound is not None and bound <= DENSE_CHUNK_LIMIT:
+        present = np.zeros(bound, dtype=bool)
+        present[values] = True
+        return np.flatnonzero(present), (np.cumsum(present) - 1)[values]
+    return np.unique(values, return_inverse=True)
+
+
+class ChunkCounts:
+    """Stored copies per chunk (own rows and overlap copies apart), accumulated over batches:
+    in dense arrays when chunk ids are small, else as sorted keys."""
+
+    def __init__(self, bound):
+        self.dense = bound is not None and bound <= DENSE_CHUNK_LIMIT
+        if self.dense:
+            self._own = np.zeros(bound, np.int64)
+            self._overlap = np.zeros(bound, np.int64)
         self._keys, self._counts = [], []
 
     def add(self, placement):
+        if self.dense:
+            self._own += np.bincount(placement.chunks[~placement.overlap], minlength=len(self._own))
+            self._overlap += np.bincount(placement.chunks[placement.overlap], minlength=len(self._own))
+            return
         keys, counts = np.unique(placement.chunks * 2 + placement.overlap, return_counts=True)
         self._keys.append(keys)
         self._counts.append(counts)
 
     def totals(self):
         """(chunks, rows, overlap rows) arrays, one entry per chunk touched."""
+        if self.dense:
+            chunks = np.flatnonzero(self._own + self._overlap)
+            return chunks, self._own[chunks], self._overlap[chunks]
         if not self._keys:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
         keys, positions = np.unique(np.concatenate(self._keys), return_inverse=True)

@@ -30,13 +30,15 @@ class ChunkPlacement:
         self.workers = np.empty((0, self.replication), np.int64)
         self._read(session)
 
-    def _read(self, session, low=None, high=None):
-        """Merge the recorded replicas (of chunks in [low, high] when given) into the arrays."""
+    def _read(self, session, only=None):
+        """Merge the recorded replicas (of the sorted chunks ``only`` when given) into the arrays."""
         query = select(Replica.chunk, Replica.worker_id).where(Replica.database_id == self.database_id)
-        if low is not None:
-            query = query.where(Replica.chunk.between(low, high))
+        if only is not None:
+            query = query.where(Replica.chunk.between(int(only[0]), int(only[-1])))
         result = session.connection().execute(query.order_by(Replica.chunk, Replica.worker_id))
         rows = np.array(result.cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
+        if only is not None:
+            rows = rows[np.isin(rows[:, 0], only)]
         chunks, starts, counts = np.unique(rows[:, 0], return_index=True, return_counts=True)
         width = max(self.replication, int(counts.max()) if len(counts) else 0)
         workers = np.full((len(chunks), width), NO_WORKER, np.int64)
@@ -58,7 +60,7 @@ class ChunkPlacement:
         if not found.all():
             missing = unique_chunks[~found]
             self._place_new(session, missing.tolist())
-            self._read(session, int(missing[0]), int(missing[-1]))
+            self._read(session, missing)
         return self.workers[self._positions(unique_chunks)]
 
     def _positions(self, chunks):

@@ -72,7 +72,9 @@ class Transactions:
             hidden = pending_transactions(session)
             for table in self._tables_touched(session, transaction.id):
                 if table.kind == "director" and not table.non_unique:
-                    self._refuse_duplicates(transaction.database.name, table, transaction.id, hidden)
+                    # Ids repeated within the transaction were refused with their contribution.
+                    self._refuse_duplicates(transaction.database.name, table, transaction.id, hidden,
+                                            within=False)
         crash_point("commit-before-state")
         with self.store.session() as session:
             transaction = get_transaction(session, transaction_id)
@@ -167,8 +169,8 @@ class Transactions:
             return ContributionResult(contribution_id, key, contribution.rows, contribution.overlap_rows)
 
     # -- helpers ----------------------------------------------------------------------------
-    def _refuse_duplicates(self, database_name, table, transaction_id, hidden, source_label=None):
-        duplicates = self.index.duplicates(database_name, table.name, transaction_id, hidden)
+    def _refuse_duplicates(self, database_name, table, transaction_id, hidden, source_label=None, within=True):
+        duplicates = self.index.duplicates(database_name, table.name, transaction_id, hidden, within=within)
         if duplicates:
             raise InputError(source_label or f"transaction {transaction_id}",
                              f"duplicate {table.name}.{table.id_column} values (table is unique): "

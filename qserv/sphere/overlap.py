@@ -19,7 +19,7 @@ from qserv import kernels
 from qserv.sphere.angles import invalid_position_error, position_arrays, unit_vectors, validate_positions
 from qserv.sphere.pixels import EDGE_DEVIATION_FACTOR, bounding_radius_rad, nside_of
 
-BATCH_POINTS = 1 << 18
+BATCH_POINTS = 1 << 16
 NEEDS_REFERENCE = -2
 NEIGHBOURS = 8
 
