@@ -16,6 +16,9 @@ from qserv.meta.catalog import active_workers
 from qserv.meta.models import Replica
 
 NO_WORKER = -1
+# Reading back newly placed chunks: an IN list per this many chunks, or one range scan beyond.
+IN_LIST = 500
+READ_BY_RANGE = 20_000
 
 
 class ChunkPlacement:
@@ -33,10 +36,16 @@ class ChunkPlacement:
     def _read(self, session, only=None):
         """Merge the recorded replicas (of the sorted chunks ``only`` when given) into the arrays."""
         query = select(Replica.chunk, Replica.worker_id).where(Replica.database_id == self.database_id)
-        if only is not None:
-            query = query.where(Replica.chunk.between(int(only[0]), int(only[-1])))
-        result = session.connection().execute(query.order_by(Replica.chunk, Replica.worker_id))
-        rows = np.array(result.cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
+        if only is None:
+            queries = [query]
+        elif len(only) > READ_BY_RANGE:
+            queries = [query.where(Replica.chunk.between(int(only[0]), int(only[-1])))]
+        else:
+            queries = [query.where(Replica.chunk.in_(only[start:start + IN_LIST].tolist()))
+                       for start in range(0, len(only), IN_LIST)]
+        fetched = [session.connection().execute(q).cursor.fetchall() for q in queries]
+        rows = np.array([row for part in fetched for row in part], dtype=np.int64).reshape(-1, 2)
+        rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
         if only is not None:
             rows = rows[np.isin(rows[:, 0], only)]
         chunks, starts, counts = np.unique(rows[:, 0], return_index=True, return_counts=True)

@@ -197,8 +197,8 @@ class Transactions:
 
     @staticmethod
     def _tables_touched(session, transaction_id):
-        return session.scalars(select(Table).join(Contribution, Contribution.table_id == Table.id).where(
-            Contribution.transaction_id == transaction_id).distinct()).all()
+        touched = select(Contribution.table_id).where(Contribution.transaction_id == transaction_id)
+        return session.scalars(select(Table).where(Table.id.in_(touched))).all()
 
     @staticmethod
     def _add_chunk_counts(session, transaction_id):

@@ -16,7 +16,7 @@ class SettingSpec:
 
 
 SETTINGS = (
-    SettingSpec("ingest_batch_rows", 1 << 18, 1,
+    SettingSpec("ingest_batch_rows", 1 << 20, 1,
                 "Rows read, partitioned and written per step of a contribution (memory vs overhead)."),
     SettingSpec("ingest_load_threads", 4, 1,
                 "Threads appending rows to workers while the next batch is partitioned."),

@@ -25,7 +25,7 @@ def test_every_setting_is_documented_with_its_default():
 def test_settings_are_stored_per_instance_and_validated(tmp_path):
     init_instance(tmp_path / "home", workers=1)
     with qserv.open(tmp_path / "home") as engine:
-        assert engine.settings["ingest_batch_rows"] == 1 << 18
+        assert engine.settings["ingest_batch_rows"] == 1 << 20
         assert engine.set_setting("ingest_batch_rows", "1000") == 1000
         with pytest.raises(UserError, match="unknown setting 'nope'"):
             engine.set_setting("nope", "1")

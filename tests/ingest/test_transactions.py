@@ -231,7 +231,7 @@ def test_many_small_batches_give_the_same_rows_and_counts(engine, database_name)
         data = objects(12_000, seed=11)
         engine.ingest(f"{database_name}.Object", [data])
     finally:
-        engine.settings["ingest_batch_rows"] = 1 << 18
+        engine.settings["ingest_batch_rows"] = 1 << 20
     assert sorted_rows(engine.read_table(f"{database_name}.Object"), "objectId") == sorted_rows(data, "objectId")
     chunks = engine.chunks(f"{database_name}.Object")
     assert sum(rows for _, rows, _, _ in chunks) == len(data)
