@@ -77,6 +77,19 @@ def read_batches(path, columns, format=None, null=None, batch_rows=BATCH_ROWS,
             for batch in batches for start in range(0, batch.num_rows, batch_rows))
 
 
+def conform_table(table, columns, label):
+    """An in-memory pyarrow.Table as the table's columns, by the same rules and errors as a
+    Parquet file (``label`` names it in messages)."""
+    from qserv.schema.types import arrow_schema
+
+    source = _Source(label, list(columns), arrow_schema(columns))
+    names = [name for name in table.schema.names if not name.startswith("__index_level_")]
+    source.match(names, "batch")
+    batch = source.batch({name: table.column(name).combine_chunks() for name in names}, table.num_rows,
+                         _rows_from(1))
+    return pa.Table.from_batches([batch])
+
+
 def detect_format(path, format=None):
     """The format name given, or the one the file name's extension implies."""
     if format is not None:

@@ -236,3 +236,15 @@ def test_many_small_batches_give_the_same_rows_and_counts(engine, database_name)
     chunks = engine.chunks(f"{database_name}.Object")
     assert sum(rows for _, rows, _, _ in chunks) == len(data)
     assert all(len(workers) == 2 for _, _, _, workers in chunks)
+
+
+def test_in_memory_batches_are_checked_like_files(engine, database_name):
+    make_object_table(engine, database_name)
+    table = f"{database_name}.Object"
+    with pytest.raises(InputError, match="batch-0: the batch has column.s. the table does not: bogus"):
+        engine.ingest(table, [objects(10).append_column("bogus", pa.array(range(10)))])
+    with pytest.raises(InputError, match="batch-0: the batch lacks non-nullable column.s.: dec"):
+        engine.ingest(table, [objects(10).drop_columns(["dec"])])
+    with pytest.raises(InputError, match=r"batch-0, row 4, column 'mag': cannot read 'bright' as float"):
+        engine.ingest(table, [objects(10).set_column(3, "mag", pa.array(["1", "2", "3", "bright"] + ["4"] * 6))])
+    assert len(engine.read_table(table)) == 0
