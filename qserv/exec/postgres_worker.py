@@ -43,7 +43,8 @@ BATCH_ROWS = 1 << 16
 COPY_BUFFER = 1 << 20
 CONNECT_TIMEOUT_S = "10"
 # Text output the CSV reader relies on: shortest exact floats (PostgreSQL 12+), ISO dates.
-SESSION_OPTIONS = "-c extra_float_digits=1 -c DateStyle=ISO,YMD"
+# jit=off: LLVM compilation of long generated predicates (polygons) costs seconds per query.
+SESSION_OPTIONS = "-c extra_float_digits=1 -c DateStyle=ISO,YMD -c jit=off"
 HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
 HEX_VALUES = np.zeros(256, np.uint8)
 HEX_VALUES[HEX_DIGITS] = np.arange(16)

@@ -12,6 +12,8 @@ parity of the crossings of a ray from the point (a great-circle arc to a point o
 Points within ``DEGENERATE_RAD`` of an edge count as on the boundary, hence inside.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from qserv.errors import InvalidRegionError
@@ -104,6 +106,19 @@ def _check_simple(vertices, normals, from_vertex, to_vertex):
         )
 
 
+class PolygonFrame(NamedTuple):
+    """``axes``: the gnomonic projection (centre, x axis, y axis); per edge, ``normals`` (unit
+    normal of its great circle), ``from_vertex`` / ``to_vertex`` (P @ v >= 0: P is past the
+    edge's start / before its end); ``plane_x`` / ``plane_y``: the projected vertices."""
+
+    axes: np.ndarray
+    normals: np.ndarray
+    from_vertex: np.ndarray
+    to_vertex: np.ndarray
+    plane_x: np.ndarray
+    plane_y: np.ndarray
+
+
 class Polygon(Region):
     """A simple spherical polygon with great-circle edges, boundary included (module doc)."""
 
@@ -146,6 +161,12 @@ class Polygon(Region):
 
     def __repr__(self):
         return f"Polygon(ra_deg={self.ra_deg.tolist()}, dec_deg={self.dec_deg.tolist()})"
+
+    def frame(self):
+        """The precomputed planes of the inside test, for code that must answer exactly as
+        ``contains`` does (the kernel, SQL generation): a PolygonFrame."""
+        return PolygonFrame(self._axes, self._normals, self._from_vertex, self._to_vertex,
+                            self._plane_x, self._plane_y)
 
     def _kernel_contains(self, regions_kernels, ra, dec):
         return regions_kernels.points_in_polygon(

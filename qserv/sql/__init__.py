@@ -1,0 +1,1 @@
+"""SQL dialects in and out: Qserv SQL and ADQL parsing, emitters, and the worker-side SQL functions."""
