@@ -1,0 +1,194 @@
+"""The dialect layer of the query engine (pure, no I/O): text -> normalised tree -> worker SQL.
+
+- ``parse(text, lang)``: ADQL 2.1 (``lang="adql"``) or Qserv's MySQL flavour (``lang="qserv"``)
+  to one normalised sqlglot tree (conventions in ``qserv.sql.adql``). Exactly one SELECT, set
+  operation or WITH query; anything else is a ``QuerySyntaxError``.
+- ``resolve_identifiers(tree, columns_by_table)``: unquoted names take the schema's spelling.
+- ``to_sql(tree, backend)`` (``qserv.sql.emit``): the SQL text for a DuckDB or PostgreSQL worker.
+
+Identifier rule: tables keep the column names as the schema spells them (PostgreSQL stores them
+quoted, so case is kept) and ``to_sql`` double-quotes every identifier as the tree spells it.
+Unquoted names the user writes match the schema case-insensitively; quoted (ADQL delimited) names
+must match exactly. Select aliases and table aliases keep their spelling as defined, and
+references to them are matched the same way.
+"""
+
+import re
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.optimizer.scope import traverse_scope
+
+from qserv.sql.adql import DIALECTS, QuerySyntaxError, normalise
+from qserv.sql.emit import to_sql
+
+LANGUAGES = tuple(DIALECTS)
+_QUERIES = (exp.Select, exp.Union, exp.Intersect, exp.Except)
+
+__all__ = ["LANGUAGES", "QuerySyntaxError", "parse", "resolve_identifiers", "to_sql"]
+
+
+def _syntax_error(error):
+    details = getattr(error, "errors", None)
+    if not details:  # the tokenizer (e.g. an unterminated string) gives no position
+        return QuerySyntaxError(f"syntax error: {error}")
+    first = details[0]
+    description = re.sub(r"<Token token_type: [^,]*, text: ([^,]*),.*?>", r"'\1'", first["description"])
+    description = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", description).split(". Line")[0]
+    excerpt = (first.get("start_context", "") + first.get("highlight", ""))[-40:].replace("\n", " ")
+    return QuerySyntaxError(
+        f"syntax error at line {first['line']}, column {first['col']}: {description} "
+        f"(near {excerpt.strip()!r})")
+
+
+def parse(text, lang="adql"):
+    """The normalised tree of the one query in ``text``, written in ``lang`` ("adql" or "qserv")."""
+    if lang not in DIALECTS:
+        raise QuerySyntaxError(f"unknown query language {lang!r} (expected one of {', '.join(LANGUAGES)})")
+    if not text or not text.strip():
+        raise QuerySyntaxError("the query is empty")
+    try:
+        statements = [s for s in sqlglot.parse(text, read=DIALECTS[lang]) if s is not None]
+    except (ParseError, TokenError) as error:
+        raise _syntax_error(error) from None
+    if not statements:
+        raise QuerySyntaxError("the query is empty")
+    if len(statements) != 1:
+        raise QuerySyntaxError(f"exactly one query is allowed, got {len(statements)} statements")
+    tree = statements[0]
+    if not isinstance(tree, _QUERIES):
+        construct = tree.key.upper() if not isinstance(tree, exp.Command) else tree.name.upper()
+        raise QuerySyntaxError(f"only SELECT queries are allowed, not {construct}")
+    if tree.find(exp.Into):
+        raise QuerySyntaxError("SELECT ... INTO is not allowed")
+    return normalise(tree)
+
+
+class _Names:
+    """Case-insensitive lookup of spellings; a quoted identifier must match exactly."""
+
+    def __init__(self, spellings):
+        self.spellings = list(spellings)
+
+    def find(self, identifier):
+        if identifier.quoted:
+            return [s for s in self.spellings if s == identifier.name]
+        return [s for s in self.spellings if s.lower() == identifier.name.lower()]
+
+
+def _table_key(table, tables):
+    parts = [p for p in (table.args.get("db"), table.this) if p is not None]
+    matches = []
+    for key in tables:
+        key_parts = key.split(".")
+        if len(parts) == 2 and len(key_parts) == 2:
+            wanted = zip(parts, key_parts)
+        elif len(parts) == 1:
+            wanted = [(parts[0], key_parts[-1])]
+        else:
+            continue
+        if all(_Names([spelled]).find(part) for part, spelled in wanted):
+            matches.append(key)
+    name = ".".join(part.name for part in parts)
+    if not matches:
+        raise QuerySyntaxError(f"unknown table {name}")
+    if len(matches) > 1:
+        raise QuerySyntaxError(f"table name {name} is ambiguous: {', '.join(sorted(matches))}")
+    return matches[0]
+
+
+def _quoted(name):
+    return exp.to_identifier(name, quoted=True)
+
+
+def _outputs(source, tables):
+    """The column names a source offers, as spelt in the schema or the defining query."""
+    if isinstance(source, exp.Table):
+        return list(tables[source.meta["qserv_table"]])
+    if source.set_operation_scopes:
+        return _outputs(source.set_operation_scopes[0], tables)
+    names = []
+    for projection in source.expression.expressions:
+        if isinstance(projection, exp.Star):
+            for _, inner in source.selected_sources.values():
+                names.extend(_outputs(inner, tables))
+        elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+            sources = source.selected_sources
+            for key in _Names(sources).find(projection.args["table"]):
+                names.extend(_outputs(sources[key][1], tables))
+        else:
+            names.append(projection.alias_or_name)
+    return names
+
+
+def _resolve_column(column, scope, tables):
+    name = column.this
+    qualifier = column.args.get("table")
+    for current in _scope_chain(scope):
+        sources = current.selected_sources
+        if qualifier is not None:
+            keys = _Names(sources).find(qualifier)
+            if not keys:
+                continue
+            node = sources[keys[0]][0]
+            column.set("table", _quoted(node.meta.get("qserv_qualifier", keys[0])))
+            if isinstance(name, exp.Star):
+                return
+            spellings = _Names(_outputs(sources[keys[0]][1], tables)).find(name)
+            if len(spellings) != 1:
+                break
+            column.set("this", _quoted(spellings[0]))
+            return
+        found = [(key, spelled) for key, (_, source) in sources.items()
+                 for spelled in _Names(_outputs(source, tables)).find(name)]
+        if not found and current is scope and column.find_ancestor(exp.Order, exp.Group, exp.Having):
+            found = [(None, s) for s in _Names(current.expression.named_selects).find(name)]
+        if len(found) > 1:
+            raise QuerySyntaxError(f"column name {name.name} is ambiguous")
+        if found:
+            column.set("this", _quoted(found[0][1]))
+            return
+    raise QuerySyntaxError(f"unknown column {column.sql()}")
+
+
+def _scope_chain(scope):
+    while scope is not None:
+        yield scope
+        scope = scope.parent
+
+
+def resolve_identifiers(tree, columns_by_table):
+    """``tree`` with every table and column reference spelt as in the schema, quoted.
+
+    ``columns_by_table`` maps "db.table" (matching ``db.table`` and ``table``) or "table" (matching
+    ``table`` only) to its column names, as the schema spells them; a new tree is returned.
+    A table or column that matches nothing, or more than one thing, is a ``QuerySyntaxError``.
+    """
+    tree = tree.copy()
+    scopes = traverse_scope(tree)
+    for scope in scopes:
+        for key, (node, source) in list(scope.selected_sources.items()):
+            if not isinstance(source, exp.Table):
+                continue
+            table = _table_key(source, columns_by_table)
+            source.meta["qserv_table"] = table
+            *db, name = table.split(".")
+            source.set("this", _quoted(name))
+            if db:
+                source.set("db", _quoted(db[0]))
+            source.meta["qserv_qualifier"] = source.alias or name
+    for scope in scopes:
+        owner = scope.expression
+        for column in list(owner.find_all(exp.Column)):
+            unqualified_star = isinstance(column.this, exp.Star) and not column.table
+            if unqualified_star or _owner(column, scope) is not owner:
+                continue
+            _resolve_column(column, scope, columns_by_table)
+    return tree
+
+
+def _owner(column, scope):
+    """The query (SELECT or set operation) a column belongs to."""
+    return column.find_ancestor(exp.Select, exp.Union, exp.Intersect, exp.Except)
+
