@@ -28,6 +28,7 @@ import numpy as np
 from sqlglot import exp
 
 from qserv.errors import InvalidRegionError
+from qserv.query.conjuncts import identifier_matches, keys_of_from_tables, top_level_conjuncts
 from qserv.sphere import Box, Circle, Ellipse, Polygon, chunk_and_subchunk_coverage
 from qserv.sql.adql import is_call
 
@@ -112,18 +113,11 @@ def _build(kinds, call, args):
     return build(*values)
 
 
-def _matches(identifier, name):
-    return identifier.name == name if identifier.quoted else identifier.name.lower() == name.lower()
-
-
 class _Positions:
     """Which position column of which table of ``position_columns`` a column reference is."""
 
     def __init__(self, select, position_columns):
-        sources = [select.args.get("from_")] + list(select.args.get("joins") or [])
-        tables = [s.this for s in sources if s is not None and isinstance(s.this, exp.Table)]
-        self.columns = {key: cols for key, cols in position_columns.items()
-                        if any(table.alias_or_name == key for table in tables)}
+        self.columns = keys_of_from_tables(select, position_columns)
 
     def axis_of(self, column):
         """(table key, 0 for RA or 1 for Dec) of a column reference, or None (also if ambiguous)."""
@@ -131,8 +125,8 @@ class _Positions:
             return None
         qualifier = column.args.get("table")
         found = [(key, axis) for key, names in self.columns.items()
-                 if qualifier is None or _matches(qualifier, key)
-                 for axis in (0, 1) if _matches(column.this, names[axis])]
+                 if qualifier is None or identifier_matches(qualifier, key)
+                 for axis in (0, 1) if identifier_matches(column.this, names[axis])]
         return found[0] if len(found) == 1 else None
 
     def table_of(self, ra, dec):
@@ -147,16 +141,6 @@ class _Positions:
         if is_call(node, "QSERV_POINT") and len(node.expressions) == 2:
             return self.table_of(*node.expressions)
         return None
-
-
-def _conjuncts(node):
-    if isinstance(node, exp.Paren):
-        yield from _conjuncts(node.this)
-    elif isinstance(node, exp.And):
-        yield from _conjuncts(node.this)
-        yield from _conjuncts(node.expression)
-    else:
-        yield node
 
 
 def _true_call(node):
@@ -263,7 +247,7 @@ def spatial_restrictors(tree, position_columns):
         return []
     positions = _Positions(tree, position_columns)
     restrictors, bounds = [], []
-    for node in _conjuncts(tree.args["where"].this):
+    for node in top_level_conjuncts(tree.args["where"].this):
         call = _true_call(node)
         found = _call_restriction(call, positions) if call is not None else None
         found = found or _distance_circle(node, positions)
