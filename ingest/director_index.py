@@ -69,9 +69,6 @@ class DirectorIndex:
             f"(id {id_sql_type}, chunk BIGINT, subchunk BIGINT, txn BIGINT, contrib BIGINT)"
         )
 
-    def drop(self, database, table):
-        self._run(f'DROP TABLE IF EXISTS "{index_table_name(database, table)}"')
-
     def add(self, database, table, ids, chunks, subchunks, transaction_id, contribution_id):
         n = len(ids)
         rows = pa.table({

@@ -69,10 +69,6 @@ class Engine:
         with self.store.session() as session:
             return store_setting(session, name, value)
 
-    def workers(self):
-        with self.store.session() as session:
-            return [(w.name, w.backend, w.state) for w in session.scalars(select(Worker).order_by(Worker.id))]
-
     # -- ingest -----------------------------------------------------------------------------
     def ingest(self, qualified_name, sources, format=None, null=None, progress=None):
         """Load files or Arrow tables into one table in one transaction: all or nothing."""

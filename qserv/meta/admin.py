@@ -1,6 +1,6 @@
 """Defining databases and tables in the central state, with validation of every option."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -48,7 +48,6 @@ class TableSpec:
     bucket_count: int | None = None
     felis: dict | None = None
     description: str | None = None
-    extras: dict = field(default_factory=dict)
 
 
 def create_table(session, database_name, table_name, spec):
