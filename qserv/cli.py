@@ -209,6 +209,45 @@ def transaction_abort(context, transaction_id):
     click.echo(f"transaction {transaction_id} aborted")
 
 
+HISTORY_TEXT_WIDTH = 80
+
+
+def _one_line(text, width=HISTORY_TEXT_WIDTH):
+    """Whitespace collapsed to single spaces, cut to ``width`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+@cli.command()
+@click.option("--limit", type=int, default=20, show_default=True, help="Number of queries to show.")
+@click.option("--status", default=None, help="Only queries with this status: running, ok, error or cancelled.")
+@click.option("--user", default=None, help="Only queries of this user.")
+@click.pass_context
+def history(context, limit, status, user):
+    """The query log, newest first: id, submitted, status, duration_ms, rows, chunks, user, query."""
+    from qserv.meta.query_log import recent_queries
+
+    def dash(value):
+        return "-" if value is None else str(value)
+
+    lines = []
+    with _engine(context) as engine, engine.store.session() as session:
+        for record in recent_queries(session, limit=limit, status=status, user=user):
+            duration = "-" if record.duration_s is None else f"{record.duration_s * 1000:.1f}"
+            lines.append(f"{record.id}\t{record.submitted_at:%Y-%m-%dT%H:%M:%S}\t{record.status}\t"
+                         f"{duration}\t{dash(record.rows)}\t{dash(record.chunks)}\t{dash(record.user)}\t"
+                         f"{_one_line(record.text)}")
+            if record.error:
+                lines.append(f"    error: {' '.join(record.error.split())}")
+    if not lines:
+        click.echo("no queries in the log" if status is None and user is None
+                   else "no queries in the log match these filters")
+        return
+    click.echo("id\tsubmitted\tstatus\tduration_ms\trows\tchunks\tuser\tquery")
+    for line in lines:
+        click.echo(line)
+
+
 def main(argv=None):
     try:
         cli.main(args=argv, prog_name="qserv", standalone_mode=False)

@@ -142,3 +142,20 @@ class ContributionChunk(Base):
     chunk: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     rows: Mapped[int] = mapped_column(BigInteger, default=0)
     overlap_rows: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class QueryRecord(Base):
+    """One query in the query log (DMS-REQ-0345); written by qserv.meta.query_log."""
+
+    __tablename__ = "query_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str] = mapped_column(String(16))  # adql | qserv
+    database: Mapped[str | None] = mapped_column(String(64))  # default database of the query
+    user: Mapped[str | None] = mapped_column(String(64))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now, index=True)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    rows: Mapped[int | None] = mapped_column(BigInteger)
+    chunks: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|error|cancelled
+    error: Mapped[str | None] = mapped_column(Text)
