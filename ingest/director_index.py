@@ -100,6 +100,17 @@ class DirectorIndex:
         subchunks = np.where(missing, -1, subchunks).astype(np.int64)
         return chunks, subchunks
 
+    def chunks_holding(self, database, table, keys, hidden_transactions):
+        """Sorted distinct chunks holding any of ``keys`` (a pyarrow array of the id type)."""
+        result = self._run(
+            f'SELECT DISTINCT i.chunk FROM "{index_table_name(database, table)}" i '
+            f"SEMI JOIN wanted w ON i.id = w.key WHERE {hidden_condition(hidden_transactions, 'i.txn')} "
+            f"ORDER BY i.chunk",
+            fetch=True,
+            wanted=pa.table({"key": keys}),
+        )
+        return result.column("chunk").to_numpy(zero_copy_only=False).astype(np.int64)
+
     def duplicates(self, database, table, transaction_id, hidden_transactions, within=True, limit=10):
         """Ids written by the transaction that a visible row of another transaction holds too,
         and (``within``) ids the transaction wrote more than once."""

@@ -1,10 +1,16 @@
 """The facade: ``qserv.open(home)`` returns an Engine for administration, ingest and reads."""
 
 from pathlib import Path
+import threading
+import time
 
 import pyarrow as pa
 from sqlalchemy import select
 
+from qserv.errors import QservError, UserError
+from qserv.exec.cancel import Cancellation, QueryCancelledError
+from qserv.exec.executor import QueryRun
+from qserv.exec.explain import explain_plan
 from qserv.exec.pool import WorkerPool
 from qserv.exec.worker import physical_table_name
 from qserv.ingest.director_index import DirectorIndex
@@ -13,9 +19,16 @@ from qserv.instance import read_instance, resolve_home
 from qserv.meta import admin
 from qserv.meta.catalog import active_workers, get_database, get_table, split_table_name, table_columns
 from qserv.meta.models import Chunk, Replica, Transaction, Worker
+from qserv.meta.query_log import finish_query, start_query
+from qserv.meta.snapshot import read_snapshot
 from qserv.meta.store import MetaStore
+from qserv.merge.czar import Czar, conform
+from qserv.query.areaspec import rewrite_areaspecs
+from qserv.query.plan import plan_query
 from qserv.schema.types import duckdb_type
 from qserv.settings import load_settings, store_setting
+from qserv.sql.dialects import parse, resolve_identifiers, to_sql
+from qserv.sql.worker_functions import install as install_functions
 
 
 class Engine:
@@ -31,6 +44,9 @@ class Engine:
             self.settings = load_settings(session)
         self.transactions = Transactions(self.store, self.pool, self.index, self.settings)
         self.transactions.recover()
+        self.czar = Czar()
+        self._functions_installed = set()
+        self._functions_lock = threading.Lock()
 
     def __enter__(self):
         return self
@@ -39,6 +55,7 @@ class Engine:
         self.close()
 
     def close(self):
+        self.czar.close()
         self.pool.close()
         self.index.close()
         self.store.dispose()
@@ -149,3 +166,64 @@ class Engine:
                 f'SELECT {select_list} FROM "{name}" WHERE FALSE'))
         return pa.concat_tables(parts, promote_options="permissive")
 
+
+    # -- queries ----------------------------------------------------------------------------
+    def _prepare(self, text, lang, db):
+        """(snapshot, resolved tree, plan, result schema) of a query; user errors raise here."""
+        with self.store.session() as session:
+            snapshot = read_snapshot(session)
+        if db is not None and not any(info.database == db for info in snapshot.tables.values()):
+            raise UserError(f"no database {db!r} with tables")
+        columns = {key: info.column_names for key, info in snapshot.tables.items()}
+        tree = resolve_identifiers(parse(text, lang), columns, default_database=db)
+        tree = rewrite_areaspecs(tree, snapshot.tables)
+        self.czar.sync_tables(snapshot.tables)
+        schema = self.czar.result_schema(to_sql(tree, "duckdb"))
+        return snapshot, tree, plan_query(tree, snapshot.tables), schema
+
+    def worker(self, worker_ref):
+        """The open Worker of a snapshot's worker, with the query functions installed."""
+        worker = self.pool.get(worker_ref)
+        with self._functions_lock:
+            if worker_ref.id not in self._functions_installed:
+                install_functions(worker)
+                self._functions_installed.add(worker_ref.id)
+        return worker
+
+    def query(self, text, lang="adql", db=None, user=None, timeout_s=None, cancellation=None):
+        """The answer of one ADQL (``lang="adql"``) or Qserv SQL (``"qserv"``) query as a
+        pyarrow.Table; ``db`` is the database of unqualified table names. Every query is
+        recorded in the query log (``qserv history``)."""
+        started = time.monotonic()
+        with self.store.session() as session:
+            query_id = start_query(session, text, lang, database=db, user=user)
+        cancellation = cancellation or Cancellation(timeout_s or self.settings["query_timeout_s"])
+        run = None
+        try:
+            snapshot, _, plan, schema = self._prepare(text, lang, db)
+            run = QueryRun(self, snapshot, cancellation)
+            result = conform(run.run(plan), schema)
+        except BaseException as error:
+            status = "cancelled" if isinstance(error, QueryCancelledError) else "error"
+            message = str(error) if isinstance(error, QservError) else f"internal error: {error!r}"
+            self._finish(query_id, started, status, None, run, message)
+            raise
+        self._finish(query_id, started, "ok", result.num_rows, run, None)
+        return result
+
+    def _finish(self, query_id, started, status, rows, run, error):
+        with self.store.session() as session:
+            finish_query(session, query_id, status, time.monotonic() - started, rows=rows,
+                         chunks=run.chunks_touched if run else None, error=error)
+
+    def explain(self, text, lang="adql", db=None):
+        """A readable description of how a query runs: its plan, the chunks it reads, the worker
+        statements and the merge statement."""
+        snapshot, _, plan, _ = self._prepare(text, lang, db)
+        return explain_plan(plan, QueryRun(self, snapshot, Cancellation()))
+
+    def reference_sql(self, text, lang="adql", db=None):
+        """The query as DuckDB SQL over unsharded tables named "db"."table" (the differential
+        tests' oracle runs it on one DuckDB holding the same rows, with the worker functions)."""
+        _, tree, _, _ = self._prepare(text, lang, db)
+        return to_sql(tree, "duckdb")

@@ -20,6 +20,12 @@ SETTINGS = (
                 "Rows read, partitioned and written per step of a contribution (memory vs overhead)."),
     SettingSpec("ingest_load_threads", 4, 1,
                 "Threads appending rows to workers while the next batch is partitioned."),
+    SettingSpec("query_timeout_s", 3600, 1,
+                "Seconds a query may run before its worker statements are cancelled."),
+    SettingSpec("query_batch_chunks", 2000, 1,
+                "Chunks one worker statement covers (a worker holding more gets several statements)."),
+    SettingSpec("query_threads", 8, 1,
+                "Worker statements of one query running at the same time."),
 )
 BY_NAME = {spec.name: spec for spec in SETTINGS}
 

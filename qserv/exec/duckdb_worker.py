@@ -84,12 +84,13 @@ class DuckDBWorker(Worker):
             cursor.execute(f"DELETE FROM {quote(check_table(table))} WHERE {condition_sql}")
             return cursor.fetchall()[0][0]
 
-    def query(self, sql):
+    def query(self, sql, cancellation=None):
         with self._cursor() as cursor:
-            relation = cursor.sql(sql)
-            if relation is None:
-                raise WorkerQueryError(f"worker {self.name}: statement returns no rows: {sql}")
-            return relation.to_arrow_table()
+            with cancellation.interruptible(cursor.interrupt) if cancellation else nullcontext():
+                relation = cursor.sql(sql)
+                if relation is None:
+                    raise WorkerQueryError(f"worker {self.name}: statement returns no rows: {sql}")
+                return relation.to_arrow_table()
 
     def execute(self, sql):
         with self._cursor(serialize=True) as cursor:

@@ -15,7 +15,7 @@ Data crosses the wire as CSV in both directions, converted by Arrow's multi-thre
 """
 
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 import io
 import threading
 
@@ -149,13 +149,14 @@ class PostgresWorker(Worker):
             cursor.execute(f"DELETE FROM {quote(check_table(table))} WHERE {condition_sql}")
             return cursor.rowcount
 
-    def query(self, sql):
+    def query(self, sql, cancellation=None):
         sql = sql.strip().rstrip(";")
         buffer = io.BytesIO()
         with self._cursor() as cursor:
-            columns = self._columns(cursor, sql)
-            copy = f"COPY ({sql}\n) TO STDOUT WITH (FORMAT csv)"
-            cursor.copy_expert(copy, buffer, size=COPY_BUFFER)
+            with cancellation.interruptible(cursor.connection.cancel) if cancellation else nullcontext():
+                columns = self._columns(cursor, sql)
+                copy = f"COPY ({sql}\n) TO STDOUT WITH (FORMAT csv)"
+                cursor.copy_expert(copy, buffer, size=COPY_BUFFER)
         try:
             return _read_csv(buffer, columns)
         except pa.ArrowException as exc:

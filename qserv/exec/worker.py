@@ -41,8 +41,9 @@ class Worker(ABC):
         """Delete rows matching a SQL condition over system columns; return the count."""
 
     @abstractmethod
-    def query(self, sql):
-        """Run a SELECT and return a pyarrow.Table."""
+    def query(self, sql, cancellation=None):
+        """Run a SELECT and return a pyarrow.Table; ``cancellation`` (a
+        ``qserv.exec.cancel.Cancellation``) may interrupt it."""
 
     @abstractmethod
     def execute(self, sql):

@@ -17,6 +17,9 @@ chunk of the table; ``merge`` runs over the union of all worker results, a table
 - The merge select names its columns as the user did: the alias, the column name, or the
   expression's SQL text.
 
+Joins stay on the workers as written (``qserv.query.joins`` decides whether they are chunk-local);
+with joins, expressions are compared with their table qualifiers.
+
 Anything that cannot be split exactly raises ``UnsupportedQueryError`` naming the construct.
 """
 
@@ -30,7 +33,7 @@ from qserv.sql.adql import is_call
 PARTIALS = "_qserv_partials"
 _PREFIX = "_qserv_"
 _REFUSED = {exp.Window: "window functions", exp.Filter: "aggregate FILTER clauses",
-            exp.Join: "joins", exp.With: "WITH (common table expressions)",
+            exp.With: "WITH (common table expressions)",
             exp.Lateral: "LATERAL", exp.Qualify: "QUALIFY"}
 # aggregates sqlglot parses as plain (anonymous) function calls
 _OPAQUE_AGGREGATES = ("SCISQL_MEDIAN", "SCISQL_PERCENTILE", "JSON_ARRAYAGG", "JSON_OBJECTAGG")
@@ -50,11 +53,12 @@ def _column(name):
     return exp.column(exp.to_identifier(name))
 
 
-def _shape(node):
-    """``node`` without table qualifiers (the query has one table source), for comparisons."""
+def _shape(node, strip=True):
+    """``node`` for comparisons: without table qualifiers when the query has one table source."""
     node = node.copy()
-    for column in node.find_all(exp.Column):
-        column.set("table", None)
+    if strip:
+        for column in node.find_all(exp.Column):
+            column.set("table", None)
     return node
 
 
@@ -81,9 +85,9 @@ def _position(node, items):
 def _check(select):
     if not isinstance(select, exp.Select):
         raise UnsupportedQueryError(f"only a single SELECT can be split, not {select.key.upper()}")
-    source = select.args.get("from_")
-    if source is None or not isinstance(source.this, exp.Table):
-        raise UnsupportedQueryError("the query must read from exactly one table")
+    sources = [select.args.get("from_"), *(select.args.get("joins") or [])]
+    if sources[0] is None or not all(isinstance(s.this, exp.Table) for s in sources):
+        raise UnsupportedQueryError("the query must read from catalog tables only")
     for node in select.walk():
         for kind, construct in _REFUSED.items():
             if isinstance(node, kind):
@@ -126,6 +130,8 @@ def _merge_frame(select, items):
 
 def _worker_frame(select, items):
     worker = exp.select(*items).from_(select.args["from_"].this.copy())
+    if select.args.get("joins"):
+        worker.set("joins", [join.copy() for join in select.args["joins"]])
     if select.args.get("where"):
         worker.set("where", select.args["where"].copy())
     return worker
@@ -137,6 +143,7 @@ class _Aggregates:
     def __init__(self, select):
         self.aliases = {item.alias: item.this for item in select.expressions
                         if isinstance(item, exp.Alias)}
+        self.strip = not select.args.get("joins")
         self.keys = []  # (shape, worker expression)
         self.partials = {}  # worker aggregate SQL -> its alias
         self.worker_items = []
@@ -156,7 +163,7 @@ class _Aggregates:
 
     def _add_key(self, key):
         alias = f"{_PREFIX}g{len(self.keys)}"
-        self.keys.append((_shape(key), key))
+        self.keys.append((_shape(key, self.strip), key))
         self.worker_items.append(exp.alias_(key.copy(), alias))
 
     def _partial(self, aggregate):
@@ -174,7 +181,7 @@ class _Aggregates:
         if self.distinct is None:
             self.distinct = value
             self.worker_items.append(exp.alias_(value.copy(), f"{_PREFIX}d"))
-        elif _shape(self.distinct) != _shape(value):
+        elif _shape(self.distinct, self.strip) != _shape(value, self.strip):
             raise UnsupportedQueryError(
                 "COUNT(DISTINCT ...) of more than one expression cannot be split over chunks")
         return exp.Count(this=exp.Distinct(expressions=[_column(f"{_PREFIX}d")]))
@@ -201,7 +208,7 @@ class _Aggregates:
     def rewrite(self, expression, aliases=None):
         """``expression`` over the partials; ``aliases`` maps select aliases to merge expressions."""
         def replace(node):
-            shape = _shape(node)
+            shape = _shape(node, self.strip)
             for k, (key, _) in enumerate(self.keys):
                 if shape == key:
                     return _column(f"{_PREFIX}g{k}")
@@ -255,7 +262,8 @@ def _split_rows(select):
     names = [f"{_PREFIX}c{i}" for i in range(len(items))]
     worker_items = [items[0].copy()] if star else [
         exp.alias_(item.unalias().copy(), name) for item, name in zip(items, names)]
-    shapes = [_shape(item.unalias()) for item in items]
+    strip = not select.args.get("joins")
+    shapes = [_shape(item.unalias(), strip) for item in items]
     aliases = {item.alias: name for item, name in zip(items, names) if isinstance(item, exp.Alias)}
     order = []
     for ordered in (select.args["order"].expressions if select.args.get("order") else []):
@@ -269,8 +277,8 @@ def _split_rows(select):
             name = names[position - 1]
         elif isinstance(key, exp.Column) and not key.table and key.name in aliases:
             name = aliases[key.name]
-        elif _shape(key) in shapes:
-            name = names[shapes.index(_shape(key))]
+        elif _shape(key, strip) in shapes:
+            name = names[shapes.index(_shape(key, strip))]
         elif select.args.get("distinct"):
             raise UnsupportedQueryError("SELECT DISTINCT ordered by an expression it does not select")
         else:

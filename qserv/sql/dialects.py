@@ -158,12 +158,14 @@ def _scope_chain(scope):
         scope = scope.parent
 
 
-def resolve_identifiers(tree, columns_by_table):
+def resolve_identifiers(tree, columns_by_table, default_database=None):
     """``tree`` with every table and column reference spelt as in the schema, quoted.
 
     ``columns_by_table`` maps "db.table" (matching ``db.table`` and ``table``) or "table" (matching
     ``table`` only) to its column names, as the schema spells them; a new tree is returned.
     A table or column that matches nothing, or more than one thing, is a ``QuerySyntaxError``.
+    With ``default_database``, an unqualified table name means a table of that database (as
+    ``USE db`` does in Qserv).
     """
     tree = tree.copy()
     scopes = traverse_scope(tree)
@@ -171,6 +173,8 @@ def resolve_identifiers(tree, columns_by_table):
         for key, (node, source) in list(scope.selected_sources.items()):
             if not isinstance(source, exp.Table):
                 continue
+            if default_database and source.args.get("db") is None:
+                source.set("db", exp.to_identifier(default_database))
             table = _table_key(source, columns_by_table)
             source.meta["qserv_table"] = table
             *db, name = table.split(".")

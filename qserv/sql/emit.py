@@ -65,6 +65,19 @@ def _box_bounds(ra, dec, width, height):
     return [exp.maybe_parse(part, dialect="duckdb") for part in text]
 
 
+def _in_polygon(ra, dec, vertices, construct, backend):
+    """1/0 of the point in the polygon of literal ``vertices`` (ra1, dec1, ra2, dec2, ...)."""
+    values = [constant(arg) for arg in vertices]
+    if None in values:
+        raise QuerySyntaxError(f"{construct} vertices must be numeric literals")
+    if len(values) < 6 or len(values) % 2:
+        raise QuerySyntaxError(f"{construct} needs at least 3 (ra, dec) vertex pairs, got {len(values)} numbers")
+    polygon = Polygon(values[0::2], values[1::2])
+    condition = polygon_condition_sql(
+        ra.sql(backend, identify=True), dec.sql(backend, identify=True), polygon, backend)
+    return exp.maybe_parse(f"CAST({condition} AS INTEGER)", dialect=backend)
+
+
 def _contains(node, backend):
     (ra, dec), region = _point(node.expressions[0], "CONTAINS"), node.expressions[1]
     if is_call(region, "QSERV_CIRCLE"):
@@ -72,13 +85,7 @@ def _contains(node, backend):
     if is_call(region, "QSERV_BOX"):
         return exp.Anonymous(this="scisql_s2ptinbox", expressions=[ra, dec, *_box_bounds(*region.expressions)])
     if is_call(region, "QSERV_POLYGON"):
-        values = [constant(arg) for arg in region.expressions]
-        if None in values:
-            raise QuerySyntaxError("POLYGON vertices must be numeric literals")
-        polygon = Polygon(values[0::2], values[1::2])
-        condition = polygon_condition_sql(
-            ra.sql(backend, identify=True), dec.sql(backend, identify=True), polygon, backend)
-        return exp.maybe_parse(f"CAST({condition} AS INTEGER)", dialect=backend)
+        return _in_polygon(ra, dec, region.expressions, "POLYGON", backend)
     raise QuerySyntaxError("CONTAINS / INTERSECTS: the region must be a CIRCLE, BOX or POLYGON")
 
 
@@ -88,6 +95,11 @@ def _rewrite_geometry(node, backend):
     if is_call(node, "QSERV_DISTANCE"):
         first, second = (_point(arg, "DISTANCE") for arg in node.expressions)
         return exp.Anonymous(this="scisql_angsep", expressions=[*first, *second])
+    if is_call(node, "SCISQL_S2PTINCPOLY"):
+        if len(node.expressions) < 2:
+            raise QuerySyntaxError("scisql_s2PtInCPoly takes a position and polygon vertices")
+        ra, dec, *vertices = node.expressions
+        return _in_polygon(ra, dec, vertices, "scisql_s2PtInCPoly", backend)
     if is_call(node, "QSERV_COORD1", "QSERV_COORD2"):
         ra, dec = _point(node.expressions[0], node.name.upper()[6:])
         return (ra if node.name.upper() == "QSERV_COORD1" else dec).copy()

@@ -1,0 +1,1 @@
+"""Merging partial results at the czar (DuckDB over Arrow)."""

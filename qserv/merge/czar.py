@@ -1,0 +1,100 @@
+"""The czar's in-memory DuckDB: merges partial results, evaluates czar plans and types results.
+
+One connection per engine holds the worker functions (so merge expressions such as
+``scisql_fluxToAbMag(SUM(...))`` mean what they mean on workers) and an empty copy of every catalog
+table, in its database's schema. Running the user's query over those empty tables is cheap and gives
+two things before any worker is asked: a clear error for a query DuckDB cannot bind, and the result
+schema an unsharded DuckDB would produce, which the merged result is cast to (HUGEINT sums as int64).
+Each query works on its own cursor, so its registered Arrow tables are private to it.
+"""
+
+import threading
+
+import duckdb
+import pyarrow as pa
+
+from qserv.errors import ServiceError, UserError
+from qserv.schema.types import duckdb_type
+from qserv.sql.worker_functions import function_sql
+
+CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+class QueryBindError(UserError, ValueError):
+    """The query is well-formed but cannot be evaluated (types, functions, names)."""
+
+
+def _quote(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _plain_type(data_type):
+    """Result types as users expect them: integral decimals (DuckDB HUGEINT sums) as int64, other
+    decimals as float64."""
+    if pa.types.is_decimal(data_type):
+        return pa.int64() if data_type.scale == 0 else pa.float64()
+    return data_type
+
+
+class Czar:
+    def __init__(self):
+        self._database = duckdb.connect(config=CONFIG)
+        for statement in function_sql("duckdb"):
+            self._database.execute(statement)
+        self._tables = {}  # "db.table" -> columns signature of its empty copy
+        self._lock = threading.Lock()
+
+    def close(self):
+        self._database.close()
+
+    def sync_tables(self, tables):
+        """Keep an empty copy of every catalog table (``tables``: "db.table" -> TableInfo)."""
+        with self._lock:
+            for key, info in tables.items():
+                signature = tuple((c.name, duckdb_type(c)) for c in info.columns)
+                if self._tables.get(key) == signature:
+                    continue
+                name = f"{_quote(info.database)}.{_quote(info.name)}"
+                columns = ", ".join(f"{_quote(n)} {t}" for n, t in signature)
+                self._database.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(info.database)}")
+                self._database.execute(f"CREATE OR REPLACE TABLE {name} ({columns})")
+                self._tables[key] = signature
+
+    def result_schema(self, sql):
+        """The schema of ``sql`` (DuckDB SQL over the catalog tables) on an unsharded DuckDB."""
+        cursor = self._database.cursor()
+        try:
+            schema = cursor.sql(sql).limit(0).to_arrow_table().schema
+        except duckdb.Error as exc:
+            raise QueryBindError(f"the query cannot be evaluated: {str(exc).strip()}") from None
+        finally:
+            cursor.close()
+        return pa.schema([pa.field(f.name, _plain_type(f.type)) for f in schema])
+
+    def run(self, sql, relations):
+        """``sql`` over the Arrow tables ``relations`` (name -> pyarrow.Table)."""
+        cursor = self._database.cursor()
+        try:
+            for name, table in relations.items():
+                cursor.register(name, table)
+            return cursor.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise ServiceError(f"merging the partial results failed: {str(exc).strip()}") from exc
+        finally:
+            cursor.close()
+
+
+def conform(result, schema):
+    """``result`` with the names and types of ``schema`` (same column count, safe casts)."""
+    if result.num_columns != len(schema):
+        raise ServiceError(f"the merged result has {result.num_columns} columns, expected {len(schema)}")
+    columns = []
+    for column, field in zip(result.columns, schema):
+        if column.type != field.type:
+            try:
+                column = column.cast(field.type, safe=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise ServiceError(f"column {field.name!r}: cannot convert {column.type} to {field.type}: "
+                                   f"{exc}") from exc
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema)

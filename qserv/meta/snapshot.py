@@ -1,0 +1,73 @@
+"""What a query needs from the central state, read once at its start."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from qserv.ingest.transactions import pending_transactions
+from qserv.meta.catalog import active_workers, table_columns
+from qserv.meta.models import Chunk, Database, Replica, Table
+from qserv.query.tables import Partitioning, TableInfo
+
+
+@dataclass(frozen=True)
+class WorkerRef:
+    """A detached copy of a worker row (what ``WorkerPool.get`` needs)."""
+
+    id: int
+    name: str
+    backend: str
+    location: str
+
+
+@dataclass
+class CatalogSnapshot:
+    tables: dict  # "db.table" -> TableInfo
+    hidden_transactions: frozenset  # ids whose rows queries must not see
+    workers: dict  # worker id -> WorkerRef (active workers)
+
+
+def table_info(table):
+    database = table.database
+    return TableInfo(
+        database=database.name, name=table.name, kind=table.kind, columns=tuple(table_columns(table)),
+        partitioning=Partitioning(database.chunk_order, database.subchunk_order, database.overlap_arcsec),
+        id_column=table.id_column, ra_column=table.ra_column, dec_column=table.dec_column,
+        director=f"{table.director.database.name}.{table.director.name}" if table.director else None,
+        director_key=table.director_key, partition_column=table.partition_column,
+        bucket_days=table.bucket_size, bucket_count=table.bucket_count)
+
+
+def read_snapshot(session):
+    tables = {}
+    for table in session.scalars(select(Table).join(Database).order_by(Database.name, Table.name)):
+        info = table_info(table)
+        tables[info.key] = info
+    workers = {w.id: WorkerRef(w.id, w.name, w.backend, w.location) for w in active_workers(session)}
+    return CatalogSnapshot(tables, frozenset(pending_transactions(session)), workers)
+
+
+def chunk_rows(session, tables):
+    """{chunk: [rows, overlap rows]} of the committed rows of the TableInfos ``tables``, summed."""
+    found = {}
+    for info in tables:
+        table_id = session.scalar(select(Table.id).join(Database).where(
+            Database.name == info.database, Table.name == info.name))
+        for chunk, rows, overlap in session.execute(
+                select(Chunk.chunk, Chunk.rows, Chunk.overlap_rows).where(Chunk.table_id == table_id)):
+            counts = found.setdefault(chunk, [0, 0])
+            counts[0] += rows
+            counts[1] += overlap
+    return found
+
+
+def replicas(session, database_name, chunks):
+    """{chunk: [worker ids]} of ``chunks`` of a database (all of them when ``chunks`` is None)."""
+    query = select(Replica.chunk, Replica.worker_id).join(Database).where(Database.name == database_name)
+    found = {}
+    for chunk, worker_id in session.execute(query.order_by(Replica.chunk, Replica.worker_id)):
+        found.setdefault(chunk, []).append(worker_id)
+    if chunks is not None:
+        wanted = set(int(c) for c in chunks)
+        found = {chunk: holders for chunk, holders in found.items() if chunk in wanted}
+    return found

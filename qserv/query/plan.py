@@ -1,0 +1,204 @@
+"""The planner's driver (pure, no I/O): a resolved query tree -> the plans that answer it.
+
+``plan_query(tree, tables)`` sequences the rules:
+
+1. ``rewrite_areaspecs``: Qserv areaspecs become point-in-region predicates on the director table.
+2. By what the query reads:
+   - no catalog table: a ``CzarPlan`` evaluated by the czar alone (``SELECT 1 + 1``);
+   - replicated tables only: a ``ReplicatedPlan``, the whole query on one worker;
+   - one SELECT over sharded tables (no subquery, no WITH): a ``ChunkPlan`` (below);
+   - otherwise (set operations, WITH, derived tables): a ``CzarPlan`` whose inputs are the plans
+     of the parts that read catalog tables, each replaced by ``SELECT * FROM _qserv_m<k>`` and
+     materialised before the czar runs the rest. A SELECT that reads catalog tables and also a
+     derived table or a subquery is refused.
+3. A ``ChunkPlan``: ``join_shape`` (chunk-local joins), spatial restrictors and director-key
+   restrictions of the chunk-defining aliases, time and hash buckets, ``split_aggregates`` (worker
+   template and merge statement), ``SELECT COUNT(*) FROM t`` from the chunk row counters, and
+   the row limit that lets dispatch stop early.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlglot import exp
+
+from qserv.query.aggregates import PARTIALS, UnsupportedQueryError, split_aggregates
+from qserv.query.areaspec import rewrite_areaspecs
+from qserv.query.director_keys import director_key_restrictions
+from qserv.query.joins import join_shape, source_tables, table_key
+from qserv.query.partition_keys import hash_buckets, time_bucket_range
+from qserv.query.restrictors import chunks_for, spatial_restrictors
+
+MATERIALISED = "_qserv_m"
+_QUERIES = (exp.Select, exp.Union, exp.Intersect, exp.Except)
+
+
+@dataclass
+class ChunkPlan:
+    """One SELECT over sharded tables, run per worker batch of chunks and merged."""
+
+    select: exp.Select  # the resolved query (areaspecs rewritten)
+    worker: exp.Select  # template over catalog tables (see qserv.query.render)
+    merge: exp.Select  # over PARTIALS
+    aliases: dict  # alias -> TableInfo
+    overlap_alias: str | None  # reads own + overlap rows
+    chunk_tables: list  # TableInfo whose chunks are "all chunks" (the primary sharded aliases)
+    spatial_chunks: np.ndarray | None = None  # allowed by spatial restrictors (None: any)
+    key_lookups: list = field(default_factory=list)  # [(director TableInfo, frozenset of ids)]
+    bucket_range: object = None  # BucketRange of a time table
+    buckets: np.ndarray | None = None  # allowed buckets of a hash table
+    row_limit: int | None = None  # dispatch may stop once this many rows arrived
+    count_table: object = None  # TableInfo when the answer is the sum of its chunk row counters
+    restrictors: list = field(default_factory=list)
+
+    @property
+    def kind(self):
+        return "counters" if self.count_table is not None else "chunks"
+
+
+@dataclass
+class ReplicatedPlan:
+    """A query over replicated tables only: the whole statement on one worker."""
+
+    tree: exp.Expression
+    tables: list  # TableInfo of the replicated tables it reads
+
+    kind = "replicated"
+
+
+@dataclass
+class CzarPlan:
+    """``tree`` evaluated by the czar over the materialised results of ``inputs`` (name -> plan)."""
+
+    tree: exp.Expression
+    inputs: dict = field(default_factory=dict)
+
+    kind = "czar"
+
+
+def catalog_tables(tree, tables):
+    """The TableInfo of every catalog table ``tree`` reads (CTE names are not tables)."""
+    return [tables[table_key(t)] for t in tree.find_all(exp.Table) if table_key(t) in tables]
+
+
+def plan_query(tree, tables):
+    """The plan answering ``tree`` (resolved by ``resolve_identifiers``; not changed).
+    ``tables`` maps "db.table" -> TableInfo for every catalog table."""
+    tree = rewrite_areaspecs(tree.copy(), tables)
+    return _plan(tree, tables, [0])
+
+
+def _plan(tree, tables, counter):
+    read = catalog_tables(tree, tables)
+    if not read:
+        return CzarPlan(tree)
+    if not any(info.sharded for info in read):
+        return ReplicatedPlan(tree, list({info.key: info for info in read}.values()))
+    if isinstance(tree, exp.Select) and _is_simple(tree):
+        return _chunk_plan(tree, tables)
+    inputs = {}
+    _compose(tree, tables, counter, inputs)
+    return CzarPlan(tree, inputs)
+
+
+def _is_simple(select):
+    if select.args.get("with_"):
+        return False
+    return not any(isinstance(node, (exp.Subquery, *_QUERIES)) and node is not select
+                   for node in select.walk())
+
+
+def _materialise(query, tables, counter, inputs):
+    """``query`` replaced by ``SELECT * FROM _qserv_m<k>`` when it reads catalog tables."""
+    if not catalog_tables(query, tables):
+        return query
+    if isinstance(query, exp.Select) and not _is_simple(query):
+        _compose(query, tables, counter, inputs)
+        return query
+    plan = _plan(query, tables, counter)
+    if isinstance(plan, CzarPlan):
+        inputs.update(plan.inputs)
+        return plan.tree
+    name = f"{MATERIALISED}{counter[0]}"
+    counter[0] += 1
+    inputs[name] = plan
+    return exp.select("*").from_(exp.Table(this=exp.to_identifier(name, quoted=True)))
+
+
+def _compose(tree, tables, counter, inputs):
+    """Materialise the parts of a composite query that read catalog tables (in place)."""
+    if isinstance(tree, (exp.Union, exp.Intersect, exp.Except)):
+        for key in ("this", "expression"):
+            tree.set(key, _materialise(tree.args[key], tables, counter, inputs))
+        return
+    with_ = tree.args.get("with_")
+    for cte in (with_.expressions if with_ else []):
+        cte.set("this", _materialise(cte.this, tables, counter, inputs))
+    if isinstance(tree, exp.Select):
+        sources = [tree.args.get("from_"), *(tree.args.get("joins") or [])]
+        for source in sources:
+            if source is not None and isinstance(source.this, exp.Subquery):
+                subquery = source.this
+                subquery.set("this", _materialise(subquery.this, tables, counter, inputs))
+    for node in tree.walk():
+        if isinstance(node, exp.Table) and table_key(node) in tables:
+            raise UnsupportedQueryError(
+                f"{table_key(node)} is read inside a subquery or next to a derived table: only "
+                "whole SELECTs over catalog tables (set operation branches, WITH queries, derived "
+                "tables in FROM) can be combined")
+
+
+def _chunk_plan(select, tables):
+    if any(isinstance(node, (exp.Subquery, *_QUERIES)) and node is not select for node in select.walk()):
+        raise UnsupportedQueryError("subqueries over sharded tables are not supported")
+    if source_tables(select) is None:
+        raise UnsupportedQueryError("derived tables cannot be joined with sharded tables")
+    shape = join_shape(select, tables)
+    primary = shape.primary
+    plan_kwargs = {"aliases": shape.aliases, "overlap_alias": shape.overlap_alias,
+                   "chunk_tables": list({shape.aliases[a].key: shape.aliases[a] for a in primary}.values())}
+    counted = _counted_table(select, shape)
+    split = split_aggregates(select)
+    plan = ChunkPlan(select, split.worker, split.merge, count_table=counted, **plan_kwargs)
+    positions = {alias: shape.aliases[alias].position for alias in primary if shape.aliases[alias].position}
+    plan.restrictors = [r for r in spatial_restrictors(select, positions) if r.table in positions]
+    first = shape.aliases[primary[0]]
+    if plan.restrictors:
+        grid = first.partitioning
+        plan.spatial_chunks = chunks_for(plan.restrictors, grid.chunk_order, grid.subchunk_order)
+    keys = {alias: shape.aliases[alias].placement_key for alias in primary if shape.aliases[alias].placement_key}
+    for restriction in director_key_restrictions(select, keys):
+        director = tables[shape.aliases[restriction.table].family]
+        plan.key_lookups.append((director, restriction.values))
+    if first.kind == "time":
+        plan.bucket_range = time_bucket_range(select, primary[0], first)
+    if first.kind == "hash":
+        plan.buckets = hash_buckets(select, primary[0], first)
+    plan.row_limit = _row_limit(select, split)
+    return plan
+
+
+def _row_limit(select, split):
+    """LIMIT n [OFFSET m] of a row query without ORDER BY or DISTINCT: n + m rows suffice."""
+    if select.args.get("order") or select.args.get("distinct") or split.merge.args.get("group"):
+        return None
+    if any(node.find(exp.AggFunc) for node in split.merge.expressions):
+        return None
+    limit = split.worker.args.get("limit")
+    return int(limit.expression.name) if limit is not None else None
+
+
+def _counted_table(select, shape):
+    """The table of ``SELECT COUNT(*) [AS x] FROM t`` (nothing else), answered from counters."""
+    if len(shape.aliases) != 1 or len(select.expressions) != 1:
+        return None
+    if any(select.args.get(key) for key in ("where", "group", "having", "order", "limit", "offset",
+                                            "distinct", "joins")):
+        return None
+    item = select.expressions[0].unalias()
+    if isinstance(item, exp.Count) and isinstance(item.this, exp.Star):
+        return next(iter(shape.aliases.values()))
+    return None
+
+
+__all__ = ["ChunkPlan", "CzarPlan", "MATERIALISED", "PARTIALS", "ReplicatedPlan", "plan_query"]

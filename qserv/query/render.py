@@ -1,0 +1,66 @@
+"""Worker SQL from a plan's template, for one batch of chunks on one backend (pure).
+
+Every catalog table of the template becomes a derived table with the same alias that exposes the
+user's columns only, restricted to
+
+- visible rows: ``_qserv_txn NOT IN (<transactions not committed>)``;
+- for a sharded table: ``_qserv_chunk IN (<the batch>)`` and, except for the near-neighbour partner
+  that reads the overlap, ``NOT _qserv_overlap``.
+
+so ``SELECT *`` and every column reference of the query work unchanged, and the worker's engine
+pushes the filters down to the stored table.
+"""
+
+from sqlglot import exp
+
+from qserv.exec.worker import physical_table_name
+from qserv.query.joins import table_key
+from qserv.query.plan import ChunkPlan
+from qserv.sql.emit import to_sql
+
+
+def _quote(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _visible_rows(info, chunks, hidden_transactions, with_overlap):
+    conditions = []
+    if hidden_transactions:
+        conditions.append(f"_qserv_txn NOT IN ({', '.join(str(int(t)) for t in sorted(hidden_transactions))})")
+    if info.sharded:
+        conditions.append(f"_qserv_chunk IN ({', '.join(str(int(c)) for c in chunks)})" if len(chunks) else "FALSE")
+        if not with_overlap:
+            conditions.append("NOT _qserv_overlap")
+    columns = ", ".join(_quote(name) for name in info.column_names)
+    where = " AND ".join(conditions) or "TRUE"
+    return (f"SELECT {columns} FROM {_quote(physical_table_name(info.database, info.name))} "
+            f"WHERE {where}")
+
+
+def substitute_tables(tree, tables, chunks, hidden_transactions, overlap_alias=None):
+    """A copy of ``tree`` reading the visible rows of ``chunks`` from every catalog table in it."""
+    tree = tree.copy()
+    for table in list(tree.find_all(exp.Table)):
+        info = tables.get(table_key(table))
+        if info is None:
+            continue
+        alias = table.alias_or_name
+        rows = exp.maybe_parse(_visible_rows(info, chunks, hidden_transactions, alias == overlap_alias),
+                               dialect="duckdb")
+        derived = exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+        if table is tree:
+            return derived
+        table.replace(derived)
+    return tree
+
+
+def worker_sql(plan, chunks, backend, hidden_transactions):
+    """The statement a worker runs for ``chunks`` of a ChunkPlan (or the whole of a
+    ReplicatedPlan when ``plan`` is one: ``chunks`` is then ignored)."""
+    if isinstance(plan, ChunkPlan):
+        tables = {info.key: info for info in plan.aliases.values()}
+        tree = substitute_tables(plan.worker, tables, chunks, hidden_transactions, plan.overlap_alias)
+    else:
+        tables = {info.key: info for info in plan.tables}
+        tree = substitute_tables(plan.tree, tables, (), hidden_transactions)
+    return to_sql(tree, backend)
