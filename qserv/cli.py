@@ -1,8 +1,10 @@
 """The command line (DESIGN.md section 5). Errors go to stderr: exit 2 for a user error, 1 for a
 service error; no traceback unless QSERV_DEBUG is set."""
 
+import getpass
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -10,6 +12,7 @@ import click
 from qserv.errors import QservError, UserError
 from qserv.instance import BACKENDS, init_instance, resolve_home
 from qserv.meta.admin import KINDS, TableSpec
+from qserv.output import BINARY_FORMATS, FORMATS, render
 
 
 def _engine(context):
@@ -246,6 +249,46 @@ def history(context, limit, status, user):
     click.echo("id\tsubmitted\tstatus\tduration_ms\trows\tchunks\tuser\tquery")
     for line in lines:
         click.echo(line)
+
+
+def _query_options(function):
+    function = click.option("--db", help="Database of unqualified table names (as USE DB).")(function)
+    function = click.option("--lang", type=click.Choice(["adql", "qserv"]), default="adql", show_default=True,
+                            help="Query language: ADQL 2.1 or Qserv SQL (MySQL flavour).")(function)
+    return click.argument("text", metavar="QUERY")(function)
+
+
+@cli.command()
+@_query_options
+@click.option("--format", "format_", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the result to FILE (default: stdout).")
+@click.option("--timeout", "timeout_s", type=float, default=None, help="Seconds before the query is cancelled.")
+@click.option("--timing", is_flag=True, help="Print rows and elapsed time on stderr.")
+@click.pass_context
+def query(context, text, db, lang, format_, out, timeout_s, timing):
+    """Run QUERY and write its result."""
+    started = time.monotonic()
+    with _engine(context) as engine:
+        result = engine.query(text, lang=lang, db=db, user=getpass.getuser(), timeout_s=timeout_s)
+    data = render(result, format_)
+    if out:
+        Path(out).write_bytes(data)
+    elif format_ in BINARY_FORMATS and sys.stdout.isatty():
+        raise UserError(f"--format {format_} is binary: write it with --out FILE")
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    if timing:
+        click.echo(f"{result.num_rows} rows in {time.monotonic() - started:.3f} s", err=True)
+
+
+@cli.command()
+@_query_options
+@click.pass_context
+def explain(context, text, db, lang):
+    """Show how QUERY runs: the chunks it reads, the worker SQL and the merge SQL."""
+    with _engine(context) as engine:
+        click.echo(engine.explain(text, lang=lang, db=db))
 
 
 def main(argv=None):

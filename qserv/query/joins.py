@@ -34,6 +34,7 @@ class JoinShape:
     aliases: dict  # alias -> TableInfo, in FROM order
     overlap_alias: str | None = None  # reads own + overlap rows (near-neighbour partner)
     radius_deg: float | None = None
+    near_alias: str | None = None  # the other side of the near-neighbour condition
 
     @property
     def sharded(self):
@@ -233,7 +234,7 @@ def _multi_table_shape(select, aliases, sharded):
             for inner, outer in ((a, b), (b, a)):
                 if [outer] in groups and _can_read_overlap(aliases, inner, outer, anchor):
                     _check_radius(aliases[outer], radius)
-                    return JoinShape(aliases, outer, radius)
+                    return JoinShape(aliases, outer, radius, inner)
         if near:
             a, b, _ = near[0]
             raise UnsupportedQueryError(

@@ -30,6 +30,7 @@ from qserv.query.partition_keys import hash_buckets, time_bucket_range
 from qserv.query.restrictors import chunks_for, spatial_restrictors
 
 MATERIALISED = "_qserv_m"
+CHUNK_COLUMN = "_qserv_chunk"
 _QUERIES = (exp.Select, exp.Union, exp.Intersect, exp.Except)
 
 
@@ -42,6 +43,7 @@ class ChunkPlan:
     merge: exp.Select  # over PARTIALS
     aliases: dict  # alias -> TableInfo
     overlap_alias: str | None  # reads own + overlap rows
+    near_alias: str | None  # its near-neighbour partner
     chunk_tables: list  # TableInfo whose chunks are "all chunks" (the primary sharded aliases)
     spatial_chunks: np.ndarray | None = None  # allowed by spatial restrictors (None: any)
     key_lookups: list = field(default_factory=list)  # [(director TableInfo, frozenset of ids)]
@@ -155,7 +157,7 @@ def _chunk_plan(select, tables):
         raise UnsupportedQueryError("derived tables cannot be joined with sharded tables")
     shape = join_shape(select, tables)
     primary = shape.primary
-    plan_kwargs = {"aliases": shape.aliases, "overlap_alias": shape.overlap_alias,
+    plan_kwargs = {"aliases": shape.aliases, "overlap_alias": shape.overlap_alias, "near_alias": shape.near_alias,
                    "chunk_tables": list({shape.aliases[a].key: shape.aliases[a] for a in primary}.values())}
     counted = _counted_table(select, shape)
     split = split_aggregates(select)
@@ -175,7 +177,33 @@ def _chunk_plan(select, tables):
     if first.kind == "hash":
         plan.buckets = hash_buckets(select, primary[0], first)
     plan.row_limit = _row_limit(select, split)
+    if shape.overlap_alias is not None:
+        if any(node.is_star for node in select.expressions):
+            raise UnsupportedQueryError("SELECT * is not supported in a near-neighbour join: list the columns")
+        plan.worker = plan.worker.where(_same_chunk(shape)).where(_declination_band(shape))
     return plan
+
+
+def _same_chunk(shape):
+    """Both sides of a near-neighbour pair from the same chunk: the partner's copy (own or overlap)
+    stored with the chunk that owns the first side, so each pair is found exactly once."""
+    chunk = [exp.column(exp.to_identifier(CHUNK_COLUMN, quoted=True), table=exp.to_identifier(alias, quoted=True))
+             for alias in (shape.near_alias, shape.overlap_alias)]
+    return exp.EQ(this=chunk[0], expression=chunk[1])
+
+
+def _declination_band(shape):
+    """``b.dec BETWEEN a.dec - r AND a.dec + r`` for a near-neighbour pair: implied by the distance
+    condition (|dDec| <= distance), and a range join the worker engine runs without comparing
+    every pair of the chunk."""
+    def dec(alias):
+        return exp.column(exp.to_identifier(shape.aliases[alias].dec_column, quoted=True),
+                          table=exp.to_identifier(alias, quoted=True))
+
+    radius = exp.Literal.number(repr(shape.radius_deg))
+    near = dec(shape.near_alias)
+    return exp.and_(exp.GTE(this=dec(shape.overlap_alias), expression=exp.Sub(this=near, expression=radius)),
+                    exp.LTE(this=dec(shape.overlap_alias), expression=exp.Add(this=near.copy(), expression=radius)))
 
 
 def _row_limit(select, split):

@@ -23,7 +23,7 @@ def _quote(name):
     return '"' + name.replace('"', '""') + '"'
 
 
-def _visible_rows(info, chunks, hidden_transactions, with_overlap):
+def _visible_rows(info, chunks, hidden_transactions, with_overlap, with_chunk):
     conditions = []
     if hidden_transactions:
         conditions.append(f"_qserv_txn NOT IN ({', '.join(str(int(t)) for t in sorted(hidden_transactions))})")
@@ -31,22 +31,23 @@ def _visible_rows(info, chunks, hidden_transactions, with_overlap):
         conditions.append(f"_qserv_chunk IN ({', '.join(str(int(c)) for c in chunks)})" if len(chunks) else "FALSE")
         if not with_overlap:
             conditions.append("NOT _qserv_overlap")
-    columns = ", ".join(_quote(name) for name in info.column_names)
+    columns = ", ".join(_quote(name) for name in info.column_names + (["_qserv_chunk"] if with_chunk else []))
     where = " AND ".join(conditions) or "TRUE"
     return (f"SELECT {columns} FROM {_quote(physical_table_name(info.database, info.name))} "
             f"WHERE {where}")
 
 
-def substitute_tables(tree, tables, chunks, hidden_transactions, overlap_alias=None):
-    """A copy of ``tree`` reading the visible rows of ``chunks`` from every catalog table in it."""
+def substitute_tables(tree, tables, chunks, hidden_transactions, overlap_alias=None, chunk_aliases=()):
+    """A copy of ``tree`` reading the visible rows of ``chunks`` from every catalog table in it;
+    the tables of ``chunk_aliases`` also expose ``_qserv_chunk``."""
     tree = tree.copy()
     for table in list(tree.find_all(exp.Table)):
         info = tables.get(table_key(table))
         if info is None:
             continue
         alias = table.alias_or_name
-        rows = exp.maybe_parse(_visible_rows(info, chunks, hidden_transactions, alias == overlap_alias),
-                               dialect="duckdb")
+        rows = exp.maybe_parse(_visible_rows(info, chunks, hidden_transactions, alias == overlap_alias,
+                                             alias in chunk_aliases), dialect="duckdb")
         derived = exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
         if table is tree:
             return derived
@@ -59,7 +60,8 @@ def worker_sql(plan, chunks, backend, hidden_transactions):
     ReplicatedPlan when ``plan`` is one: ``chunks`` is then ignored)."""
     if isinstance(plan, ChunkPlan):
         tables = {info.key: info for info in plan.aliases.values()}
-        tree = substitute_tables(plan.worker, tables, chunks, hidden_transactions, plan.overlap_alias)
+        pair = (plan.overlap_alias, plan.near_alias) if plan.overlap_alias else ()
+        tree = substitute_tables(plan.worker, tables, chunks, hidden_transactions, plan.overlap_alias, pair)
     else:
         tables = {info.key: info for info in plan.tables}
         tree = substitute_tables(plan.tree, tables, (), hidden_transactions)

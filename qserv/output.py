@@ -1,0 +1,81 @@
+"""Writing a query result (a pyarrow.Table) in the formats users ask for.
+
+``csv`` and ``tsv`` (header line, empty field for NULL), ``json`` (an object with ``columns`` and
+``rows``), ``parquet``, and through astropy ``votable`` (VOTable 1.4, TABLEDATA) and ``fits``
+(a binary table). Unique column names are required by VOTable and FITS: repeated names get a
+``_2``, ``_3``... suffix there.
+"""
+
+import io
+import json
+import math
+
+import pyarrow as pa
+import pyarrow.csv as csv
+import pyarrow.parquet as pq
+
+FORMATS = ("csv", "tsv", "json", "votable", "parquet", "fits")
+BINARY_FORMATS = ("parquet", "fits")
+
+
+def unique_names(names):
+    seen, unique = {}, []
+    for name in names:
+        count = seen.get(name.lower(), 0) + 1
+        seen[name.lower()] = count
+        unique.append(name if count == 1 else f"{name}_{count}")
+    return unique
+
+
+def _json_value(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, bytes):
+        return value.hex()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _astropy_table(table):
+    from astropy.table import MaskedColumn, Table
+
+    columns = []
+    for name, column in zip(unique_names(table.column_names), table.columns):
+        if pa.types.is_large_string(column.type):
+            column = column.cast(pa.string())
+        values = column.to_numpy(zero_copy_only=False)
+        mask = column.is_null().to_numpy(zero_copy_only=False)
+        if pa.types.is_string(column.type):
+            values = values.astype(str) if len(values) else values.astype("U1")
+            values[mask] = ""
+        columns.append(MaskedColumn(values, name=name, mask=mask))
+    return Table(columns)
+
+
+def render(table, format_):
+    """The bytes of ``table`` in ``format_`` (one of FORMATS)."""
+    if format_ in ("csv", "tsv"):
+        buffer = io.BytesIO()
+        options = csv.WriteOptions(delimiter="," if format_ == "csv" else "\t", quoting_style="needed")
+        csv.write_csv(table, buffer, options)
+        return buffer.getvalue()
+    if format_ == "json":
+        rows = [list(map(_json_value, row)) for row in zip(*(c.to_pylist() for c in table.columns))]
+        document = {"columns": [{"name": f.name, "datatype": str(f.type)} for f in table.schema], "rows": rows}
+        return (json.dumps(document, ensure_ascii=False) + "\n").encode()
+    if format_ == "parquet":
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        return buffer.getvalue()
+    if format_ == "votable":
+        from astropy.io.votable import from_table
+
+        buffer = io.BytesIO()
+        from_table(_astropy_table(table)).to_xml(buffer)
+        return buffer.getvalue()
+    if format_ == "fits":
+        buffer = io.BytesIO()
+        _astropy_table(table).write(buffer, format="fits")
+        return buffer.getvalue()
+    raise ValueError(f"unknown format {format_!r}")
