@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install build test bench clean
+.PHONY: install build test bench demo clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard cython_ext/*.pyx cython_ext/*.pxd)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ build: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Load the bundled Gaia DR3 and Hipparcos catalogs into a temporary instance and run example queries.
+demo: $(STAMP)
+	$(VENV)/bin/qserv demo
 
 bench: $(BENCH_STAMP)
 	$(PY) -m bench

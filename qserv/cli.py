@@ -291,6 +291,16 @@ def explain(context, text, db, lang):
         click.echo(engine.explain(text, lang=lang, db=db))
 
 
+@cli.command()
+@click.option("--keep", is_flag=True, help="Build the demo in --home and keep it (default: a temporary home).")
+@click.pass_context
+def demo(context, keep):
+    """Load the bundled Gaia DR3 and Hipparcos catalogs and run example queries."""
+    from qserv.demo import run_demo
+
+    run_demo(context.obj["home"] if keep else None, echo=click.echo)
+
+
 def main(argv=None):
     try:
         cli.main(args=argv, prog_name="qserv", standalone_mode=False)
