@@ -1,0 +1,60 @@
+"""Dispatch: parallel statements, first failure wins, deadlines interrupt, LIMIT stops early."""
+
+import threading
+import time
+
+import pyarrow as pa
+import pytest
+
+from qserv.exec.cancel import Cancellation, QueryCancelledError
+from qserv.exec.dispatch import Statement, run_statements
+from qserv.exec.workers import WorkerQueryError
+
+
+class FakeWorker:
+    """Answers ``rows:N`` with N rows, ``fail`` with an error, ``sleep`` until interrupted."""
+
+    def __init__(self):
+        self.started = []
+        self.interrupted = threading.Event()
+
+    def query(self, sql, cancellation=None):
+        self.started.append(sql)
+        if sql == "fail":
+            raise WorkerQueryError("worker fake: boom")
+        if sql == "sleep":
+            with cancellation.interruptible(self.interrupted.set):
+                if not self.interrupted.wait(10):
+                    raise AssertionError("never interrupted")
+                raise RuntimeError("interrupted")
+        return pa.table({"x": list(range(int(sql.split(":")[1])))})
+
+
+def test_results_come_back_in_statement_order():
+    worker = FakeWorker()
+    statements = [Statement(worker, f"rows:{n}") for n in (3, 1, 2)]
+    results = run_statements(statements, Cancellation(), threads=3)
+    assert [r.num_rows for r in results] == [3, 1, 2]
+
+
+def test_first_failure_is_raised_and_interrupts_the_others():
+    worker = FakeWorker()
+    statements = [Statement(worker, "sleep"), Statement(worker, "fail")]
+    started = time.monotonic()
+    with pytest.raises(WorkerQueryError, match="boom"):
+        run_statements(statements, Cancellation(), threads=2)
+    assert worker.interrupted.is_set() and time.monotonic() - started < 5
+
+
+def test_deadline_interrupts_running_statements():
+    worker = FakeWorker()
+    with pytest.raises(QueryCancelledError, match="time limit"):
+        run_statements([Statement(worker, "sleep")], Cancellation(timeout_s=0.2), threads=1)
+    assert worker.interrupted.is_set()
+
+
+def test_row_limit_stops_starting_statements():
+    worker = FakeWorker()
+    statements = [Statement(worker, "rows:5") for _ in range(10)]
+    results = run_statements(statements, Cancellation(), threads=1, row_limit=7)
+    assert len(worker.started) == 2 and sum(r.num_rows for r in results) == 10

@@ -1,0 +1,95 @@
+"""Engine.query end to end on both backends: visibility, pruning in explain, the query log,
+timeouts, errors. (Result correctness against an unsharded DuckDB is tests/slt/.)"""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import qserv
+from qserv.errors import UserError
+from qserv.exec.cancel import QueryCancelledError
+from qserv.instance import init_instance
+from qserv.meta.admin import TableSpec
+from qserv.meta.query_log import recent_queries
+from qserv.schema.columns import Column
+
+OBJECT_COLUMNS = [Column("objectId", "long", False), Column("ra", "double", False),
+                  Column("decl", "double", False), Column("mag", "double")]
+
+
+def _objects(count, first_id=0, seed=3):
+    rng = np.random.default_rng(seed)
+    return pa.table({
+        "objectId": np.arange(first_id, first_id + count, dtype=np.int64),
+        "ra": rng.uniform(0, 360, count),
+        "decl": np.degrees(np.arcsin(rng.uniform(-1, 1, count))),
+        "mag": rng.normal(20, 1, count),
+    })
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def engine(request, tmp_path_factory):
+    home = tmp_path_factory.mktemp(f"query-{request.param}")
+    if request.param == "postgres":
+        dsns = [request.getfixturevalue("new_postgres_database")() for _ in range(4)]
+        init_instance(home, backend="postgres", worker_dsns=dsns)
+    else:
+        init_instance(home, workers=4)
+    with qserv.open(home) as opened:
+        opened.create_database("sky", chunk_order=5, subchunk_order=8, overlap_arcsec=60.0)
+        opened.create_table("sky.Object", TableSpec("director", OBJECT_COLUMNS, id_column="objectId",
+                                                    ra_column="ra", dec_column="decl"))
+        opened.create_table("sky.Numbers", TableSpec("replicated", [Column("n", "long")]))
+        opened.ingest("sky.Object", [_objects(20000)])
+        opened.ingest("sky.Numbers", [pa.table({"n": np.arange(3000, dtype=np.int64)})])
+        yield opened
+
+
+def test_a_cone_reads_a_handful_of_chunks(engine):
+    text = "SELECT objectId FROM sky.Object WHERE CONTAINS(POINT(ra, decl), CIRCLE(120, -30, 1)) = 1"
+    explanation = engine.explain(text)
+    line = next(line for line in explanation.splitlines() if line.startswith("chunks:"))
+    touched, populated = int(line.split()[1]), int(line.split()[3])
+    assert 1 <= touched <= 12 and populated > 1000
+    assert "merge SQL" in explanation and "sky__Object" in explanation
+
+
+def test_uncommitted_rows_are_invisible(engine):
+    before = engine.query("SELECT COUNT(*) AS n, MAX(objectId) AS top FROM sky.Object").to_pylist()
+    transaction = engine.transactions.begin("sky")
+    engine.transactions.contribute(transaction, "Object", _objects(50, first_id=100000, seed=9), key="b1")
+    during = engine.query("SELECT COUNT(*) AS n, MAX(objectId) AS top FROM sky.Object").to_pylist()
+    engine.transactions.abort(transaction)
+    assert during == before == [{"n": 20000, "top": 19999}]
+
+
+def test_results_keep_the_schema_types_and_user_names(engine):
+    result = engine.query("SELECT TOP 3 objectId AS id, mag, ra * 2 FROM sky.Object ORDER BY objectId")
+    assert result.column_names[:2] == ["id", "mag"]
+    assert result.schema.field("id").type == pa.int64() and result.schema.field("mag").type == pa.float64()
+    assert result.column("id").to_pylist() == [0, 1, 2]
+
+
+def test_every_query_is_logged(engine):
+    engine.query("SELECT TOP 1 objectId FROM sky.Object", user="alice")
+    with pytest.raises(UserError, match="unknown column"):
+        engine.query("SELECT nope FROM sky.Object", user="alice")
+    with engine.store.session() as session:
+        failed, ok = recent_queries(session, limit=2, user="alice")
+        assert (ok.status, ok.rows) == ("ok", 1) and ok.chunks >= 1 and ok.duration_s > 0
+        assert failed.status == "error" and "unknown column" in failed.error
+
+
+def test_a_query_past_its_time_limit_is_cancelled(engine):
+    slow = "SELECT COUNT(*) FROM sky.Numbers a, sky.Numbers b, sky.Numbers c WHERE (a.n * 7 + b.n * 3 + c.n) % 1000003 = 17"
+    with pytest.raises(QueryCancelledError, match="time limit"):
+        engine.query(slow, timeout_s=0.5)
+    with engine.store.session() as session:
+        assert recent_queries(session, limit=1)[0].status == "cancelled"
+    assert engine.query("SELECT COUNT(*) AS n FROM sky.Numbers").column("n").to_pylist() == [3000]
+
+
+def test_default_database_and_unknown_database(engine):
+    assert engine.query("SELECT COUNT(*) FROM Object", db="sky").num_rows == 1
+    with pytest.raises(UserError, match="no database"):
+        engine.query("SELECT 1", db="nosuch")

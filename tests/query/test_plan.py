@@ -1,0 +1,142 @@
+"""The planner driver: which plan a query gets, chunk-local join rules, areaspecs, pruning keys."""
+
+import numpy as np
+import pytest
+
+from qserv.query.aggregates import UnsupportedQueryError
+from qserv.query.plan import ChunkPlan, CzarPlan, ReplicatedPlan, plan_query
+from qserv.query.render import worker_sql
+from qserv.query.tables import Partitioning, TableInfo
+from qserv.schema.columns import Column
+from qserv.sphere import Circle, chunk_and_subchunk_coverage
+from qserv.sql.dialects import parse, resolve_identifiers
+
+GRID = Partitioning(4, 7, 300.0)
+
+
+def _columns(*names, datatype="double"):
+    return tuple(Column(name, datatype) for name in names)
+
+
+TABLES = {info.key: info for info in [
+    TableInfo("sky", "Object", "director", _columns("objectId", "ra", "decl", "gMag"), GRID,
+              id_column="objectId", ra_column="ra", dec_column="decl"),
+    TableInfo("sky", "Source", "child", _columns("sourceId", "objectId", "flux"), GRID,
+              director="sky.Object", director_key="objectId"),
+    TableInfo("sky", "DiaSource", "child", _columns("diaSourceId", "objectId", "ra", "decl"), GRID,
+              ra_column="ra", dec_column="decl", director="sky.Object", director_key="objectId"),
+    TableInfo("sky", "Filter", "replicated", _columns("filterId", "name"), GRID),
+    TableInfo("sky", "Visit", "time", _columns("visitId", "mjd"), GRID, partition_column="mjd", bucket_days=1.0),
+    TableInfo("sky", "Event", "hash", (Column("eventKey", "string"), Column("value", "double")), GRID,
+              partition_column="eventKey", bucket_count=8),
+    TableInfo("other", "Star", "director", _columns("id", "ra", "decl"), GRID,
+              id_column="id", ra_column="ra", dec_column="decl"),
+]}
+
+
+def plan(text, lang="adql"):
+    columns = {key: info.column_names for key, info in TABLES.items()}
+    return plan_query(resolve_identifiers(parse(text, lang), columns, default_database="sky"), TABLES)
+
+
+def test_kinds_of_plans():
+    assert isinstance(plan("SELECT 1 + 1"), CzarPlan)
+    assert isinstance(plan("SELECT name FROM Filter WHERE filterId IN (SELECT MIN(filterId) FROM Filter)"),
+                      ReplicatedPlan)
+    assert isinstance(plan("SELECT ra FROM Object"), ChunkPlan)
+    union = plan("SELECT objectId FROM Object UNION SELECT objectId FROM Source")
+    assert isinstance(union, CzarPlan) and sorted(union.inputs) == ["_qserv_m0", "_qserv_m1"]
+    assert all(isinstance(p, ChunkPlan) for p in union.inputs.values())
+    cte = plan("WITH b AS (SELECT objectId FROM Object WHERE gMag < 20) SELECT COUNT(*) FROM b")
+    assert isinstance(cte, CzarPlan) and len(cte.inputs) == 1
+
+
+def test_count_star_is_answered_from_counters_only_when_bare():
+    assert plan("SELECT COUNT(*) FROM Object").count_table.key == "sky.Object"
+    assert plan("SELECT COUNT(*) AS n FROM sky.Source").count_table.key == "sky.Source"
+    assert plan("SELECT COUNT(*) FROM Object WHERE gMag > 1").count_table is None
+    assert plan("SELECT COUNT(gMag) FROM Object").count_table is None
+
+
+def test_cone_prunes_to_its_coverage():
+    found = plan("SELECT objectId FROM Object WHERE CONTAINS(POINT(ra, decl), CIRCLE(10, 20, 1)) = 1")
+    expected, _ = chunk_and_subchunk_coverage(Circle(10, 20, 1), 4, 7)
+    assert np.array_equal(found.spatial_chunks, expected)
+    assert 0 < len(found.spatial_chunks) < 10
+
+
+def test_areaspec_becomes_a_predicate_on_the_director():
+    found = plan("SELECT s.sourceId FROM Source s JOIN Object o ON s.objectId = o.objectId "
+                 "WHERE qserv_areaspec_circle(10, 20, 0.5)", lang="qserv")
+    assert found.restrictors and found.restrictors[0].table == "o"
+    sql = worker_sql(found, [1], "duckdb", set())
+    assert 'scisql_s2ptincircle("o"."ra", "o"."decl", 10, 20, 0.5) = 1' in sql.lower()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("SELECT objectId FROM Object WHERE gMag > 1 OR qserv_areaspec_box(1, 2, 3, 4)", "top-level"),
+    ("SELECT filterId FROM Filter WHERE qserv_areaspec_box(1, 2, 3, 4)", "director"),
+])
+def test_misplaced_areaspecs_are_refused(text, message):
+    with pytest.raises(UnsupportedQueryError, match=message):
+        plan(text, lang="qserv")
+
+
+def test_director_key_lookups_through_a_child():
+    found = plan("SELECT s.flux FROM Source s WHERE s.objectId IN (5, 7)")
+    ((director, values),) = found.key_lookups
+    assert director.key == "sky.Object" and values == {5, 7}
+    # a child placed by its own position is not found through its director key
+    assert plan("SELECT ra FROM DiaSource WHERE objectId = 5").key_lookups == []
+
+
+def test_time_and_hash_buckets():
+    assert plan("SELECT visitId FROM Visit WHERE mjd BETWEEN 60000.5 AND 60002.2").bucket_range.select(
+        np.arange(59990, 60010)).tolist() == [60000, 60001, 60002]
+    assert plan("SELECT visitId FROM Visit WHERE mjd > 60000").bucket_range is None
+    assert len(plan("SELECT value FROM Event WHERE eventKey IN ('a', 'b')").buckets) in (1, 2)
+    assert plan("SELECT value FROM Event WHERE eventKey = 5").buckets is None  # wrong type: no pruning
+
+
+def test_family_and_near_neighbour_joins():
+    family = plan("SELECT o.objectId, s.flux FROM Object o JOIN Source s ON o.objectId = s.objectId")
+    assert family.overlap_alias is None
+    near = plan("SELECT a.objectId, b.objectId FROM Object a, Object b "
+                "WHERE DISTANCE(POINT(a.ra, a.decl), POINT(b.ra, b.decl)) < 0.01")
+    assert (near.near_alias, near.overlap_alias) == ("a", "b")
+    sql = worker_sql(near, [3], "duckdb", set())
+    assert sql.count("NOT \"_qserv_overlap\"") == 1  # only the first side drops overlap rows
+    assert '"a"."_qserv_chunk" = "b"."_qserv_chunk"' in sql
+
+
+@pytest.mark.parametrize("text, message", [
+    ("SELECT a.objectId FROM Object a, Object b", "cannot run chunk by chunk"),
+    ("SELECT o.objectId FROM Object o JOIN Source s ON o.gMag = s.flux", "director key"),
+    ("SELECT a.objectId FROM Object a, Object b WHERE DISTANCE(POINT(a.ra, a.decl), POINT(b.ra, b.decl)) < 0.5",
+     "overlap"),
+    ("SELECT f.name FROM Filter f LEFT JOIN Source s ON s.sourceId = f.filterId", "LEFT JOIN"),
+    ("SELECT o.objectId FROM Object o RIGHT JOIN Source s ON o.objectId = s.objectId", "RIGHT"),
+    ("SELECT o.objectId FROM Object o JOIN other.Star s ON o.objectId = s.id", "different databases"),
+    ("SELECT * FROM Object a, Object b WHERE DISTANCE(POINT(a.ra, a.decl), POINT(b.ra, b.decl)) < 0.01",
+     "SELECT \\*"),
+    ("SELECT objectId FROM Object WHERE objectId IN (SELECT objectId FROM Source)", "subquery"),
+    ("SELECT o.objectId FROM Object o JOIN (SELECT objectId FROM Source) s ON o.objectId = s.objectId",
+     "derived table"),
+])
+def test_refusals_name_the_construct(text, message):
+    with pytest.raises(UnsupportedQueryError, match=message):
+        plan(text)
+
+
+def test_limit_without_order_stops_dispatch_early():
+    assert plan("SELECT TOP 5 ra FROM Object").row_limit == 5
+    assert plan("SELECT TOP 5 ra FROM Object ORDER BY ra").row_limit is None
+    assert plan("SELECT TOP 5 COUNT(*) FROM Object GROUP BY gMag").row_limit is None
+
+
+def test_worker_sql_hides_uncommitted_rows_and_other_chunks():
+    found = plan("SELECT ra FROM Object")
+    for backend in ("duckdb", "postgres"):
+        sql = worker_sql(found, [4, 9], backend, {12, 3})
+        assert '"_qserv_txn" IN (3, 12)' in sql and '"_qserv_chunk" IN (4, 9)' in sql
+    assert "FALSE" in worker_sql(found, [], "duckdb", set())
