@@ -175,7 +175,7 @@ class Engine:
         if db is not None and not any(info.database == db for info in snapshot.tables.values()):
             raise UserError(f"no database {db!r} with tables")
         columns = {key: info.column_names for key, info in snapshot.tables.items()}
-        tree = resolve_identifiers(parse(text, lang), columns, default_database=db)
+        tree = resolve_identifiers(parse(text, lang), columns, default_database=db, qualified_only=db is None)
         tree = rewrite_areaspecs(tree, snapshot.tables)
         self.czar.sync_tables(snapshot.tables)
         schema = self.czar.result_schema(to_sql(tree, "duckdb"))

@@ -13,7 +13,8 @@ from qserv.exec.dispatch import Statement, run_statements
 from qserv.meta.snapshot import chunk_rows, replicas
 from qserv.query.aggregates import PARTIALS
 from qserv.query.partition_keys import typed_keys
-from qserv.query.plan import ChunkPlan, CzarPlan, ReplicatedPlan
+from qserv.query.plan import ChunkPlan, CzarPlan, ReplicatedPlan, SubqueryPlan, plan_query
+from qserv.query.subqueries import substitute
 from qserv.query.render import worker_sql
 from qserv.sql.emit import to_sql
 
@@ -37,6 +38,13 @@ class QueryRun:
         if isinstance(plan, CzarPlan):
             inputs = {name: self.run(part) for name, part in plan.inputs.items()}
             return self.engine.czar.run(to_sql(plan.tree, "duckdb"), inputs)
+        if isinstance(plan, SubqueryPlan):
+            tree = plan.tree.copy()
+            for name, (kind, part) in plan.subqueries.items():
+                answer = self.run(part)
+                values = answer.column(0).to_pylist() if answer.num_columns else []
+                tree = substitute(tree, name, kind, values)
+            return self.run(plan_query(tree, self.snapshot.tables))
         if isinstance(plan, ReplicatedPlan):
             worker = self.worker_for(min(self.snapshot.workers))
             statement = Statement(worker, worker_sql(plan, (), worker.backend, self.snapshot.hidden_transactions))

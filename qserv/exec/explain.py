@@ -1,6 +1,6 @@
 """``qserv explain``: how a query runs, as text (the plan, the chunks, worker and merge SQL)."""
 
-from qserv.query.plan import ChunkPlan, CzarPlan
+from qserv.query.plan import ChunkPlan, CzarPlan, SubqueryPlan
 from qserv.query.render import worker_sql
 from qserv.sql.emit import to_sql
 
@@ -54,6 +54,13 @@ def _explain_chunks(plan, run):
 def explain_plan(plan, run):
     if isinstance(plan, ChunkPlan):
         return "\n".join(_explain_chunks(plan, run))
+    if isinstance(plan, SubqueryPlan):
+        lines = ["plan: subqueries answered first, their values substituted, then the query planned again",
+                 "query:", _indent(plan.tree.sql("duckdb"))]
+        for name, (kind, part) in plan.subqueries.items():
+            lines.append(f"{kind} subquery {name}:")
+            lines.append(_indent(explain_plan(part, run)))
+        return "\n".join(lines)
     if isinstance(plan, CzarPlan):
         lines = ["plan: evaluated at the czar (DuckDB)", "czar SQL:", _indent(to_sql(plan.tree, "duckdb"))]
         for name, part in plan.inputs.items():

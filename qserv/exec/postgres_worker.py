@@ -204,7 +204,8 @@ def _read_csv(buffer, columns):
     table = csv.read_csv(
         buffer,
         read_options=csv.ReadOptions(column_names=schema.names, block_size=1 << 24),
-        parse_options=csv.ParseOptions(newlines_in_values=has_text),
+        # a one-column row holding NULL is an empty line
+        parse_options=csv.ParseOptions(newlines_in_values=has_text, ignore_empty_lines=False),
         convert_options=csv.ConvertOptions(
             column_types=text_types, null_values=[""], true_values=["t"], false_values=["f"],
             strings_can_be_null=True, quoted_strings_can_be_null=False,

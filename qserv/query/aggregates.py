@@ -97,7 +97,8 @@ def _check(select):
         if is_call(node, *_OPAQUE_AGGREGATES):
             raise UnsupportedQueryError(f"the aggregate {node.name}(...) cannot be split over chunks")
     group = select.args.get("group")
-    if group and any(group.args.get(key) for key in ("rollup", "cube", "grouping_sets", "totals")):
+    if group and (any(group.args.get(key) for key in ("rollup", "cube", "grouping_sets", "totals"))
+                  or group.find(exp.Rollup, exp.Cube, exp.GroupingSets)):
         raise UnsupportedQueryError("GROUP BY ROLLUP/CUBE/GROUPING SETS cannot be split over chunks")
     distinct = select.args.get("distinct")
     if distinct and distinct.args.get("on"):

@@ -41,8 +41,16 @@ def _areaspec_of(conjunct):
     return None
 
 
+_ARGUMENTS = {"QSERV_AREASPEC_BOX": "4", "QSERV_AREASPEC_CIRCLE": "3", "QSERV_AREASPEC_ELLIPSE": "5"}
+
+
 def _predicate(call, alias, info):
     name = call.name.upper()
+    count = len(call.expressions)
+    wanted = _ARGUMENTS.get(name)
+    if (wanted and count != int(wanted)) or (wanted is None and (count < 6 or count % 2)):
+        raise UnsupportedQueryError(
+            f"{name.lower()}(...) takes {wanted or 'an even number (at least 6) of'} arguments, got {count}")
     if any(constant(arg) is None for arg in call.expressions):
         raise UnsupportedQueryError(f"{name.lower()}(...) takes numeric constants only")
     ra, dec = (exp.column(exp.to_identifier(c, quoted=True), table=exp.to_identifier(alias, quoted=True))

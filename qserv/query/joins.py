@@ -241,8 +241,11 @@ def _multi_table_shape(select, aliases, sharded):
                 f"near-neighbour join of {aliases[a].key} and {aliases[b].key}: one side must be a "
                 "director table alone on its side of the join, on the same partitioning")
     names = ", ".join(sorted({aliases[alias].key for alias in sharded}))
+    own_position = sorted({aliases[a].key for a in sharded if aliases[a].kind == "child" and aliases[a].position})
+    note = (f" ({', '.join(own_position)} rows are placed by their own position, not in their director's "
+            "chunk, so a director-key join is not chunk-local)" if own_position else "")
     raise UnsupportedQueryError(
-        f"the join of sharded tables {names} cannot run chunk by chunk: join them on their "
+        f"the join of sharded tables {names} cannot run chunk by chunk{note}: join them on their "
         "director key (e.g. o.objectId = s.objectId) or with a near-neighbour condition "
         "DISTANCE(POINT(a.ra, a.dec), POINT(b.ra, b.dec)) < r")
 

@@ -28,6 +28,7 @@ from qserv.query.director_keys import director_key_restrictions
 from qserv.query.joins import join_shape, source_tables, table_key
 from qserv.query.partition_keys import hash_buckets, time_bucket_range
 from qserv.query.restrictors import chunks_for, spatial_restrictors
+from qserv.query.subqueries import extract_subqueries
 
 MATERIALISED = "_qserv_m"
 CHUNK_COLUMN = "_qserv_chunk"
@@ -78,6 +79,17 @@ class CzarPlan:
     kind = "czar"
 
 
+@dataclass
+class SubqueryPlan:
+    """``tree`` with its expression subqueries replaced by placeholders; the executor answers
+    ``subqueries`` (name -> (kind, plan)) first, substitutes the values and plans ``tree`` again."""
+
+    tree: exp.Expression
+    subqueries: dict
+
+    kind = "subqueries"
+
+
 def catalog_tables(tree, tables):
     """The TableInfo of every catalog table ``tree`` reads (CTE names are not tables)."""
     return [tables[table_key(t)] for t in tree.find_all(exp.Table) if table_key(t) in tables]
@@ -94,6 +106,11 @@ def _plan(tree, tables, counter):
     read = catalog_tables(tree, tables)
     if not read:
         return CzarPlan(tree)
+    if isinstance(tree, exp.Select) and any(info.sharded for info in read):
+        found = extract_subqueries(tree, tables, counter)
+        if found:
+            return SubqueryPlan(tree, {name: (kind, _plan(query, tables, counter))
+                                       for name, (kind, query) in found.items()})
     if not any(info.sharded for info in read):
         return ReplicatedPlan(tree, list({info.key: info for info in read}.values()))
     if isinstance(tree, exp.Select) and _is_simple(tree):
@@ -229,4 +246,4 @@ def _counted_table(select, shape):
     return None
 
 
-__all__ = ["ChunkPlan", "CzarPlan", "MATERIALISED", "PARTIALS", "ReplicatedPlan", "plan_query"]
+__all__ = ["ChunkPlan", "CzarPlan", "MATERIALISED", "PARTIALS", "ReplicatedPlan", "SubqueryPlan", "plan_query"]

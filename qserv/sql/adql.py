@@ -37,6 +37,9 @@ class ADQL(Dialect):
 
     class Parser(parser.Parser):
         LOG_DEFAULTS_TO_LN = True
+        # kept as a plain call so a wrong argument count is reported, not dropped
+        FUNCTIONS = {**parser.Parser.FUNCTIONS,
+                     "CONTAINS": lambda args: exp.Anonymous(this="CONTAINS", expressions=args)}
 
 
 DIALECTS = {"adql": ADQL, "qserv": MySQL}
@@ -99,6 +102,8 @@ def _normalise_call(node):
         if len(args) != 2:
             raise QuerySyntaxError(f"DISTANCE takes 2 points or 4 numbers, got {len(args)} arguments")
         return geometry("QSERV_DISTANCE", args)
+    if name == "CONTAINS":
+        return _point_in_region("CONTAINS", *node.expressions)
     if name == "INTERSECTS":
         return _point_in_region("INTERSECTS", *node.expressions)
     return node

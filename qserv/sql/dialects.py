@@ -42,6 +42,19 @@ def _syntax_error(error):
         f"(near {excerpt.strip()!r})")
 
 
+_NOTHING_AFTER_COMMA = {"COMMA", "R_PAREN", "FROM", "WHERE", "SEMICOLON"}
+
+
+def _check_separators(text, lang):
+    """sqlglot skips an empty list item (``a,, b``, ``a, FROM``): refuse it with its position."""
+    tokens = DIALECTS[lang]().tokenize(text)
+    for token, following in zip(tokens, tokens[1:]):
+        if token.token_type.name == "COMMA" and following.token_type.name in _NOTHING_AFTER_COMMA:
+            raise QuerySyntaxError(
+                f"syntax error at line {following.line}, column {following.col}: expected an expression "
+                f"after ',' but found {following.text!r}")
+
+
 def parse(text, lang="adql"):
     """The normalised tree of the one query in ``text``, written in ``lang`` ("adql" or "qserv")."""
     if lang not in DIALECTS:
@@ -54,6 +67,7 @@ def parse(text, lang="adql"):
         raise _syntax_error(error) from None
     if not statements:
         raise QuerySyntaxError("the query is empty")
+    _check_separators(text, lang)
     if len(statements) != 1:
         raise QuerySyntaxError(f"exactly one query is allowed, got {len(statements)} statements")
     tree = statements[0]
@@ -158,14 +172,14 @@ def _scope_chain(scope):
         scope = scope.parent
 
 
-def resolve_identifiers(tree, columns_by_table, default_database=None):
+def resolve_identifiers(tree, columns_by_table, default_database=None, qualified_only=False):
     """``tree`` with every table and column reference spelt as in the schema, quoted.
 
     ``columns_by_table`` maps "db.table" (matching ``db.table`` and ``table``) or "table" (matching
     ``table`` only) to its column names, as the schema spells them; a new tree is returned.
     A table or column that matches nothing, or more than one thing, is a ``QuerySyntaxError``.
     With ``default_database``, an unqualified table name means a table of that database (as
-    ``USE db`` does in Qserv).
+    ``USE db`` does in Qserv); without one, ``qualified_only`` refuses unqualified table names.
     """
     tree = tree.copy()
     scopes = traverse_scope(tree)
@@ -175,6 +189,10 @@ def resolve_identifiers(tree, columns_by_table, default_database=None):
                 continue
             if default_database and source.args.get("db") is None:
                 source.set("db", exp.to_identifier(default_database))
+            elif qualified_only and source.args.get("db") is None:
+                raise QuerySyntaxError(
+                    f"unknown table {source.name}: qualify it as DATABASE.{source.name} or choose a "
+                    "default database (--db)")
             table = _table_key(source, columns_by_table)
             source.meta["qserv_table"] = table
             *db, name = table.split(".")

@@ -119,13 +119,21 @@ def test_family_and_near_neighbour_joins():
     ("SELECT o.objectId FROM Object o JOIN other.Star s ON o.objectId = s.id", "different databases"),
     ("SELECT * FROM Object a, Object b WHERE DISTANCE(POINT(a.ra, a.decl), POINT(b.ra, b.decl)) < 0.01",
      "SELECT \\*"),
-    ("SELECT objectId FROM Object WHERE objectId IN (SELECT objectId FROM Source)", "subquery"),
+    ("SELECT objectId FROM Object o WHERE EXISTS (SELECT 1 FROM Source s WHERE s.objectId = o.objectId)",
+     "correlated"),
     ("SELECT o.objectId FROM Object o JOIN (SELECT objectId FROM Source) s ON o.objectId = s.objectId",
      "derived table"),
 ])
 def test_refusals_name_the_construct(text, message):
     with pytest.raises(UnsupportedQueryError, match=message):
         plan(text)
+
+
+def test_uncorrelated_subqueries_are_answered_first():
+    found = plan("SELECT objectId FROM Object WHERE objectId IN (SELECT objectId FROM Source WHERE flux > 1) "
+                 "AND gMag > (SELECT AVG(gMag) FROM Object)")
+    kinds = sorted(kind for kind, _ in found.subqueries.values())
+    assert kinds == ["in", "scalar"] and all(isinstance(p, ChunkPlan) for _, p in found.subqueries.values())
 
 
 def test_limit_without_order_stops_dispatch_early():
