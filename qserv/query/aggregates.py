@@ -184,7 +184,7 @@ class _Aggregates:
             self.worker_items.append(exp.alias_(value.copy(), f"{_PREFIX}d"))
         elif _shape(self.distinct, self.strip) != _shape(value, self.strip):
             raise UnsupportedQueryError(
-                "COUNT(DISTINCT ...) of more than one expression cannot be split over chunks")
+                "several COUNT(DISTINCT ...) of different expressions in one SELECT cannot be split over chunks")
         return exp.Count(this=exp.Distinct(expressions=[_column(f"{_PREFIX}d")]))
 
     def _aggregate(self, node):
