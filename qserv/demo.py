@@ -23,7 +23,7 @@ QUERIES = [
      "FROM demo.gaia WHERE CONTAINS(POINT(ra, dec), CIRCLE(56.75, 24.1167, 1)) = 1 "
      "ORDER BY phot_g_mean_mag"),
     ("Director-id lookup: Barnard's star and two Hipparcos stars (Qserv SQL)", "qserv",
-     "SELECT source_id, ra, dec, phot_g_mean_mag FROM gaia "
+     "SELECT source_id, ra, dec, phot_g_mean_mag FROM demo.gaia "
      "WHERE source_id IN (4472832130942575872, -32349, -71683) ORDER BY source_id"),
     ("Aggregate per sky region: stars and mean G per 30-degree declination band", "adql",
      "SELECT FLOOR(dec / 30) * 30 AS dec_band_deg, COUNT(*) AS stars, AVG(phot_g_mean_mag) AS mean_g "
