@@ -13,7 +13,7 @@ from qserv.exec.dispatch import Statement, run_statements
 from qserv.meta.snapshot import chunk_rows, replicas
 from qserv.query.aggregates import PARTIALS
 from qserv.query.partition_keys import typed_keys
-from qserv.query.plan import ChunkPlan, CzarPlan, ReplicatedPlan, SubqueryPlan, plan_query
+from qserv.query.plan import CzarPlan, ReplicatedPlan, SubqueryPlan, plan_query
 from qserv.query.subqueries import substitute
 from qserv.query.render import worker_sql
 from qserv.sql.emit import to_sql
@@ -111,6 +111,3 @@ class QueryRun:
             for batch in batches(owned, size):
                 statements.append(Statement(worker, worker_sql(plan, batch, worker.backend, hidden), len(batch)))
         return statements
-
-
-__all__ = ["ChunkPlan", "QueryRun"]

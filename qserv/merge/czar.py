@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from qserv.errors import ServiceError, UserError
+from qserv.exec.workers import quote
 from qserv.schema.types import duckdb_type
 from qserv.sql.worker_functions import function_sql
 
@@ -22,10 +23,6 @@ CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": Fa
 
 class QueryBindError(UserError, ValueError):
     """The query is well-formed but cannot be evaluated (types, functions, names)."""
-
-
-def _quote(name):
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _plain_type(data_type):
@@ -54,9 +51,9 @@ class Czar:
                 signature = tuple((c.name, duckdb_type(c)) for c in info.columns)
                 if self._tables.get(key) == signature:
                     continue
-                name = f"{_quote(info.database)}.{_quote(info.name)}"
-                columns = ", ".join(f"{_quote(n)} {t}" for n, t in signature)
-                self._database.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(info.database)}")
+                name = f"{quote(info.database)}.{quote(info.name)}"
+                columns = ", ".join(f"{quote(n)} {t}" for n, t in signature)
+                self._database.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(info.database)}")
                 self._database.execute(f"CREATE OR REPLACE TABLE {name} ({columns})")
                 self._tables[key] = signature
 

@@ -20,11 +20,10 @@ from sqlglot import exp
 from qserv.ingest.partitioner import stable_hash
 from qserv.query.conjuncts import identifier_matches, top_level_conjuncts
 from qserv.query.director_keys import director_key_restrictions
-from qserv.query.restrictors import constant
+from qserv.query.restrictors import FLIPPED, constant
 
 INTEGER_TYPES = ("byte", "short", "int", "long")
 TEXT_TYPES = ("char", "string", "unicode", "text")
-_FLIPPED = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE}
 
 
 @dataclass(frozen=True)
@@ -49,10 +48,10 @@ def _column_bound(node, alias, column):
     if isinstance(node, exp.Between) and is_target(node.this):
         low, high = constant(node.args["low"]), constant(node.args["high"])
         return None if low is None or high is None else (low, high)
-    if type(node) in _FLIPPED or isinstance(node, exp.EQ):
+    if type(node) in FLIPPED or isinstance(node, exp.EQ):
         kind, target, value = type(node), node.this, constant(node.expression)
         if not is_target(target):
-            kind, target, value = _FLIPPED.get(kind, kind), node.expression, constant(node.this)
+            kind, target, value = FLIPPED.get(kind, kind), node.expression, constant(node.this)
         if not is_target(target) or value is None:
             return None
         if kind is exp.EQ:

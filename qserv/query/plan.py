@@ -168,8 +168,6 @@ def _compose(tree, tables, counter, inputs):
 
 
 def _chunk_plan(select, tables):
-    if any(isinstance(node, (exp.Subquery, *_QUERIES)) and node is not select for node in select.walk()):
-        raise UnsupportedQueryError("subqueries over sharded tables are not supported")
     if source_tables(select) is None:
         raise UnsupportedQueryError("derived tables cannot be joined with sharded tables")
     shape = join_shape(select, tables)

@@ -14,13 +14,10 @@ pushes the filters down to the stored table.
 from sqlglot import exp
 
 from qserv.exec.worker import physical_table_name
+from qserv.exec.workers import quote
 from qserv.query.joins import table_key
-from qserv.query.plan import ChunkPlan
+from qserv.query.plan import CHUNK_COLUMN, ChunkPlan
 from qserv.sql.emit import to_sql
-
-
-def _quote(name):
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _visible_rows(info, chunks, hidden_transactions, with_overlap, with_chunk):
@@ -31,9 +28,9 @@ def _visible_rows(info, chunks, hidden_transactions, with_overlap, with_chunk):
         conditions.append(f"_qserv_chunk IN ({', '.join(str(int(c)) for c in chunks)})" if len(chunks) else "FALSE")
         if not with_overlap:
             conditions.append("NOT _qserv_overlap")
-    columns = ", ".join(_quote(name) for name in info.column_names + (["_qserv_chunk"] if with_chunk else []))
+    columns = ", ".join(quote(name) for name in info.column_names + ([CHUNK_COLUMN] if with_chunk else []))
     where = " AND ".join(conditions) or "TRUE"
-    return (f"SELECT {columns} FROM {_quote(physical_table_name(info.database, info.name))} "
+    return (f"SELECT {columns} FROM {quote(physical_table_name(info.database, info.name))} "
             f"WHERE {where}")
 
 

@@ -77,7 +77,7 @@ _ARITHMETIC = {exp.Add: operator.add, exp.Sub: operator.sub, exp.Mul: operator.m
                exp.Div: operator.truediv}
 # Comparison with the column on the left -> which bound the constant is; flipped when on the right.
 _BOUNDS = {exp.GT: "low", exp.GTE: "low", exp.LT: "high", exp.LTE: "high"}
-_FLIPPED = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE}
+FLIPPED = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE}
 
 
 def constant(node):
@@ -173,7 +173,7 @@ def _call_restriction(call, positions):
 
 def _distance_circle(node, positions):
     """(Circle, table) of ``distance(position, constant point) < r`` (any spelling), or None."""
-    if type(node) not in _FLIPPED:
+    if type(node) not in FLIPPED:
         return None
     distance, radius = node.this, node.expression
     if _BOUNDS[type(node)] == "low":
@@ -205,7 +205,7 @@ def _bound(node, positions):
     elif type(node) in _BOUNDS:
         kind, column, value = type(node), node.this, constant(node.expression)
         if value is None:
-            kind, column, value = _FLIPPED[kind], node.expression, constant(node.this)
+            kind, column, value = FLIPPED[kind], node.expression, constant(node.this)
         if value is None:
             return None
         low, high = (value, None) if _BOUNDS[kind] == "low" else (None, value)
