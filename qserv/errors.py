@@ -28,6 +28,24 @@ class ServiceError(QservError):
     http_status = 500
 
 
+class NotFoundError(UserError, LookupError):
+    """The named thing (a job, a user, a table) does not exist or is not the caller's."""
+
+    http_status = 404
+
+
+class AuthenticationError(UserError):
+    """The request carries no valid credentials and anonymous access is not allowed."""
+
+    http_status = 401
+
+
+class PermissionDeniedError(UserError):
+    """The caller is known but may not do this."""
+
+    http_status = 403
+
+
 class InvalidCoordinatesError(UserError, ValueError):
     """A position is NaN, infinite or outside RA [0, 360] / Dec [-90, 90]."""
 

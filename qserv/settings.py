@@ -26,6 +26,22 @@ SETTINGS = (
                 "Chunks one worker statement covers (a worker holding more gets several statements)."),
     SettingSpec("query_threads", 8, 1,
                 "Worker statements of one query running at the same time."),
+    SettingSpec("tap_maxrec_default", 100_000, 0,
+                "TAP: rows a query returns when the request sets no MAXREC (advertised in /capabilities)."),
+    SettingSpec("tap_maxrec_limit", 5_000_000, 1,
+                "TAP: the most rows any TAP query returns, whatever MAXREC asks (the result is marked OVERFLOW)."),
+    SettingSpec("tap_sync_timeout_s", 600, 1,
+                "TAP: seconds a /sync query may run; longer queries must use /async."),
+    SettingSpec("tap_async_duration_s", 3600, 1,
+                "TAP: default executionduration of an async job, in seconds (a job may ask for less)."),
+    SettingSpec("tap_job_lifetime_s", 7 * 86_400, 60,
+                "TAP: seconds from an async job's creation to its default destruction time."),
+    SettingSpec("tap_async_threads", 2, 1,
+                "TAP: async jobs executing at the same time (more wait in phase QUEUED)."),
+    SettingSpec("tap_upload_max_rows", 100_000, 1,
+                "TAP: the most rows of one UPLOAD table."),
+    SettingSpec("tap_anonymous_read", 1, 0,
+                "TAP: 1 lets requests without a token query (as user 'anonymous'); 0 requires a token."),
 )
 BY_NAME = {spec.name: spec for spec in SETTINGS}
 

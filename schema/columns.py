@@ -5,6 +5,7 @@ derived from it through the one type map in ``qserv.schema.types``.
 """
 
 from dataclasses import asdict, dataclass
+import json
 import re
 
 from qserv.errors import UserError
@@ -16,6 +17,10 @@ DATATYPES = (
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # Columns qserv adds to every stored row; user columns must not start with "_qserv".
 SYSTEM_PREFIX = "_qserv"
+# Arrow field metadata key under which a query result carries the declared Column of a result
+# column that is a plain catalog column (JSON of Column.to_dict()); formats read it back with
+# column_of_field to write the declared types, units and UCDs.
+FIELD_METADATA_KEY = b"qserv.column"
 
 
 class SchemaError(UserError, ValueError):
@@ -60,3 +65,14 @@ class Column:
     @classmethod
     def from_dict(cls, data):
         return cls(**data)
+
+
+def field_with_column(field, column):
+    """``field`` (a pyarrow.Field) carrying ``column``'s declaration in its metadata."""
+    return field.with_metadata({**(field.metadata or {}), FIELD_METADATA_KEY: json.dumps(column.to_dict())})
+
+
+def column_of_field(field):
+    """The Column declared for a pyarrow.Field by :func:`field_with_column`, or None."""
+    text = (field.metadata or {}).get(FIELD_METADATA_KEY)
+    return Column.from_dict(json.loads(text)) if text else None
