@@ -1,11 +1,13 @@
 """The facade: ``qserv.open(home)`` returns an Engine for administration, ingest and reads."""
 
+from dataclasses import replace
 from pathlib import Path
 import threading
 import time
 
 import pyarrow as pa
 from sqlalchemy import select
+from sqlglot import exp
 
 from qserv.errors import QservError, UserError
 from qserv.exec.cancel import Cancellation, QueryCancelledError
@@ -24,8 +26,11 @@ from qserv.meta.snapshot import read_snapshot
 from qserv.meta.store import MetaStore
 from qserv.merge.czar import Czar, conform
 from qserv.query.areaspec import rewrite_areaspecs
+from qserv.query.inline import czar_relations, inline_table
 from qserv.query.plan import plan_query
-from qserv.schema.types import duckdb_type
+from qserv.query.result_columns import declared_columns
+from qserv.schema.columns import field_with_column
+from qserv.schema.types import arrow_type, duckdb_type
 from qserv.settings import load_settings, store_setting
 from qserv.sql.dialects import parse, resolve_identifiers, to_sql
 from qserv.sql.worker_functions import install as install_functions
@@ -168,18 +173,43 @@ class Engine:
 
 
     # -- queries ----------------------------------------------------------------------------
-    def _prepare(self, text, lang, db):
-        """(snapshot, resolved tree, plan, result schema) of a query; user errors raise here."""
+    def _prepare(self, text, lang, db, uploads=None, max_rows=None):
+        """(snapshot, resolved tree, plan, result schema) of a query; user errors raise here.
+        ``uploads`` (name -> pyarrow.Table) are readable as TAP_UPLOAD.name; ``max_rows`` caps
+        the rows of the answer (as a LIMIT)."""
         with self.store.session() as session:
             snapshot = read_snapshot(session)
         if db is not None and not any(info.database == db for info in snapshot.tables.values()):
             raise UserError(f"no database {db!r} with tables")
-        columns = {key: info.column_names for key, info in snapshot.tables.items()}
-        tree = resolve_identifiers(parse(text, lang), columns, default_database=db, qualified_only=db is None)
-        tree = rewrite_areaspecs(tree, snapshot.tables)
-        self.czar.sync_tables(snapshot.tables)
-        schema = self.czar.result_schema(to_sql(tree, "duckdb"))
-        return snapshot, tree, plan_query(tree, snapshot.tables), schema
+        parsed = parse(text, lang)
+        tables = {**snapshot.tables, **self._inline_tables(parsed, uploads)}
+        snapshot = replace(snapshot, tables=tables)
+        columns = {key: info.column_names for key, info in tables.items()}
+        tree = resolve_identifiers(parsed, columns, default_database=db, qualified_only=db is None)
+        tree = rewrite_areaspecs(tree, tables)
+        if max_rows is not None:
+            tree = _capped(tree, max_rows)
+        self.czar.sync_tables({key: info for key, info in tables.items() if not info.inline})
+        czar_tree, relations = czar_relations(tree, tables)
+        schema = self.czar.result_schema(to_sql(czar_tree, "duckdb"), relations)
+        schema = _declared(schema, declared_columns(tree, tables))
+        return snapshot, tree, plan_query(tree, tables), schema
+
+    def _inline_tables(self, tree, uploads):
+        """TableInfos of TAP_SCHEMA (when ``tree`` reads it) and of the uploads (TAP_UPLOAD)."""
+        found = {}
+        for name, rows in (uploads or {}).items():
+            info = inline_table("TAP_UPLOAD", name, rows)
+            found[info.key] = info
+        if any(table.args.get("db") and table.args["db"].name.upper() == "TAP_SCHEMA"
+               for table in tree.find_all(exp.Table)):
+            from qserv.meta.tap_schema import TAP_SCHEMA_COLUMNS, tap_schema_tables
+            with self.store.session() as session:
+                contents = tap_schema_tables(session)
+            for name, rows in contents.items():
+                info = inline_table("TAP_SCHEMA", name, rows, TAP_SCHEMA_COLUMNS[name])
+                found[info.key] = info
+        return found
 
     def worker(self, worker_ref):
         """The open Worker of a snapshot's worker, with the query functions installed."""
@@ -190,17 +220,21 @@ class Engine:
                 self._functions_installed.add(worker_ref.id)
         return worker
 
-    def query(self, text, lang="adql", db=None, user=None, timeout_s=None, cancellation=None):
+    def query(self, text, lang="adql", db=None, user=None, timeout_s=None, cancellation=None,
+              uploads=None, max_rows=None):
         """The answer of one ADQL (``lang="adql"``) or Qserv SQL (``"qserv"``) query as a
-        pyarrow.Table; ``db`` is the database of unqualified table names. Every query is
-        recorded in the query log (``qserv history``)."""
+        pyarrow.Table; ``db`` is the database of unqualified table names. ``uploads`` (name ->
+        pyarrow.Table) are tables the query may read as TAP_UPLOAD.name; ``max_rows`` caps the
+        answer (TAP's MAXREC). Result columns that are catalog columns carry their declaration in
+        the field metadata (``qserv.schema.columns.column_of_field``). Every query is recorded
+        in the query log (``qserv history``)."""
         started = time.monotonic()
         with self.store.session() as session:
             query_id = start_query(session, text, lang, database=db, user=user)
         cancellation = cancellation or Cancellation(timeout_s or self.settings["query_timeout_s"])
         run = None
         try:
-            snapshot, _, plan, schema = self._prepare(text, lang, db)
+            snapshot, _, plan, schema = self._prepare(text, lang, db, uploads, max_rows)
             run = QueryRun(self, snapshot, cancellation)
             result = conform(run.run(plan), schema)
         except BaseException as error:
@@ -216,10 +250,10 @@ class Engine:
             finish_query(session, query_id, status, time.monotonic() - started, rows=rows,
                          chunks=run.chunks_touched if run else None, error=error)
 
-    def explain(self, text, lang="adql", db=None):
+    def explain(self, text, lang="adql", db=None, uploads=None):
         """A readable description of how a query runs: its plan, the chunks it reads, the worker
         statements and the merge statement."""
-        snapshot, _, plan, _ = self._prepare(text, lang, db)
+        snapshot, _, plan, _ = self._prepare(text, lang, db, uploads)
         return explain_plan(plan, QueryRun(self, snapshot, Cancellation()))
 
     def reference_sql(self, text, lang="adql", db=None):
@@ -227,3 +261,20 @@ class Engine:
         tests' oracle runs it on one DuckDB holding the same rows, with the worker functions)."""
         _, tree, _, _ = self._prepare(text, lang, db)
         return to_sql(tree, "duckdb")
+
+
+def _capped(tree, max_rows):
+    """``tree`` returning at most ``max_rows`` rows (its own LIMIT when smaller)."""
+    limit = tree.args.get("limit")
+    if limit is not None and isinstance(limit.expression, exp.Literal) and int(limit.expression.name) <= max_rows:
+        return tree
+    return tree.limit(max_rows)
+
+
+def _declared(schema, columns):
+    """``schema`` with the declarations of the result columns that are catalog columns of the
+    same Arrow type."""
+    if columns is None or len(columns) != len(schema):
+        return schema
+    return pa.schema([field_with_column(field, column) if column is not None and arrow_type(column) == field.type
+                      else field for field, column in zip(schema, columns)])

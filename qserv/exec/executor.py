@@ -12,10 +12,12 @@ from qserv.errors import ServiceError
 from qserv.exec.dispatch import Statement, run_statements
 from qserv.meta.snapshot import chunk_rows, replicas
 from qserv.query.aggregates import PARTIALS
+from qserv.query.inline import czar_relations
 from qserv.query.partition_keys import typed_keys
 from qserv.query.plan import CzarPlan, ReplicatedPlan, SubqueryPlan, plan_query
 from qserv.query.subqueries import substitute
 from qserv.query.render import worker_sql
+from qserv.query.routing import route_rows, rows_for_chunks
 from qserv.sql.emit import to_sql
 
 
@@ -33,11 +35,13 @@ class QueryRun:
         self.snapshot = snapshot
         self.cancellation = cancellation
         self.chunks_touched = 0
+        self._routed = None  # (plan, routes) of the last crossmatch plan
 
     def run(self, plan):
         if isinstance(plan, CzarPlan):
             inputs = {name: self.run(part) for name, part in plan.inputs.items()}
-            return self.engine.czar.run(to_sql(plan.tree, "duckdb"), inputs)
+            tree, relations = czar_relations(plan.tree, self.snapshot.tables)
+            return self.engine.czar.run(to_sql(tree, "duckdb"), {**inputs, **relations})
         if isinstance(plan, SubqueryPlan):
             tree = plan.tree.copy()
             for name, (kind, part) in plan.subqueries.items():
@@ -73,7 +77,17 @@ class QueryRun:
             chunks = plan.bucket_range.select(chunks)
         if plan.buckets is not None:
             chunks = np.intersect1d(chunks, plan.buckets)
+        if plan.crossmatch is not None:
+            chunks = np.intersect1d(chunks, np.array(sorted(self._routes(plan)), dtype=np.int64))
         return chunks, counts
+
+    def _routes(self, plan):
+        """{chunk: rows of the inline table} of a crossmatch plan (computed once)."""
+        if self._routed is None or self._routed[0] is not plan:
+            match = plan.crossmatch
+            grid = plan.aliases[match.partner].partitioning
+            self._routed = (plan, route_rows(plan.aliases[match.alias], match, grid.chunk_order))
+        return self._routed[1]
 
     def _chunk_plan(self, plan):
         chunks, counts = self.selected_chunks(plan)
@@ -109,5 +123,15 @@ class QueryRun:
         for worker_id, owned in sorted(assigned.items()):
             worker = self.worker_for(worker_id)
             for batch in batches(owned, size):
-                statements.append(Statement(worker, worker_sql(plan, batch, worker.backend, hidden), len(batch)))
+                sql = worker_sql(plan, batch, worker.backend, hidden, self._inline_rows(plan, batch))
+                statements.append(Statement(worker, sql, len(batch)))
         return statements
+
+    def _inline_rows(self, plan, batch):
+        """For a crossmatch plan, the inline table narrowed to the rows routed to ``batch``."""
+        if plan.crossmatch is None:
+            return None
+        match = plan.crossmatch
+        routed = plan.aliases[match.alias]
+        rows = routed.rows.take(rows_for_chunks(self._routes(plan), batch))
+        return lambda info: rows if info is routed else info.rows

@@ -57,10 +57,13 @@ class Czar:
                 self._database.execute(f"CREATE OR REPLACE TABLE {name} ({columns})")
                 self._tables[key] = signature
 
-    def result_schema(self, sql):
-        """The schema of ``sql`` (DuckDB SQL over the catalog tables) on an unsharded DuckDB."""
+    def result_schema(self, sql, relations=None):
+        """The schema of ``sql`` (DuckDB SQL over the catalog tables and the Arrow tables
+        ``relations``, name -> pyarrow.Table) on an unsharded DuckDB."""
         cursor = self._database.cursor()
         try:
+            for name, table in (relations or {}).items():
+                cursor.register(name, table.slice(0, 0))
             schema = cursor.sql(sql).limit(0).to_arrow_table().schema
         except duckdb.Error as exc:
             raise QueryBindError(f"the query cannot be evaluated: {str(exc).strip()}") from None

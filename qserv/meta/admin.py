@@ -15,8 +15,14 @@ NUMERIC = ("short", "int", "long", "float", "double")
 ID_TYPES = ("short", "int", "long", "char", "string", "unicode", "text")
 
 
+RESERVED_DATABASES = ("TAP_SCHEMA", "TAP_UPLOAD")
+
+
 def create_database(session, name, chunk_order=7, subchunk_order=10, overlap_arcsec=60.0, replication=1):
     check_identifier(name, "database")
+    if name.upper() in RESERVED_DATABASES:
+        raise UserError(f"database name {name!r} is reserved (TAP_SCHEMA describes the catalog, "
+                        "TAP_UPLOAD holds a query's uploaded tables)")
     ChunkGrid(chunk_order, subchunk_order, overlap_arcsec)  # validates
     if session.scalar(select(Database).where(Database.name == name)) is not None:
         raise ConflictError(f"database {name!r} already exists")

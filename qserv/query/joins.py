@@ -109,8 +109,9 @@ def _position_alias(ra, dec, columns):
     return None
 
 
-def _near_neighbour_edge(node, columns):
-    """(a, b, radius_deg) of a distance condition between the positions of two aliases, else None."""
+def _distance_condition(node):
+    """([point, point], radius node) of ``distance(point, point) < r`` (or r > distance), where a
+    point is [ra node, dec node]; else None."""
     if type(node) not in _DISTANCE_BOUNDS:
         return None
     distance, radius = node.this, node.expression
@@ -118,20 +119,72 @@ def _near_neighbour_edge(node, columns):
         distance, radius = radius, distance
     if is_call(distance, "QSERV_DISTANCE") and len(distance.expressions) == 2 and \
             all(is_call(p, "QSERV_POINT") and len(p.expressions) == 2 for p in distance.expressions):
-        points = [p.expressions for p in distance.expressions]
-    elif is_call(distance, "SCISQL_ANGSEP") and len(distance.expressions) == 4:
+        return [p.expressions for p in distance.expressions], radius
+    if is_call(distance, "SCISQL_ANGSEP") and len(distance.expressions) == 4:
         args = distance.expressions
-        points = [args[:2], args[2:]]
-    else:
-        return None
-    a, b = (_position_alias(*point, columns) for point in points)
-    if a is None or b is None or a == b:
-        return None
+        return [args[:2], args[2:]], radius
+    return None
+
+
+def _radius_deg(node, radius):
     value = constant(radius)
     if value is None:
         raise UnsupportedQueryError(
             f"the near-neighbour radius must be a constant: {node.sql()}")
-    return a, b, value
+    return value
+
+
+def _near_neighbour_edge(node, columns):
+    """(a, b, radius_deg) of a distance condition between the positions of two aliases, else None."""
+    found = _distance_condition(node)
+    if found is None:
+        return None
+    points, radius = found
+    a, b = (_position_alias(*point, columns) for point in points)
+    if a is None or b is None or a == b:
+        return None
+    return a, b, _radius_deg(node, radius)
+
+
+@dataclass(frozen=True)
+class InlineCrossmatch:
+    """``DISTANCE(POINT(u.ra, u.dec), POINT(t.ra, t.dec)) < r`` between an inline table ``u`` (an
+    uploaded list of positions) and a positioned sharded table ``t``: only the chunks within ``r``
+    of some row of ``u`` can hold a pair, and each chunk needs only those rows of ``u``."""
+
+    alias: str  # of the inline table
+    ra_column: str
+    dec_column: str
+    radius_deg: float
+    partner: str  # alias of the sharded table
+
+
+def _plain_column(node, columns):
+    """(alias, column name) of a column reference of an inline table, else None."""
+    alias = columns.alias_of(node)
+    if alias is None or not columns.aliases[alias].inline:
+        return None
+    name = next(n for n in columns.aliases[alias].column_names if identifier_matches(node.this, n))
+    return alias, name
+
+
+def inline_crossmatch(select, shape):
+    """The InlineCrossmatch of ``select`` (a top-level WHERE or inner-join condition), else None.
+    Not with a LEFT JOIN: rows without a partner would then be lost with their chunks."""
+    if any((join.args.get("side") or "").upper() for join in select.args.get("joins") or []):
+        return None
+    columns = _Columns(shape.aliases)
+    for node in _conditions(select):
+        found = _distance_condition(node)
+        if found is None:
+            continue
+        points, radius = found
+        for inline_point, other in (points, points[::-1]):
+            ra, dec = (_plain_column(value, columns) for value in inline_point)
+            partner = _position_alias(*other, columns)
+            if ra and dec and ra[0] == dec[0] and partner in shape.primary:
+                return InlineCrossmatch(ra[0], ra[1], dec[1], _radius_deg(node, radius), partner)
+    return None
 
 
 def _conditions(select):

@@ -4,7 +4,8 @@
 
 1. ``rewrite_areaspecs``: Qserv areaspecs become point-in-region predicates on the director table.
 2. By what the query reads:
-   - no catalog table: a ``CzarPlan`` evaluated by the czar alone (``SELECT 1 + 1``);
+   - no catalog table, or inline tables only (TAP_SCHEMA, uploads: ``qserv.query.inline``): a
+     ``CzarPlan`` evaluated by the czar alone (``SELECT 1 + 1``);
    - replicated tables only: a ``ReplicatedPlan``, the whole query on one worker;
    - one SELECT over sharded tables (no subquery, no WITH): a ``ChunkPlan`` (below);
    - otherwise (set operations, WITH, derived tables): a ``CzarPlan`` whose inputs are the plans
@@ -14,7 +15,8 @@
 3. A ``ChunkPlan``: ``join_shape`` (chunk-local joins), spatial restrictors and director-key
    restrictions of the chunk-defining aliases, time and hash buckets, ``split_aggregates`` (worker
    template and merge statement), ``SELECT COUNT(*) FROM t`` from the chunk row counters, and
-   the row limit that lets dispatch stop early.
+   the row limit that lets dispatch stop early, and the routing of an inline list of positions
+   joined by distance (``inline_crossmatch``).
 """
 
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from sqlglot import exp
 from qserv.query.aggregates import PARTIALS, UnsupportedQueryError, split_aggregates
 from qserv.query.areaspec import rewrite_areaspecs
 from qserv.query.director_keys import director_key_restrictions
-from qserv.query.joins import join_shape, source_tables, table_key
+from qserv.query.joins import inline_crossmatch, join_shape, source_tables, table_key
 from qserv.query.partition_keys import hash_buckets, time_bucket_range
 from qserv.query.restrictors import chunks_for, spatial_restrictors
 from qserv.query.subqueries import extract_subqueries
@@ -53,6 +55,7 @@ class ChunkPlan:
     row_limit: int | None = None  # dispatch may stop once this many rows arrived
     count_table: object = None  # TableInfo when the answer is the sum of its chunk row counters
     restrictors: list = field(default_factory=list)
+    crossmatch: object = None  # InlineCrossmatch: chunks and inline rows routed by position
 
     @property
     def kind(self):
@@ -104,7 +107,7 @@ def plan_query(tree, tables):
 
 def _plan(tree, tables, counter):
     read = catalog_tables(tree, tables)
-    if not read:
+    if all(info.inline for info in read):
         return CzarPlan(tree)
     if isinstance(tree, exp.Select) and any(info.sharded for info in read):
         found = extract_subqueries(tree, tables, counter)
@@ -195,7 +198,16 @@ def _chunk_plan(select, tables):
     if shape.overlap_alias is not None:
         if any(node.is_star for node in select.expressions):
             raise UnsupportedQueryError("SELECT * is not supported in a near-neighbour join: list the columns")
-        plan.worker = plan.worker.where(_same_chunk(shape)).where(_declination_band(shape))
+        band = _declination_band(shape.near_alias, shape.aliases[shape.near_alias].dec_column,
+                                 shape.overlap_alias, shape.aliases[shape.overlap_alias].dec_column,
+                                 shape.radius_deg)
+        plan.worker = plan.worker.where(_same_chunk(shape)).where(band)
+    plan.crossmatch = inline_crossmatch(select, shape)
+    if plan.crossmatch is not None:
+        match = plan.crossmatch
+        plan.worker = plan.worker.where(_declination_band(
+            match.partner, shape.aliases[match.partner].dec_column, match.alias, match.dec_column,
+            match.radius_deg))
     return plan
 
 
@@ -207,18 +219,17 @@ def _same_chunk(shape):
     return exp.EQ(this=chunk[0], expression=chunk[1])
 
 
-def _declination_band(shape):
-    """``b.dec BETWEEN a.dec - r AND a.dec + r`` for a near-neighbour pair: implied by the distance
-    condition (|dDec| <= distance), and a range join the worker engine runs without comparing
-    every pair of the chunk."""
-    def dec(alias):
-        return exp.column(exp.to_identifier(shape.aliases[alias].dec_column, quoted=True),
-                          table=exp.to_identifier(alias, quoted=True))
+def _declination_band(near_alias, near_dec, far_alias, far_dec, radius_deg):
+    """``far.dec BETWEEN near.dec - r AND near.dec + r`` for a pair within ``radius_deg``: implied by
+    the distance condition (|dDec| <= distance), and a range join the worker engine runs without
+    comparing every pair of the chunk."""
+    def dec(alias, column):
+        return exp.column(exp.to_identifier(column, quoted=True), table=exp.to_identifier(alias, quoted=True))
 
-    radius = exp.Literal.number(repr(shape.radius_deg))
-    near = dec(shape.near_alias)
-    return exp.and_(exp.GTE(this=dec(shape.overlap_alias), expression=exp.Sub(this=near, expression=radius)),
-                    exp.LTE(this=dec(shape.overlap_alias), expression=exp.Add(this=near.copy(), expression=radius)))
+    radius = exp.Literal.number(repr(radius_deg))
+    near, far = dec(near_alias, near_dec), dec(far_alias, far_dec)
+    return exp.and_(exp.GTE(this=far, expression=exp.Sub(this=near, expression=radius)),
+                    exp.LTE(this=far.copy(), expression=exp.Add(this=near.copy(), expression=radius)))
 
 
 def _row_limit(select, split):

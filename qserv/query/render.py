@@ -8,13 +8,15 @@ user's columns only, restricted to
   that reads the overlap, ``NOT _qserv_overlap``.
 
 so ``SELECT *`` and every column reference of the query work unchanged, and the worker's engine
-pushes the filters down to the stored table.
+pushes the filters down to the stored table. Inline tables (``qserv.query.inline``) become VALUES
+lists of their rows.
 """
 
 from sqlglot import exp
 
 from qserv.exec.worker import physical_table_name
 from qserv.exec.workers import quote
+from qserv.query.inline import fill_placeholders, placeholders
 from qserv.query.joins import table_key
 from qserv.query.plan import CHUNK_COLUMN, ChunkPlan
 from qserv.sql.emit import to_sql
@@ -40,7 +42,7 @@ def substitute_tables(tree, tables, chunks, hidden_transactions, overlap_alias=N
     tree = tree.copy()
     for table in list(tree.find_all(exp.Table)):
         info = tables.get(table_key(table))
-        if info is None:
+        if info is None or info.inline:
             continue
         alias = table.alias_or_name
         rows = exp.maybe_parse(_visible_rows(info, chunks, hidden_transactions, alias == overlap_alias,
@@ -52,9 +54,10 @@ def substitute_tables(tree, tables, chunks, hidden_transactions, overlap_alias=N
     return tree
 
 
-def worker_sql(plan, chunks, backend, hidden_transactions):
+def worker_sql(plan, chunks, backend, hidden_transactions, inline_rows=None):
     """The statement a worker runs for ``chunks`` of a ChunkPlan (or the whole of a
-    ReplicatedPlan when ``plan`` is one: ``chunks`` is then ignored)."""
+    ReplicatedPlan when ``plan`` is one: ``chunks`` is then ignored). Inline tables are sent as
+    VALUES lists of their rows, or of ``inline_rows(info)`` when given."""
     if isinstance(plan, ChunkPlan):
         tables = {info.key: info for info in plan.aliases.values()}
         pair = (plan.overlap_alias, plan.near_alias) if plan.overlap_alias else ()
@@ -62,4 +65,5 @@ def worker_sql(plan, chunks, backend, hidden_transactions):
     else:
         tables = {info.key: info for info in plan.tables}
         tree = substitute_tables(plan.tree, tables, (), hidden_transactions)
-    return to_sql(tree, backend)
+    tree, found = placeholders(tree, tables)
+    return fill_placeholders(to_sql(tree, backend), found, backend, inline_rows)

@@ -1,6 +1,6 @@
 """What the planner knows about a catalog table: a plain value built from the central state."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class Partitioning:
 class TableInfo:
     database: str
     name: str
-    kind: str  # director | child | replicated | time | hash
+    kind: str  # director | child | replicated | time | hash | inline
     columns: tuple  # qserv.schema.columns.Column of the user's columns, in order
     partitioning: Partitioning
     id_column: str | None = None
@@ -27,6 +27,8 @@ class TableInfo:
     partition_column: str | None = None  # time and hash tables
     bucket_days: float | None = None
     bucket_count: int | None = None
+    # an inline table's rows (a pyarrow.Table): TAP_SCHEMA and TAP uploads, held by the czar
+    rows: object = field(default=None, compare=False, repr=False)
 
     @property
     def key(self):
@@ -41,7 +43,12 @@ class TableInfo:
 
     @property
     def sharded(self):
-        return self.kind != "replicated"
+        return self.kind not in ("replicated", "inline")
+
+    @property
+    def inline(self):
+        """Rows held by the czar, not stored on workers (sent along with a worker statement)."""
+        return self.kind == "inline"
 
     @property
     def position(self):
