@@ -251,6 +251,82 @@ def history(context, limit, status, user):
         click.echo(line)
 
 
+@cli.group("user")
+def user_group():
+    """Users of the TAP service (their tokens: `qserv token`)."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="The user may see and manage every user's TAP jobs.")
+@click.pass_context
+def user_add(context, name, admin):
+    """Add user NAME."""
+    from qserv.meta.users import add_user
+
+    with _engine(context) as engine, engine.store.session() as session:
+        add_user(session, name, is_admin=admin)
+    click.echo(f"added {'admin' if admin else 'user'} {name}")
+
+
+@user_group.command("list")
+@click.pass_context
+def user_list(context):
+    """Users: name, admin (yes/no), active tokens."""
+    from qserv.meta.users import active_tokens, list_users
+
+    with _engine(context) as engine, engine.store.session() as session:
+        rows = [(u.name, "yes" if u.is_admin else "no", len(active_tokens(u))) for u in list_users(session)]
+    if not rows:
+        click.echo("no users")
+        return
+    click.echo("name\tadmin\ttokens")
+    for name, admin, tokens in rows:
+        click.echo(f"{name}\t{admin}\t{tokens}")
+
+
+@user_group.command("remove")
+@click.argument("name")
+@click.pass_context
+def user_remove(context, name):
+    """Remove user NAME and its tokens (its TAP jobs stay until they expire)."""
+    from qserv.meta.users import remove_user
+
+    with _engine(context) as engine, engine.store.session() as session:
+        count = remove_user(session, name)
+    click.echo(f"removed user {name} and {count} token(s)")
+
+
+@cli.group("token")
+def token_group():
+    """Bearer tokens of TAP users (only their SHA-256 is stored)."""
+
+
+@token_group.command("create")
+@click.argument("user_name", metavar="USER")
+@click.option("--label", default=None, help="A note on what the token is for.")
+@click.pass_context
+def token_create(context, user_name, label):
+    """Create a token for USER and print it (only it, on stdout: it is not shown again)."""
+    from qserv.meta.users import create_token
+
+    with _engine(context) as engine, engine.store.session() as session:
+        token = create_token(session, user_name, label=label)
+    click.echo(token)
+
+
+@token_group.command("revoke")
+@click.argument("user_name", metavar="USER")
+@click.pass_context
+def token_revoke(context, user_name):
+    """Revoke every token of USER."""
+    from qserv.meta.users import revoke_tokens
+
+    with _engine(context) as engine, engine.store.session() as session:
+        count = revoke_tokens(session, user_name)
+    click.echo(f"revoked {count} token(s) of {user_name}")
+
+
 def _query_options(function):
     function = click.option("--db", help="Database of unqualified table names (as USE DB).")(function)
     function = click.option("--lang", type=click.Choice(["adql", "qserv"]), default="adql", show_default=True,

@@ -159,3 +159,51 @@ class QueryRecord(Base):
     chunks: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|error|cancelled
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class TapJob(Base):
+    """One TAP async job (UWS 1.1); written by qserv.meta.tap_jobs. Results live in files."""
+
+    __tablename__ = "tap_jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)  # user name, "anonymous" without a token
+    run_id: Mapped[str | None] = mapped_column(Text)
+    phase: Mapped[str] = mapped_column(String(16), default="PENDING")
+    parameters: Mapped[dict] = mapped_column(JSON)  # lower-cased names -> string values
+    creation_time: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    start_time: Mapped[datetime | None] = mapped_column(DateTime)
+    end_time: Mapped[datetime | None] = mapped_column(DateTime)
+    execution_duration_s: Mapped[int] = mapped_column(Integer)  # always > 0
+    destruction_time: Mapped[datetime] = mapped_column(DateTime, index=True)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    result_path: Mapped[str | None] = mapped_column(Text)
+    result_mime: Mapped[str | None] = mapped_column(String(128))
+    result_rows: Mapped[int | None] = mapped_column(BigInteger)
+    overflow: Mapped[bool] = mapped_column(Boolean, default=False)
+    query_id: Mapped[int | None] = mapped_column(Integer)  # query_log id of the job's query
+
+
+class User(Base):
+    """A user of the TAP service; authenticated by its tokens (qserv.meta.users)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    tokens: Mapped[list["Token"]] = relationship(back_populates="user", cascade="all, delete-orphan",
+                                                 order_by="Token.id")
+
+
+class Token(Base):
+    """A bearer token of a user: only the SHA-256 of the token is stored, never the token."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    user: Mapped[User] = relationship(back_populates="tokens")
