@@ -377,6 +377,25 @@ def demo(context, keep):
     run_demo(context.obj["home"] if keep else None, echo=click.echo)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8080, show_default=True, help="TCP port.")
+@click.option("--threads", type=int, default=16, show_default=True, help="Requests served at the same time.")
+@click.pass_context
+def serve(context, host, port, threads):
+    """Serve TAP 1.1 at http://HOST:PORT/tap (waitress, a production WSGI server)."""
+    import waitress
+
+    from qserv.api.app import create_app
+
+    app = create_app({"home": context.obj["home"]})
+    click.echo(f"qserv TAP service at http://{host}:{port}/tap (Ctrl-C stops it)", err=True)
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="qserv", channel_timeout=3600)
+    finally:
+        app.extensions["qserv"].close()
+
+
 def main(argv=None):
     try:
         cli.main(args=argv, prog_name="qserv", standalone_mode=False)

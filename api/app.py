@@ -1,0 +1,66 @@
+"""The web service: ``create_app(settings)`` builds the Flask app serving TAP 1.1 under ``/tap``.
+
+``settings`` is a mapping: ``home`` (the instance home; default ``QSERV_HOME`` or ./qserv-home) or
+``engine`` (an open Engine, e.g. in tests), and optionally ``cleanup_interval_s`` (how often
+expired async jobs are destroyed; default 60). Every qserv error becomes a VOTable error document
+(``QUERY_STATUS=ERROR``) with the error's HTTP status; anything else is logged and answered 500.
+"""
+
+import logging
+import threading
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+import qserv
+from qserv.api.tap.async_routes import blueprint as async_blueprint
+from qserv.api.tap.runner import JobRunner
+from qserv.api.tap.service import TapService, destroy_expired_jobs
+from qserv.api.tap.service_routes import blueprint as tap_blueprint
+from qserv.errors import QservError
+from qserv.formats.votable import VOTABLE_MIME, error_votable
+from qserv.meta.tap_jobs import requeue_interrupted
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings=None):
+    settings = dict(settings or {})
+    engine = settings.get("engine") or qserv.open(settings.get("home"))
+    runner = JobRunner(engine, engine.home / "tap" / "jobs", engine.settings["tap_async_threads"])
+    service = TapService(engine, runner, owns_engine="engine" not in settings)
+    app = Flask("qserv.api")
+    app.extensions["qserv"] = service
+    app.register_blueprint(tap_blueprint)
+    app.register_blueprint(async_blueprint)
+    app.register_error_handler(QservError, _qserv_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    with engine.store.session() as session:
+        waiting = [job.id for job in requeue_interrupted(session)]
+    for job_id in waiting:
+        runner.submit(job_id)
+    _start_cleanup(service, float(settings.get("cleanup_interval_s", 60)))
+    return app
+
+
+def _qserv_error(error):
+    return Response(error_votable(str(error)), status=error.http_status, content_type=VOTABLE_MIME)
+
+
+def _unexpected_error(error):
+    if isinstance(error, HTTPException):
+        return error
+    log.exception("unexpected error")
+    return Response(error_votable(f"internal error: {error!r}"), status=500, content_type=VOTABLE_MIME)
+
+
+def _start_cleanup(service, interval_s):
+    def loop():
+        while not service.stopping.wait(interval_s):
+            try:
+                destroy_expired_jobs(service)
+            except Exception:  # keep cleaning later; the next round retries
+                log.exception("destroying expired jobs failed")
+
+    destroy_expired_jobs(service)
+    threading.Thread(target=loop, name="tap-cleanup", daemon=True).start()

@@ -1,0 +1,252 @@
+"""TAP async (UWS 1.1) routes under /tap/async. Every redirect is a 303 to an absolute URL."""
+
+from datetime import timedelta
+from pathlib import Path
+import time
+
+from flask import Blueprint, Response, redirect, request, send_file, url_for
+
+from qserv.api.tap.execute import request_uploads
+from qserv.api.tap.params import QueryParameters, TapParameterError
+from qserv.api.tap.service import caller, parameters, service
+from qserv.api.tap.uws_xml import job_list_xml, job_xml, parameters_xml, results_xml
+from qserv.errors import NotFoundError
+from qserv.formats.votable import VOTABLE_MIME, error_votable
+from qserv.meta.models import utc_now
+from qserv.meta.tap_jobs import (
+    ACTIVE, abort_job, create_job, delete_job, get_job, list_jobs, queue_job, set_destruction,
+    set_execution_duration, set_parameters, uws_time,
+)
+
+blueprint = Blueprint("tap_async", __name__, url_prefix="/tap/async")
+XML = "text/xml"
+TEXT = "text/plain"
+MAX_WAIT_S = 600
+WAIT_POLL_S = 0.1
+# parameters that control the job rather than its query
+_CONTROL = ("phase", "runid", "executionduration", "destruction", "action")
+
+
+def _job_url(job_id):
+    return url_for("tap_async.job", job_id=job_id, _external=True)
+
+
+def _result_url(job_id):
+    return url_for("tap_async.result", job_id=job_id, _external=True)
+
+
+def _see_job(job_id):
+    return redirect(_job_url(job_id), code=303)
+
+
+def _load(session, job_id):
+    who = caller()
+    return get_job(session, job_id, who.name, who.is_admin)
+
+
+def _settings():
+    return service().engine.settings
+
+
+@blueprint.get("", strict_slashes=False)
+def job_list():
+    who = caller()
+    phases = [value for name, value in request.args.items(multi=True) if name.lower() == "phase"]
+    params = parameters()
+    with service().engine.store.session() as session:
+        jobs = list_jobs(session, who.name, who.is_admin, phases=phases or None, after=params.get("after"),
+                         last=params.get("last"))
+        return Response(job_list_xml(jobs, _job_url), mimetype=XML)
+
+
+@blueprint.post("", strict_slashes=False)
+def create():
+    who = caller()
+    params = parameters()
+    engine = service().engine
+    settings = _settings()
+    query = QueryParameters(query="", response_format=None, maxrec=None, upload=params.get("upload"), run_id=None)
+    uploads = request_uploads(engine, query, request.files)
+    lifetime = timedelta(seconds=settings["tap_job_lifetime_s"])
+    with engine.store.session() as session:
+        job = create_job(session, who.name, {k: v for k, v in params.items() if k not in _CONTROL},
+                         settings["tap_async_duration_s"], utc_now() + lifetime, run_id=params.get("runid"))
+        _apply_times(session, job, params)
+        job_id = job.id
+    if uploads:
+        service().runner.save_uploads(job_id, uploads)
+    if params.get("phase", "").upper() == "RUN":
+        _run(job_id)
+    elif params.get("phase"):
+        raise TapParameterError(f"PHASE={params['phase']} is not allowed when creating a job (use RUN)")
+    return _see_job(job_id)
+
+
+def _apply_times(session, job, params):
+    settings = _settings()
+    if "executionduration" in params:
+        set_execution_duration(session, job, _seconds(params["executionduration"]), settings["query_timeout_s"])
+    if "destruction" in params:
+        set_destruction(session, job, params["destruction"],
+                        job.creation_time + timedelta(seconds=settings["tap_job_lifetime_s"]))
+
+
+def _seconds(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise TapParameterError(f"EXECUTIONDURATION must be a whole number of seconds, got {text!r}") from None
+
+
+def _run(job_id):
+    with service().engine.store.session() as session:
+        queued = queue_job(session, job_id)
+    if queued:
+        service().runner.submit(job_id)
+
+
+@blueprint.get("/<job_id>")
+def job(job_id):
+    params = parameters()
+    wait_s = _wait_seconds(params.get("wait"))
+    wanted = params.get("phase", "").upper() or None
+    deadline = time.monotonic() + wait_s
+    engine = service().engine
+    while True:
+        with engine.store.session() as session:
+            found = _load(session, job_id)
+            waiting = found.phase in (("PENDING", *ACTIVE) if wanted is None else (wanted,)) \
+                and found.phase in ("PENDING", *ACTIVE)
+            if not waiting or time.monotonic() >= deadline:
+                return Response(job_xml(found, _result_url(job_id), service().runner.upload_names(job_id)),
+                                mimetype=XML)
+        time.sleep(WAIT_POLL_S)
+
+
+def _wait_seconds(text):
+    if text is None:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise TapParameterError(f"WAIT must be a number of seconds, got {text!r}") from None
+    return MAX_WAIT_S if value < 0 else min(value, MAX_WAIT_S)
+
+
+@blueprint.delete("/<job_id>")
+def delete(job_id):
+    _delete(job_id)
+    return redirect(url_for("tap_async.job_list", _external=True), code=303)
+
+
+@blueprint.post("/<job_id>")
+def post_job(job_id):
+    params = parameters()
+    if params.get("action", "").upper() == "DELETE":
+        return delete(job_id)
+    if "action" in params:
+        raise TapParameterError(f"ACTION={params['action']} is not supported (use DELETE)")
+    with service().engine.store.session() as session:
+        found = _load(session, job_id)
+        _apply_times(session, found, params)
+        extra = {k: v for k, v in params.items() if k not in _CONTROL}
+        if extra:
+            set_parameters(session, found, extra)
+    if params.get("phase"):
+        _change_phase(job_id, params["phase"])
+    return _see_job(job_id)
+
+
+def _delete(job_id):
+    with service().engine.store.session() as session:
+        found = _load(session, job_id)
+        abort_job(session, found)
+        service().runner.remove_files(job_id)
+        delete_job(session, found)
+
+
+def _change_phase(job_id, value):
+    phase = value.upper()
+    if phase == "RUN":
+        with service().engine.store.session() as session:
+            _load(session, job_id)
+        _run(job_id)
+    elif phase == "ABORT":
+        with service().engine.store.session() as session:
+            abort_job(session, _load(session, job_id))
+        service().runner.abort(job_id)
+    else:
+        raise TapParameterError(f"PHASE={value} is not allowed (use RUN or ABORT)")
+
+
+@blueprint.route("/<job_id>/phase", methods=["GET", "POST"])
+def phase(job_id):
+    if request.method == "POST":
+        _change_phase(job_id, parameters().get("phase", ""))
+        return _see_job(job_id)
+    return _text(job_id, lambda found: found.phase)
+
+
+@blueprint.route("/<job_id>/executionduration", methods=["GET", "POST"])
+def execution_duration(job_id):
+    if request.method == "POST":
+        return post_job(job_id)
+    return _text(job_id, lambda found: str(found.execution_duration_s))
+
+
+@blueprint.route("/<job_id>/destruction", methods=["GET", "POST"])
+def destruction(job_id):
+    if request.method == "POST":
+        return post_job(job_id)
+    return _text(job_id, lambda found: uws_time(found.destruction_time))
+
+
+@blueprint.get("/<job_id>/owner")
+def owner(job_id):
+    return _text(job_id, lambda found: found.owner)
+
+
+@blueprint.get("/<job_id>/quote")
+def quote(job_id):
+    return _text(job_id, lambda found: "")
+
+
+@blueprint.get("/<job_id>/error")
+def error(job_id):
+    with service().engine.store.session() as session:
+        found = _load(session, job_id)
+        if found.phase != "ERROR":
+            raise NotFoundError(f"job {job_id} has no error (it is {found.phase})")
+        return Response(error_votable(found.error_message or "the job failed"), content_type=VOTABLE_MIME)
+
+
+@blueprint.get("/<job_id>/results")
+def results(job_id):
+    with service().engine.store.session() as session:
+        return Response(results_xml(_load(session, job_id), _result_url(job_id)), mimetype=XML)
+
+
+@blueprint.get("/<job_id>/results/result")
+def result(job_id):
+    with service().engine.store.session() as session:
+        found = _load(session, job_id)
+        if found.phase != "COMPLETED" or not found.result_path or not Path(found.result_path).exists():
+            raise NotFoundError(f"job {job_id} has no result (it is {found.phase})")
+        path, mime = found.result_path, found.result_mime
+    return send_file(path, mimetype=mime)
+
+
+@blueprint.route("/<job_id>/parameters", methods=["GET", "POST"])
+def job_parameters(job_id):
+    if request.method == "POST":
+        return post_job(job_id)
+    with service().engine.store.session() as session:
+        found = _load(session, job_id)
+        return Response(parameters_xml(found, service().runner.upload_names(job_id)), mimetype=XML)
+
+
+def _text(job_id, value_of):
+    with service().engine.store.session() as session:
+        return Response(value_of(_load(session, job_id)), mimetype=TEXT)
+
+
