@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from bench import ingest_bench, machine, sphere_bench
+from bench import ingest_bench, machine, sphere_bench, votable_bench
 
 RESULTS = Path(__file__).parent / "results" / "latest.md"
 
@@ -12,9 +12,10 @@ def main():
     sections = [
         ("Sphere: partitioning and coverage", sphere_bench.bench_assignment() + sphere_bench.bench_coverage()),
         ("Ingest", ingest_bench.bench_bulk() + ingest_bench.bench_visit()),
+        ("VOTable output", votable_bench.bench_votable()),
     ]
     lines = ["# qserv benchmark results", "",
-             "Machine: " + machine.describe(["numpy", "healpy", "Cython", "duckdb", "pyarrow", "lsdb"]), ""]
+             "Machine: " + machine.describe(["numpy", "healpy", "Cython", "duckdb", "pyarrow", "lsdb", "astropy"]), ""]
     for title, rows in sections:
         lines += [f"## {title}", "", "| workload | median | note |", "|---|---|---|"]
         lines += [f"| {name} | {value} | {note} |" for name, value, note in rows]

@@ -1,9 +1,9 @@
 """Writing a query result (a pyarrow.Table) in the formats users ask for.
 
 ``csv`` and ``tsv`` (header line, empty field for NULL), ``json`` (an object with ``columns`` and
-``rows``), ``parquet``, and through astropy ``votable`` (VOTable 1.4, TABLEDATA) and ``fits``
-(a binary table). Unique column names are required by VOTable and FITS: repeated names get a
-``_2``, ``_3``... suffix there.
+``rows``), ``parquet``, ``votable`` (VOTable 1.4, BINARY2, by qserv's vectorised writer
+:mod:`qserv.formats.votable`) and through astropy ``fits`` (a binary table). Unique column names
+are required by VOTable and FITS: repeated names get a ``_2``, ``_3``... suffix there.
 """
 
 import io
@@ -69,11 +69,9 @@ def render(table, format_):
         pq.write_table(table, buffer)
         return buffer.getvalue()
     if format_ == "votable":
-        from astropy.io.votable import from_table
+        from qserv.formats.votable import votable_bytes  # here: it imports unique_names from us
 
-        buffer = io.BytesIO()
-        from_table(_astropy_table(table)).to_xml(buffer)
-        return buffer.getvalue()
+        return votable_bytes(table)
     if format_ == "fits":
         buffer = io.BytesIO()
         _astropy_table(table).write(buffer, format="fits")

@@ -1,0 +1,1 @@
+"""Result formats written by qserv's own vectorised, streaming writers (VOTable)."""
