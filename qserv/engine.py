@@ -23,6 +23,7 @@ from qserv.meta.catalog import active_workers, get_database, get_table, split_ta
 from qserv.meta.models import Chunk, Replica, Transaction, Worker
 from qserv.meta.query_log import finish_query, start_query
 from qserv.meta.snapshot import read_snapshot
+from qserv.meta.tap_schema import TAP_SCHEMA_COLUMNS, tap_schema_tables
 from qserv.meta.store import MetaStore
 from qserv.merge.czar import Czar, conform
 from qserv.query.areaspec import rewrite_areaspecs
@@ -203,7 +204,6 @@ class Engine:
             found[info.key] = info
         if any(table.args.get("db") and table.args["db"].name.upper() == "TAP_SCHEMA"
                for table in tree.find_all(exp.Table)):
-            from qserv.meta.tap_schema import TAP_SCHEMA_COLUMNS, tap_schema_tables
             with self.store.session() as session:
                 contents = tap_schema_tables(session)
             for name, rows in contents.items():

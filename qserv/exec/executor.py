@@ -62,23 +62,25 @@ class QueryRun:
     def selected_chunks(self, plan):
         """Sorted chunk ids the plan must read: populated chunks of its tables that every
         restriction allows."""
-        with self.engine.store.session() as session:
-            counts = chunk_rows(session, plan.chunk_tables)
-        chunks = np.array(sorted(counts), dtype=np.int64)
-        if plan.spatial_chunks is not None:
-            chunks = np.intersect1d(chunks, plan.spatial_chunks)
+        allowed = plan.spatial_chunks
         for director, values in plan.key_lookups:
             keys = typed_keys(values, director.column(director.id_column).datatype)
             if keys is not None:
                 held = self.engine.index.chunks_holding(director.database, director.name, keys,
                                                        self.snapshot.hidden_transactions)
-                chunks = np.intersect1d(chunks, held)
+                allowed = held if allowed is None else np.intersect1d(allowed, held)
+        if plan.buckets is not None:
+            allowed = plan.buckets if allowed is None else np.intersect1d(allowed, plan.buckets)
+        if plan.crossmatch is not None:
+            routed = np.array(sorted(self._routes(plan)), dtype=np.int64)
+            allowed = routed if allowed is None else np.intersect1d(allowed, routed)
+        with self.engine.store.session() as session:
+            counts = chunk_rows(session, plan.chunk_tables, allowed)
+        chunks = np.array(sorted(counts), dtype=np.int64)
+        if allowed is not None:
+            chunks = np.intersect1d(chunks, allowed)
         if plan.bucket_range is not None:
             chunks = plan.bucket_range.select(chunks)
-        if plan.buckets is not None:
-            chunks = np.intersect1d(chunks, plan.buckets)
-        if plan.crossmatch is not None:
-            chunks = np.intersect1d(chunks, np.array(sorted(self._routes(plan)), dtype=np.int64))
         return chunks, counts
 
     def _routes(self, plan):

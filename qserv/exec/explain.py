@@ -1,5 +1,6 @@
 """``qserv explain``: how a query runs, as text (the plan, the chunks, worker and merge SQL)."""
 
+from qserv.meta.snapshot import chunk_rows
 from qserv.query.plan import ChunkPlan, CzarPlan, SubqueryPlan
 from qserv.query.render import worker_sql
 from qserv.sql.emit import to_sql
@@ -30,8 +31,10 @@ def _explain_chunks(plan, run):
         lines.append(f"time buckets {plan.bucket_range.low}..{plan.bucket_range.high}")
     if plan.buckets is not None:
         lines.append(f"hash buckets {list(plan.buckets)}")
-    chunks, counts = run.selected_chunks(plan)
-    lines.append(f"chunks: {len(chunks)} of {len(counts)} populated: {_chunk_list(chunks.tolist())}")
+    chunks, _ = run.selected_chunks(plan)
+    with run.engine.store.session() as session:
+        populated = len(chunk_rows(session, plan.chunk_tables))
+    lines.append(f"chunks: {len(chunks)} of {populated} populated: {_chunk_list(chunks.tolist())}")
     if plan.count_table is not None:
         lines.append(f"answer: the sum of the row counters of {plan.count_table.key} (no worker reads)")
         return lines

@@ -47,14 +47,26 @@ def read_snapshot(session):
     return CatalogSnapshot(tables, frozenset(pending_transactions(session)), workers)
 
 
-def chunk_rows(session, tables):
-    """{chunk: [rows, overlap rows]} of the committed rows of the TableInfos ``tables``, summed."""
+# Up to this many chunks are looked up by id; more are filtered after reading them all.
+CHUNKS_BY_ID = 5000
+
+
+def _only(query, column, chunks):
+    """``query`` restricted to ``chunks`` in SQL when they are few enough."""
+    if chunks is None or len(chunks) > CHUNKS_BY_ID:
+        return query
+    return query.where(column.in_([int(c) for c in chunks]))
+
+
+def chunk_rows(session, tables, chunks=None):
+    """{chunk: [rows, overlap rows]} of the committed rows of the TableInfos ``tables``, summed;
+    only ``chunks`` (and maybe others) when given."""
     found = {}
     for info in tables:
         table_id = session.scalar(select(Table.id).join(Database).where(
             Database.name == info.database, Table.name == info.name))
-        for chunk, rows, overlap in session.execute(
-                select(Chunk.chunk, Chunk.rows, Chunk.overlap_rows).where(Chunk.table_id == table_id)):
+        query = select(Chunk.chunk, Chunk.rows, Chunk.overlap_rows).where(Chunk.table_id == table_id)
+        for chunk, rows, overlap in session.execute(_only(query, Chunk.chunk, chunks)):
             counts = found.setdefault(chunk, [0, 0])
             counts[0] += rows
             counts[1] += overlap
@@ -64,6 +76,7 @@ def chunk_rows(session, tables):
 def replicas(session, database_name, chunks):
     """{chunk: [worker ids]} of ``chunks`` of a database (all of them when ``chunks`` is None)."""
     query = select(Replica.chunk, Replica.worker_id).join(Database).where(Database.name == database_name)
+    query = _only(query, Replica.chunk, chunks)
     found = {}
     for chunk, worker_id in session.execute(query.order_by(Replica.chunk, Replica.worker_id)):
         found.setdefault(chunk, []).append(worker_id)

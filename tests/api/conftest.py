@@ -55,9 +55,9 @@ def objects():
     return objects_table()
 
 
-@pytest.fixture(scope="session")
-def catalog_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("tap") / "home"
+def build_catalog(home):
+    """The test catalog in a new instance at ``home``, with users alice, bob and root (admin)
+    whose tokens are written to ``home/tokens``."""
     init_instance(home, workers=3)
     with qserv.open(home) as engine:
         engine.create_database("sky", chunk_order=4, subchunk_order=7, overlap_arcsec=60.0)
@@ -84,6 +84,12 @@ def catalog_home(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def catalog_home(tmp_path_factory):
+    """The catalog used in-process (the Flask test client)."""
+    return build_catalog(tmp_path_factory.mktemp("tap") / "home")
+
+
+@pytest.fixture(scope="session")
 def tokens(catalog_home):
     return dict(line.split("=", 1) for line in (catalog_home / "tokens").read_text().splitlines())
 
@@ -107,8 +113,10 @@ def _free_port():
 
 
 @pytest.fixture(scope="session")
-def tap_url(catalog_home):
-    """The /tap URL of a ``qserv serve`` process over the catalog (stopped after the session)."""
+def tap_url(tmp_path_factory):
+    """The /tap URL of a ``qserv serve`` process over its own copy of the catalog (a served
+    instance's worker files are held by the server process), stopped after the session."""
+    catalog_home = build_catalog(tmp_path_factory.mktemp("served") / "home")
     port = _free_port()
     qserv_command = Path(sys.executable).with_name("qserv")
     log = open(catalog_home.parent / "serve.log", "wb")
