@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from bench import ingest_bench, machine, sphere_bench, votable_bench
+from bench import ingest_bench, machine, sphere_bench, tap_bench, votable_bench
 
 RESULTS = Path(__file__).parent / "results" / "latest.md"
 
@@ -13,6 +13,7 @@ def main():
         ("Sphere: partitioning and coverage", sphere_bench.bench_assignment() + sphere_bench.bench_coverage()),
         ("Ingest", ingest_bench.bench_bulk() + ingest_bench.bench_visit()),
         ("VOTable output", votable_bench.bench_votable()),
+        ("TAP service under load", tap_bench.bench_tap_concurrency()),
     ]
     lines = ["# qserv benchmark results", "",
              "Machine: " + machine.describe(["numpy", "healpy", "Cython", "duckdb", "pyarrow", "lsdb", "astropy"]), ""]
