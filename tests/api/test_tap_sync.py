@@ -1,15 +1,19 @@
 """/tap/sync, the root page, /history and authentication, through Flask's test client."""
 
+import datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
 import io
+import threading
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from astropy.io import fits
-from astropy.io.votable import parse_single_table
-from astropy.io.votable import from_table
+from astropy.io.votable import from_table, parse_single_table
 from astropy.table import Table
+
+from qserv.formats.votable import votable_bytes
 
 
 def _votable(response):
@@ -200,3 +204,37 @@ def test_tables_and_tap_schema_agree(client):
         "objectId,long,", "ra,double,", "decl,double,", "mag,float,", "name,char,6", "seen,char,*"]
     assert client.get("/tap/tables/sky.Object").status_code == 200
     assert client.get("/tap/tables/sky.Nothing").status_code == 404
+
+
+def test_http_upload_with_timestamps_round_trips(client):
+    when = pa.array([datetime.datetime(2026, 11, 21, 10, 30, 15, 250000), datetime.datetime(2000, 1, 1)],
+                    pa.timestamp("us"))
+    document = votable_bytes(pa.table({"k": pa.array([1, 2], pa.int64()), "t": when}), serialization="tabledata")
+    assert b'xtype="timestamp"' in document
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-votable+xml")
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        response = client.get("/tap/sync", query_string={
+            "LANG": "ADQL", "FORMAT": "votable",
+            "QUERY": "SELECT k, t FROM TAP_UPLOAD.remote WHERE t > '2010-01-01T00:00:00' ORDER BY k",
+            "UPLOAD": f"remote,http://127.0.0.1:{server.server_port}/positions.xml"})
+    finally:
+        server.shutdown()
+    assert response.status_code == 200, response.data
+    result = _votable(response)
+    field = {f.name: f for f in result.fields}["t"]
+    assert field.xtype == "timestamp"
+    assert list(result.array["k"]) == [1]
+    assert str(result.array["t"][0]).startswith("2026-11-21T10:30:15.25")

@@ -6,19 +6,8 @@ from datetime import datetime
 import pytest
 
 from qserv.errors import UserError
-from qserv.instance import init_instance, read_instance
 from qserv.meta.models import QueryRecord
 from qserv.meta.query_log import finish_query, recent_queries, start_query
-from qserv.meta.store import MetaStore
-
-
-@pytest.fixture
-def store(tmp_path):
-    home = init_instance(tmp_path / "home", workers=1)
-    store = MetaStore(read_instance(home)["meta_url"])
-    store.ensure_current()
-    yield store
-    store.dispose()
 
 
 def test_start_records_a_running_query_and_finish_completes_it(store):

@@ -25,14 +25,6 @@ def make_store(url):
     return store
 
 
-@pytest.fixture
-def store(tmp_path):
-    home = init_instance(tmp_path / "home", workers=1)
-    store = make_store(read_instance(home)["meta_url"])
-    yield store
-    store.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_store(request, tmp_path):
     if request.param == "sqlite":

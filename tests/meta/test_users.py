@@ -8,22 +8,11 @@ import pytest
 from sqlalchemy import text
 
 from qserv.errors import NotFoundError, UserError
-from qserv.instance import init_instance, read_instance
 from qserv.meta.models import Token, User
-from qserv.meta.store import MetaStore
 from qserv.meta.users import (
     active_tokens, add_user, check_user_name, create_token, get_user, list_users, remove_user, revoke_tokens,
     token_sha256, user_for_token,
 )
-
-
-@pytest.fixture
-def store(tmp_path):
-    home = init_instance(tmp_path / "home", workers=1)
-    store = MetaStore(read_instance(home)["meta_url"])
-    store.ensure_current()
-    yield store
-    store.dispose()
 
 
 def test_add_get_and_list_users(store):
