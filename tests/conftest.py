@@ -32,3 +32,18 @@ def new_postgres_database():
         for name in created:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+@pytest.fixture(scope="session")
+def new_instance(new_postgres_database):
+    """A factory: ``new_instance(home, backend, workers)`` initialises an instance at ``home`` with
+    ``workers`` DuckDB workers, or as many PostgreSQL workers each in a new database."""
+    from qserv.instance import init_instance
+
+    def create(home, backend, workers):
+        if backend == "postgres":
+            return init_instance(home, backend="postgres",
+                                 worker_dsns=[new_postgres_database() for _ in range(workers)])
+        return init_instance(home, workers=workers)
+
+    return create

@@ -7,7 +7,7 @@ import time
 from flask import Blueprint, Response, redirect, request, send_file, url_for
 
 from qserv.api.tap.execute import request_uploads
-from qserv.api.tap.params import QueryParameters, TapParameterError
+from qserv.api.tap.params import TapParameterError
 from qserv.api.tap.service import caller, parameters, service
 from qserv.api.tap.uws_xml import job_list_xml, job_xml, parameters_xml, results_xml
 from qserv.errors import NotFoundError
@@ -65,8 +65,7 @@ def create():
     params = parameters()
     engine = service().engine
     settings = _settings()
-    query = QueryParameters(query="", response_format=None, maxrec=None, upload=params.get("upload"), run_id=None)
-    uploads = request_uploads(engine, query, request.files)
+    uploads = request_uploads(engine, params.get("upload"), request.files)
     lifetime = timedelta(seconds=settings["tap_job_lifetime_s"])
     with engine.store.session() as session:
         job = create_job(session, who.name, {k: v for k, v in params.items() if k not in _CONTROL},
@@ -109,15 +108,16 @@ def _run(job_id):
 def job(job_id):
     params = parameters()
     wait_s = _wait_seconds(params.get("wait"))
-    wanted = params.get("phase", "").upper() or None
+    # UWS 1.1: block while the job is PENDING, QUEUED or EXECUTING (or only in the PHASE given)
+    waiting_phases = {"PENDING", *ACTIVE}
+    if params.get("phase"):
+        waiting_phases &= {params["phase"].upper()}
     deadline = time.monotonic() + wait_s
     engine = service().engine
     while True:
         with engine.store.session() as session:
             found = _load(session, job_id)
-            waiting = found.phase in (("PENDING", *ACTIVE) if wanted is None else (wanted,)) \
-                and found.phase in ("PENDING", *ACTIVE)
-            if not waiting or time.monotonic() >= deadline:
+            if found.phase not in waiting_phases or time.monotonic() >= deadline:
                 return Response(job_xml(found, _result_url(job_id), service().runner.upload_names(job_id)),
                                 mimetype=XML)
         time.sleep(WAIT_POLL_S)

@@ -20,8 +20,8 @@ def run_query(engine, parameters, caller, uploads, timeout_s, cancellation=None,
     return (table.slice(0, maxrec) if overflow else table), overflow
 
 
-def request_uploads(engine, parameters, files):
-    """{name: pyarrow.Table} of the request's UPLOAD parameter (empty without one)."""
-    if not parameters.upload:
+def request_uploads(engine, upload, files):
+    """{name: pyarrow.Table} of an UPLOAD parameter value (empty without one)."""
+    if not upload:
         return {}
-    return read_uploads(parameters.upload, files, engine.settings["tap_upload_max_rows"])
+    return read_uploads(upload, files, engine.settings["tap_upload_max_rows"])

@@ -48,7 +48,7 @@ def sync():
     query = query_parameters(parameters())
     output = output_format(query.response_format)
     engine = service().engine
-    uploads = request_uploads(engine, query, request.files)
+    uploads = request_uploads(engine, query.upload, request.files)
     table, overflow = run_query(engine, query, who, uploads, engine.settings["tap_sync_timeout_s"],
                                 timeout_hint=SYNC_HINT.format(base=base_url()))
     return Response(result_chunks(table, output, overflow), mimetype=None, content_type=output.mime)

@@ -76,7 +76,7 @@ def votable_table(name, data, max_rows):
     if table.array.shape[0] > max_rows:
         raise UploadError(f"UPLOAD {name}: {table.array.shape[0]} rows, more than the limit of {max_rows}")
     columns, names = [], []
-    for field, position in zip(table.fields, range(len(table.fields))):
+    for position, field in enumerate(table.fields):
         names.append(check_identifier(field.name, f"UPLOAD {name} column"))
         columns.append(_arrow_column(name, field, table.array[table.array.dtype.names[position]]))
     return pa.table(columns, names=names)

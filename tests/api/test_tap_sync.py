@@ -70,7 +70,7 @@ def test_other_formats_read_back(client, objects):
 
     csv = get("csv")
     assert csv.content_type == "text/csv;header=present"
-    assert csv.data.decode().splitlines()[:2] == ['"objectId","mag"', f"0,"]  # row 0 has a NULL magnitude
+    assert csv.data.decode().splitlines()[:2] == ['"objectId","mag"', "0,"]  # row 0 has a NULL magnitude
     tsv = get("text/tab-separated-values")
     assert tsv.data.decode().splitlines()[1].split("\t")[0] == "0"
     parquet = pq.read_table(io.BytesIO(get("parquet").data))
@@ -90,7 +90,7 @@ def test_maxrec_overflow_and_zero(client):
     assert len(_votable(top_smaller).array) == 3 and _status(top_smaller) == ["OK"]
     top_larger = run("SELECT TOP 30 objectId FROM sky.Object", 7)
     assert len(_votable(top_larger).array) == 7 and _status(top_larger) == ["OK", "OVERFLOW"]
-    exact = run(f"SELECT objectId FROM sky.Object WHERE objectId < 7", 7)
+    exact = run("SELECT objectId FROM sky.Object WHERE objectId < 7", 7)
     assert len(_votable(exact).array) == 7 and _status(exact) == ["OK"]
     zero = run("SELECT objectId, ra FROM sky.Object", 0)
     table = _votable(zero)

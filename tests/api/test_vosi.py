@@ -378,13 +378,9 @@ def test_every_declared_feature_has_a_checking_query():
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def engine(request, tmp_path_factory):
+def engine(request, tmp_path_factory, new_instance):
     home = tmp_path_factory.mktemp(f"vosi-{request.param}")
-    if request.param == "postgres":
-        dsns = [request.getfixturevalue("new_postgres_database")() for _ in range(2)]
-        init_instance(home, backend="postgres", worker_dsns=dsns)
-    else:
-        init_instance(home, workers=2)
+    new_instance(home, request.param, 2)
     columns = [Column("id", "long", False), Column("ra", "double", False),
                Column("decl", "double", False), Column("mag", "double"), Column("name", "string")]
     with qserv.open(home) as opened:

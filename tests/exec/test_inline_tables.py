@@ -12,7 +12,6 @@ from astropy.coordinates import SkyCoord
 
 import qserv
 from qserv.errors import UserError
-from qserv.instance import init_instance
 from qserv.meta.admin import TableSpec
 from qserv.schema.columns import Column, column_of_field
 
@@ -36,13 +35,9 @@ def _objects(count, seed=3):
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def engine(request, tmp_path_factory):
+def engine(request, tmp_path_factory, new_instance):
     home = tmp_path_factory.mktemp(f"inline-{request.param}")
-    if request.param == "postgres":
-        dsns = [request.getfixturevalue("new_postgres_database")() for _ in range(3)]
-        init_instance(home, backend="postgres", worker_dsns=dsns)
-    else:
-        init_instance(home, workers=3)
+    new_instance(home, request.param, 3)
     with qserv.open(home) as opened:
         opened.create_database("sky", chunk_order=CHUNK_ORDER, subchunk_order=8, overlap_arcsec=60.0)
         opened.create_table("sky.Object", TableSpec("director", OBJECT_COLUMNS, id_column="objectId",

@@ -8,7 +8,6 @@ import pytest
 import qserv
 from qserv.errors import UserError
 from qserv.exec.cancel import QueryCancelledError
-from qserv.instance import init_instance
 from qserv.meta.admin import TableSpec
 from qserv.meta.query_log import recent_queries
 from qserv.schema.columns import Column
@@ -28,13 +27,9 @@ def _objects(count, first_id=0, seed=3):
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def engine(request, tmp_path_factory):
+def engine(request, tmp_path_factory, new_instance):
     home = tmp_path_factory.mktemp(f"query-{request.param}")
-    if request.param == "postgres":
-        dsns = [request.getfixturevalue("new_postgres_database")() for _ in range(4)]
-        init_instance(home, backend="postgres", worker_dsns=dsns)
-    else:
-        init_instance(home, workers=4)
+    new_instance(home, request.param, 4)
     with qserv.open(home) as opened:
         opened.create_database("sky", chunk_order=5, subchunk_order=8, overlap_arcsec=60.0)
         opened.create_table("sky.Object", TableSpec("director", OBJECT_COLUMNS, id_column="objectId",
