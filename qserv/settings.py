@@ -26,6 +26,11 @@ SETTINGS = (
                 "Chunks one worker statement covers (a worker holding more gets several statements)."),
     SettingSpec("query_threads", 8, 1,
                 "Worker statements of one query running at the same time."),
+    SettingSpec("query_result_max_mb", 4096, 1,
+                "MiB of rows the workers may return for one query; a larger result is refused with "
+                "'result too large' instead of exhausting the czar's memory."),
+    SettingSpec("worker_suspect_s", 30, 0,
+                "Seconds a worker that could not be reached is used only when no other replica has the chunk."),
     SettingSpec("tap_maxrec_default", 100_000, 0,
                 "TAP: rows a query returns when the request sets no MAXREC (advertised in /capabilities)."),
     SettingSpec("tap_maxrec_limit", 5_000_000, 1,

@@ -29,6 +29,12 @@ class Cancellation:
     def cancelled(self):
         return self.reason is not None
 
+    @property
+    def running_statements(self):
+        """How many of the query's statements are running now."""
+        with self._lock:
+            return len(self._interrupts)
+
     def remaining_s(self):
         return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 

@@ -1,49 +1,93 @@
-"""Running a query's worker statements in parallel, with a time limit and cancellation.
+"""Running a query's worker statements in parallel, with a time limit, cancellation, failover and
+a result-size limit.
 
-``run_statements(statements, cancellation, threads, row_limit)`` runs ``(worker, sql)`` pairs on a
-thread pool (at most ``threads`` at a time) and returns their Arrow results in statement order.
-The first failure cancels the statements still running and is raised; past the deadline every
-running statement is interrupted and ``QueryCancelledError`` is raised: never a partial result.
-With ``row_limit`` (a LIMIT without ORDER BY), no new statement starts once that many rows arrived.
+``run_statements(statements, cancellation, threads, row_limit, reroute, max_bytes)`` runs
+``(worker, sql)`` pairs on a thread pool (at most ``threads`` at a time) and returns the Arrow
+results of the statements that succeeded, in statement order (a rerouted statement's replacements
+come after the others).
+
+- A statement failing with a worker error (``WorkerUnavailableError``, ``WorkerQueryError``) is
+  handed to ``reroute(statement, error)``, which returns the statements that replace it (the same
+  chunks on other replicas) or raises. Without ``reroute`` the error is raised. The failed
+  statement's rows, if any arrived, are never used.
+- Any other failure, or one ``reroute`` raises, cancels the statements still running and is raised;
+  past the deadline every running statement is interrupted and ``QueryCancelledError`` is raised:
+  never a partial result.
+- With ``row_limit`` (a LIMIT without ORDER BY), no new statement starts once that many rows arrived.
+- With ``max_bytes``, partial results larger than that in all raise ``ResultTooLargeError``.
 """
 
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import count
 
+from qserv.errors import UserError
 from qserv.exec.cancel import QueryCancelledError
+from qserv.exec.workers import WorkerQueryError, WorkerUnavailableError
+
+WORKER_ERRORS = (WorkerUnavailableError, WorkerQueryError)
+
+
+class ResultTooLargeError(UserError):
+    """The rows workers returned for a query exceed the instance's result-size limit."""
+
+    http_status = 413
 
 
 @dataclass(frozen=True)
 class Statement:
     worker: object  # qserv.exec.worker.Worker
     sql: str
-    chunks: int = 0  # how many chunks it covers (for the query log)
+    chunk_ids: tuple = ()  # the chunks it reads (for failover and the query log)
+    worker_id: int | None = None  # the central-state id of ``worker``
+
+    @property
+    def chunks(self):
+        return len(self.chunk_ids)
 
 
-def run_statements(statements, cancellation, threads, row_limit=None):
-    results = [None] * len(statements)
+def too_large_error(size_bytes, max_bytes):
+    return ResultTooLargeError(
+        f"the result is too large: the workers' rows reached {size_bytes / 2**20:.1f} MiB, over the "
+        f"limit of {max_bytes / 2**20:.0f} MiB (setting query_result_max_mb); narrow the query "
+        "(WHERE, fewer columns, LIMIT, an aggregate) or raise the setting")
+
+
+def run_statements(statements, cancellation, threads, row_limit=None, reroute=None, max_bytes=None):
+    results = {}  # statement position -> its rows
     pending = list(enumerate(statements))
+    positions = count(len(statements))  # replacements come after the original statements
     running = {}
-    rows = 0
+    rows = size_bytes = 0
     with ThreadPoolExecutor(max(1, min(threads, len(statements)))) as pool:
         try:
             while pending or running:
                 while pending and len(running) < threads and (row_limit is None or rows < row_limit):
                     index, statement = pending.pop(0)
-                    future = pool.submit(statement.worker.query, statement.sql, cancellation)
-                    running[future] = index
+                    running[pool.submit(statement.worker.query, statement.sql, cancellation)] = (index, statement)
                 if not running:
                     break
                 done, _ = wait(running, timeout=cancellation.remaining_s(), return_when=FIRST_COMPLETED)
                 if not done:
                     cancellation.check()  # past the deadline: cancels and raises
                 for future in done:
-                    index = running.pop(future)
-                    results[index] = future.result()
-                    rows += results[index].num_rows
+                    index, statement = running.pop(future)
+                    try:
+                        result = future.result()
+                    except WORKER_ERRORS as error:
+                        if reroute is None or cancellation.cancelled:
+                            raise
+                        for replacement in reroute(statement, error):
+                            pending.append((next(positions), replacement))
+                        continue
+                    results[index] = result
+                    rows += result.num_rows
+                    size_bytes += result.nbytes
+                    if max_bytes is not None and size_bytes > max_bytes:
+                        raise too_large_error(size_bytes, max_bytes)
         except BaseException as error:
             if not isinstance(error, QueryCancelledError):
                 cancellation.cancel(f"cancelled after another statement failed: {error}")
             wait(running)
             raise
-    return [result for result in results if result is not None]
+    return [results[index] for index in sorted(results)]

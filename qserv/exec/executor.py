@@ -10,23 +10,39 @@ import pyarrow as pa
 
 from qserv.errors import ServiceError
 from qserv.exec.dispatch import Statement, run_statements
+from qserv.exec.workers import WorkerQueryError, WorkerUnavailableError
 from qserv.meta.snapshot import chunk_rows, replicas
 from qserv.query.aggregates import PARTIALS
 from qserv.query.inline import czar_relations
 from qserv.query.partition_keys import typed_keys
 from qserv.query.plan import CzarPlan, ReplicatedPlan, SubqueryPlan, plan_query
 from qserv.query.subqueries import substitute
-from qserv.query.render import worker_sql
+from qserv.query.render import worker_template
 from qserv.query.routing import route_rows, rows_for_chunks
 from qserv.sql.emit import to_sql
 
 
+MISSING_SHOWN = 20  # chunk ids named in a "no replica left" error
+
+
 class NoReplicaError(ServiceError):
+    """Some chunks a query must read have no replica on a worker that answers."""
+
     http_status = 503
 
 
 def batches(chunks, size):
     return [chunks[i:i + size] for i in range(0, len(chunks), size)] or [[]]
+
+
+def interleaved(statements):
+    """Statements ordered round-robin over their workers, so a query with many statements keeps
+    every worker busy and holds few connections of any one (other queries get through)."""
+    by_worker = {}
+    for statement in statements:
+        by_worker.setdefault(statement.worker_id, []).append(statement)
+    queues = list(by_worker.values())
+    return [queue[k] for k in range(max(map(len, queues), default=0)) for queue in queues if k < len(queue)]
 
 
 class QueryRun:
@@ -36,6 +52,12 @@ class QueryRun:
         self.cancellation = cancellation
         self.chunks_touched = 0
         self._routed = None  # (plan, routes) of the last crossmatch plan
+        self._templates = {}  # (id(plan), backend) -> (plan, its WorkerTemplate)
+        self.failures = {}  # worker id -> the error that made this query stop using it
+        self._holders, self._database, self._chunks = {}, None, []  # the chunks being read, their replicas
+
+    def _max_bytes(self):
+        return self.engine.settings["query_result_max_mb"] << 20
 
     def run(self, plan):
         if isinstance(plan, CzarPlan):
@@ -49,10 +71,11 @@ class QueryRun:
                 values = answer.column(0).to_pylist() if answer.num_columns else []
                 tree = substitute(tree, name, kind, values)
             return self.run(plan_query(tree, self.snapshot.tables))
-        if isinstance(plan, ReplicatedPlan):
-            worker = self.worker_for(min(self.snapshot.workers))
-            statement = Statement(worker, worker_sql(plan, (), worker.backend, self.snapshot.hidden_transactions))
-            return run_statements([statement], self.cancellation, 1)[0]
+        if isinstance(plan, ReplicatedPlan):  # replicated tables are on every worker
+            self._holders, self._database, self._chunks = {}, None, []
+            statements = self._placed(plan, {self._any_worker(): []})
+            return run_statements(statements, self.cancellation, 1, reroute=self._reroute(plan),
+                                  max_bytes=self._max_bytes())[0]
         return self._chunk_plan(plan)
 
     def worker_for(self, worker_id):
@@ -100,38 +123,101 @@ class QueryRun:
         database = next(iter(plan.chunk_tables)).database
         statements = self.statements(plan, database, chunks)
         partials = run_statements(statements, self.cancellation, self.engine.settings["query_threads"],
-                                  plan.row_limit)
+                                  plan.row_limit, reroute=self._reroute(plan), max_bytes=self._max_bytes())
         self.chunks_touched += len(chunks)
         merged = pa.concat_tables(partials, promote_options="permissive")
         return self.engine.czar.run(to_sql(plan.merge, "duckdb"), {PARTIALS: merged})
 
     def statements(self, plan, database, chunks):
+        """The worker statements reading ``chunks`` (ids) of ``database`` for ``plan``: each chunk
+        on one active replica, the load spread evenly, batches of ``query_batch_chunks``."""
         with self.engine.store.session() as session:
-            holders = replicas(session, database, chunks)
-        assigned, load = {}, {}
-        for chunk in chunks.tolist():
-            active = [w for w in holders.get(chunk, []) if w in self.snapshot.workers]
-            if not active:
-                raise NoReplicaError(f"chunk {chunk} of database {database} has no replica on an "
-                                     "active worker: the query cannot be answered completely")
-            worker_id = min(active, key=lambda w: (load.get(w, 0), w))
+            self._holders = replicas(session, database, chunks)
+        self._database, self._chunks = database, chunks.tolist()
+        if len(chunks) == 0:  # nothing to read: one statement for the result's columns
+            return self._placed(plan, {self._any_worker(): []})
+        return interleaved(self._placed(plan, self._assign(chunks.tolist())))
+
+    def _any_worker(self):
+        usable = [w for w in self.snapshot.workers if w not in self.failures]
+        if not usable:
+            raise self._no_replica_error("every worker failed", ())
+        return min(usable, key=lambda w: (self.engine.recently_failed(w), w))
+
+    def _assign(self, chunks):
+        """{worker id: [chunk]}: each chunk on the least loaded active replica that has not failed
+        in this query, preferring workers that have not failed recently."""
+        assigned, load, missing = {}, {}, []
+        for chunk in chunks:
+            usable = self._usable(chunk)
+            if not usable:
+                missing.append(chunk)
+                continue
+            worker_id = min(usable, key=lambda w: (self.engine.recently_failed(w), load.get(w, 0), w))
             load[worker_id] = load.get(worker_id, 0) + 1
             assigned.setdefault(worker_id, []).append(chunk)
-        if not assigned:  # nothing to read: one statement for the result's columns
-            assigned[min(self.snapshot.workers)] = []
+        if missing:
+            raise self._no_replica_error(f"database {self._database}", missing)
+        return assigned
+
+    def _usable(self, chunk):
+        return [w for w in self._holders.get(chunk, []) if w in self.snapshot.workers and w not in self.failures]
+
+    def _no_replica_error(self, what, chunks):
+        failed = "; ".join(f"worker {self.snapshot.workers[w].name}: {error}" for w, error in self.failures.items())
+        listed = ", ".join(str(c) for c in chunks[:MISSING_SHOWN])
+        more = f" and {len(chunks) - MISSING_SHOWN} more" if len(chunks) > MISSING_SHOWN else ""
+        subject = f"chunks {listed}{more} of {what} have" if chunks else f"{what}: the query has"
+        return NoReplicaError(f"{subject} no replica left on an active worker"
+                              + (f" after failures ({failed})" if failed else "")
+                              + ": the query cannot be answered completely")
+
+    def _placed(self, plan, assigned):
+        """Statements for an assignment; a worker that cannot be opened counts as failed and its
+        chunks are placed again."""
         size = self.engine.settings["query_batch_chunks"]
-        hidden = self.snapshot.hidden_transactions
         statements = []
         for worker_id, owned in sorted(assigned.items()):
-            worker = self.worker_for(worker_id)
+            try:
+                worker = self.worker_for(worker_id)
+            except WorkerUnavailableError as error:
+                self._failed(worker_id, error)
+                statements += self._placed(plan, self._assign(owned) if owned else {self._any_worker(): []})
+                continue
             for batch in batches(owned, size):
-                sql = worker_sql(plan, batch, worker.backend, hidden, self._inline_rows(plan, batch))
-                statements.append(Statement(worker, sql, len(batch)))
+                sql = self._template(plan, worker.backend).fill(batch, worker.backend, self._inline_rows(plan, batch))
+                statements.append(Statement(worker, sql, tuple(batch), worker_id))
         return statements
+
+    def _template(self, plan, backend):
+        key = (id(plan), backend)
+        if key not in self._templates:
+            self._templates[key] = (plan, worker_template(plan, backend, self.snapshot.hidden_transactions))
+        return self._templates[key][1]
+
+    def _failed(self, worker_id, error):
+        self.failures[worker_id] = error
+        if isinstance(error, WorkerUnavailableError):
+            self.engine.worker_failed(worker_id)
+
+    def _reroute(self, plan):
+        """Failover for ``run_statements``: the chunks of a failed statement on other replicas."""
+        def reroute(statement, error):
+            self._failed(statement.worker_id, error)
+            try:
+                assigned = (self._assign(list(statement.chunk_ids)) if statement.chunk_ids
+                            else {self._any_worker(): []})
+            except NoReplicaError:
+                if isinstance(error, WorkerQueryError):
+                    raise error from None  # the last replica's own reason (the query's, perhaps)
+                lost = [chunk for chunk in self._chunks if not self._usable(chunk)]
+                raise self._no_replica_error(f"database {self._database}", lost) from None
+            return self._placed(plan, assigned)
+        return reroute
 
     def _inline_rows(self, plan, batch):
         """For a crossmatch plan, the inline table narrowed to the rows routed to ``batch``."""
-        if plan.crossmatch is None:
+        if getattr(plan, "crossmatch", None) is None:
             return None
         match = plan.crossmatch
         routed = plan.aliases[match.alias]

@@ -19,6 +19,16 @@ class WorkerPool:
                 self._workers[worker_row.id] = worker
             return worker
 
+    def discard(self, worker_id):
+        """Close and forget a worker's connection (it failed); the next ``get`` opens it again."""
+        with self._lock:
+            worker = self._workers.pop(worker_id, None)
+        if worker is not None:
+            try:
+                worker.close()
+            except Exception:  # closing a broken connection may fail too; it is gone either way
+                pass
+
     def close(self):
         with self._lock:
             for worker in self._workers.values():

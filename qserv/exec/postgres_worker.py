@@ -22,7 +22,7 @@ import threading
 import numpy as np
 import psycopg2
 from psycopg2.extensions import make_dsn, parse_dsn
-from psycopg2.pool import ThreadedConnectionPool
+from psycopg2.pool import PoolError, ThreadedConnectionPool
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as csv
@@ -109,7 +109,15 @@ class PostgresWorker(Worker):
                         connection.rollback()
                     except psycopg2.Error:
                         connection.close()
-                self._pool.putconn(connection, close=bool(connection.closed))
+                self._release(connection)
+
+    def _release(self, connection):
+        """Return a connection to the pool, or close it when the pool was closed meanwhile (the
+        worker was discarded after a failure while this statement ran)."""
+        try:
+            self._pool.putconn(connection, close=bool(connection.closed))
+        except PoolError:
+            connection.close()
 
     def _columns(self, cursor, sql):
         """(name, OID) of the columns ``sql`` returns, without running it."""

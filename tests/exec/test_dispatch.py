@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from qserv.exec.cancel import Cancellation, QueryCancelledError
-from qserv.exec.dispatch import Statement, run_statements
+from qserv.exec.dispatch import ResultTooLargeError, Statement, run_statements
 from qserv.exec.workers import WorkerQueryError
 
 
@@ -58,3 +58,32 @@ def test_row_limit_stops_starting_statements():
     statements = [Statement(worker, "rows:5") for _ in range(10)]
     results = run_statements(statements, Cancellation(), threads=1, row_limit=7)
     assert len(worker.started) == 2 and sum(r.num_rows for r in results) == 10
+
+
+def test_a_failed_statement_is_replaced_by_what_reroute_returns():
+    worker, spare = FakeWorker(), FakeWorker()
+    statements = [Statement(worker, "rows:3", (1,)), Statement(worker, "fail", (2, 3)), Statement(worker, "rows:1", (4,))]
+    rerouted = []
+
+    def reroute(statement, error):
+        rerouted.append((statement.chunk_ids, str(error)))
+        return [Statement(spare, "rows:2", (2,)), Statement(spare, "rows:4", (3,))]
+
+    results = run_statements(statements, Cancellation(), threads=1, reroute=reroute)
+    assert rerouted == [((2, 3), "worker fake: boom")]
+    assert [r.num_rows for r in results] == [3, 1, 2, 4] and spare.started == ["rows:2", "rows:4"]
+
+
+def test_reroute_refusing_fails_the_query():
+    def reroute(statement, error):
+        raise WorkerQueryError("no replica left")
+
+    with pytest.raises(WorkerQueryError, match="no replica left"):
+        run_statements([Statement(FakeWorker(), "fail")], Cancellation(), threads=1, reroute=reroute)
+
+
+def test_partial_results_over_the_size_limit_are_refused():
+    statements = [Statement(FakeWorker(), "rows:1000") for _ in range(4)]
+    with pytest.raises(ResultTooLargeError, match="too large"):
+        run_statements(statements, Cancellation(), threads=1, max_bytes=20_000)
+    assert sum(r.num_rows for r in run_statements(statements, Cancellation(), threads=1, max_bytes=40_000)) == 4000
