@@ -21,7 +21,8 @@ from qserv.instance import read_instance, resolve_home
 from qserv.meta import admin
 from qserv.meta.catalog import active_workers, get_database, get_table, split_table_name, table_columns
 from qserv.meta.models import Chunk, Replica, Transaction, Worker
-from qserv.meta.query_log import finish_query, start_query
+from qserv.meta.log_writer import QueryLogWriter
+from qserv.meta.query_log import recent_queries
 from qserv.meta.snapshot import read_snapshot
 from qserv.meta.tap_schema import TAP_SCHEMA_COLUMNS, tap_schema_tables
 from qserv.meta.store import MetaStore
@@ -51,8 +52,10 @@ class Engine:
         self.transactions = Transactions(self.store, self.pool, self.index, self.settings)
         self.transactions.recover()
         self.czar = Czar()
+        self.query_log = QueryLogWriter(self.store)
         self._functions_installed = set()
         self._functions_lock = threading.Lock()
+        self._failed_at = {}  # worker id -> time.monotonic() of its last unavailability
 
     def __enter__(self):
         return self
@@ -61,6 +64,7 @@ class Engine:
         self.close()
 
     def close(self):
+        self.query_log.close()
         self.czar.close()
         self.pool.close()
         self.index.close()
@@ -220,6 +224,18 @@ class Engine:
                 self._functions_installed.add(worker_ref.id)
         return worker
 
+    def worker_failed(self, worker_id):
+        """A worker could not be reached: reopen it on next use, and prefer its replicas for a
+        while (setting ``worker_suspect_s``)."""
+        self._failed_at[worker_id] = time.monotonic()
+        with self._functions_lock:
+            self._functions_installed.discard(worker_id)
+        self.pool.discard(worker_id)
+
+    def recently_failed(self, worker_id):
+        failed_at = self._failed_at.get(worker_id)
+        return failed_at is not None and time.monotonic() - failed_at < self.settings["worker_suspect_s"]
+
     def query(self, text, lang="adql", db=None, user=None, timeout_s=None, cancellation=None,
               uploads=None, max_rows=None):
         """The answer of one ADQL (``lang="adql"``) or Qserv SQL (``"qserv"``) query as a
@@ -229,8 +245,7 @@ class Engine:
         the field metadata (``qserv.schema.columns.column_of_field``). Every query is recorded
         in the query log (``qserv history``)."""
         started = time.monotonic()
-        with self.store.session() as session:
-            query_id = start_query(session, text, lang, database=db, user=user)
+        logged = self.query_log.started(text, lang, database=db, user=user)
         cancellation = cancellation or Cancellation(timeout_s or self.settings["query_timeout_s"])
         run = None
         try:
@@ -240,15 +255,21 @@ class Engine:
         except BaseException as error:
             status = "cancelled" if isinstance(error, QueryCancelledError) else "error"
             message = str(error) if isinstance(error, QservError) else f"internal error: {error!r}"
-            self._finish(query_id, started, status, None, run, message)
+            self._finish(logged, started, status, None, run, message)
             raise
-        self._finish(query_id, started, "ok", result.num_rows, run, None)
+        self._finish(logged, started, "ok", result.num_rows, run, None)
         return result
 
-    def _finish(self, query_id, started, status, rows, run, error):
+    def _finish(self, logged, started, status, rows, run, error):
+        self.query_log.finished(logged, status, time.monotonic() - started, rows=rows,
+                                chunks=run.chunks_touched if run else None, error=error)
+
+    def recent_queries(self, limit=20, status=None, user=None):
+        """The query log, newest first (``qserv.meta.query_log.recent_queries``), including every
+        query this engine has finished."""
+        self.query_log.flush()
         with self.store.session() as session:
-            finish_query(session, query_id, status, time.monotonic() - started, rows=rows,
-                         chunks=run.chunks_touched if run else None, error=error)
+            return recent_queries(session, limit=limit, status=status, user=user)
 
     def explain(self, text, lang="adql", db=None, uploads=None):
         """A readable description of how a query runs: its plan, the chunks it reads, the worker

@@ -10,7 +10,6 @@ from qserv.api.tap.formats import output_format, result_chunks
 from qserv.api.tap.params import TapParameterError, query_parameters
 from qserv.api.tap.service import base_url, caller, parameters, service
 from qserv.api.tap.vosi import availability_xml, capabilities_xml, table_xml, tables_xml
-from qserv.meta.query_log import recent_queries
 from qserv.meta.tap_schema import tap_schema_tables
 
 blueprint = Blueprint("tap", __name__, url_prefix="/tap")
@@ -96,9 +95,8 @@ def history():
     limit = parameters().get("limit", "50")
     if not limit.isdigit() or int(limit) < 1:
         raise TapParameterError(f"limit must be a positive integer, got {limit!r}")
-    with service().engine.store.session() as session:
-        records = recent_queries(session, limit=int(limit), user=None if who.is_admin else who.name)
-        rows = [{"id": r.id, "user": r.user, "lang": r.lang, "query": r.text, "status": r.status,
-                 "submitted": r.submitted_at.isoformat() + "Z", "duration_s": r.duration_s, "rows": r.rows,
-                 "chunks": r.chunks, "error": r.error} for r in records]
+    records = service().engine.recent_queries(limit=int(limit), user=None if who.is_admin else who.name)
+    rows = [{"id": r.id, "user": r.user, "lang": r.lang, "query": r.text, "status": r.status,
+             "submitted": r.submitted_at.isoformat() + "Z", "duration_s": r.duration_s, "rows": r.rows,
+             "chunks": r.chunks, "error": r.error} for r in records]
     return jsonify({"user": who.name, "queries": rows})

@@ -12,7 +12,6 @@ from astropy.io.votable import parse_single_table
 from qserv.api.app import create_app
 from qserv.api.tap.service import destroy_expired_jobs
 from qserv.meta.models import TapJob, utc_now
-from qserv.meta.query_log import recent_queries
 
 UWS = "{http://www.ivoa.net/xml/UWS/v1.0}"
 SLOW = ("SELECT COUNT(*) FROM sky.Numbers a, sky.Numbers b, sky.Numbers c "
@@ -85,8 +84,7 @@ def test_abort_cancels_the_running_query(client, app):
     engine = app.extensions["qserv"].engine
     # the query stops on the workers: the query log records it cancelled, well before it could finish
     while time.monotonic() - started < 20:
-        with engine.store.session() as session:
-            statuses = [q.status for q in recent_queries(session, limit=20) if q.text == SLOW]
+        statuses = [q.status for q in engine.recent_queries(limit=20) if q.text == SLOW]
         if statuses and statuses[0] == "cancelled":
             break
         time.sleep(0.1)

@@ -1,15 +1,19 @@
 """Engine.query end to end on both backends: visibility, pruning in explain, the query log,
 timeouts, errors. (Result correctness against an unsharded DuckDB is tests/slt/.)"""
 
+from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
+
+from astropy.coordinates import SkyCoord
 import numpy as np
 import pyarrow as pa
 import pytest
 
 import qserv
 from qserv.errors import UserError
-from qserv.exec.cancel import QueryCancelledError
+from qserv.exec.cancel import Cancellation, QueryCancelledError
 from qserv.meta.admin import TableSpec
-from qserv.meta.query_log import recent_queries
 from qserv.schema.columns import Column
 
 OBJECT_COLUMNS = [Column("objectId", "long", False), Column("ra", "double", False),
@@ -69,18 +73,16 @@ def test_every_query_is_logged(engine):
     engine.query("SELECT TOP 1 objectId FROM sky.Object", user="alice")
     with pytest.raises(UserError, match="unknown column"):
         engine.query("SELECT nope FROM sky.Object", user="alice")
-    with engine.store.session() as session:
-        failed, ok = recent_queries(session, limit=2, user="alice")
-        assert (ok.status, ok.rows) == ("ok", 1) and ok.chunks >= 1 and ok.duration_s > 0
-        assert failed.status == "error" and "unknown column" in failed.error
+    failed, ok = engine.recent_queries(limit=2, user="alice")
+    assert (ok.status, ok.rows) == ("ok", 1) and ok.chunks >= 1 and ok.duration_s > 0
+    assert failed.status == "error" and "unknown column" in failed.error
 
 
 def test_a_query_past_its_time_limit_is_cancelled(engine):
     slow = "SELECT COUNT(*) FROM sky.Numbers a, sky.Numbers b, sky.Numbers c WHERE (a.n * 7 + b.n * 3 + c.n) % 1000003 = 17"
     with pytest.raises(QueryCancelledError, match="time limit"):
         engine.query(slow, timeout_s=0.5)
-    with engine.store.session() as session:
-        assert recent_queries(session, limit=1)[0].status == "cancelled"
+    assert engine.recent_queries(limit=1)[0].status == "cancelled"
     assert engine.query("SELECT COUNT(*) AS n FROM sky.Numbers").column("n").to_pylist() == [3000]
 
 
@@ -88,3 +90,42 @@ def test_default_database_and_unknown_database(engine):
     assert engine.query("SELECT COUNT(*) FROM Object", db="sky").num_rows == 1
     with pytest.raises(UserError, match="no database"):
         engine.query("SELECT 1", db="nosuch")
+
+
+def test_cone_searches_run_while_a_slow_query_occupies_the_workers(engine):
+    """Many threads share the engine's worker connections; cones are answered (correctly) while a
+    query that would run for hours is still executing, and that query then stops when cancelled."""
+    slow = Cancellation(timeout_s=300)
+    outcome = {}
+
+    def run_slow():
+        try:
+            engine.query("SELECT COUNT(*) FROM sky.Object o, sky.Numbers a, sky.Numbers b "
+                         "WHERE (o.objectId * 7 + a.n * 3 + b.n) % 1000003 = -1", cancellation=slow)
+        except QueryCancelledError as error:
+            outcome["error"] = error
+
+    slow_thread = threading.Thread(target=run_slow)
+    slow_thread.start()
+    objects = _objects(20000).to_pandas()
+    centres = [(15.0 * k, -60.0 + 9.0 * k) for k in range(12)]
+
+    def cone(centre):
+        ra, dec = centre
+        rows = engine.query(f"SELECT objectId FROM sky.Object WHERE CONTAINS(POINT(ra, decl), CIRCLE({ra}, {dec}, 3)) = 1")
+        return sorted(rows.column("objectId").to_pylist())
+
+    try:
+        while not slow.running_statements:
+            assert slow_thread.is_alive(), "the slow query ended before the cones started"
+            time.sleep(0.01)
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(cone, centres))
+        assert slow_thread.is_alive(), "the cones waited for the slow query"
+    finally:
+        slow.cancel("test over")
+        slow_thread.join(60)
+    assert not slow_thread.is_alive() and "error" in outcome
+    for (ra, dec), answer in zip(centres, answers):
+        separation = SkyCoord(objects.ra, objects.decl, unit="deg").separation(SkyCoord(ra, dec, unit="deg"))
+        assert answer == sorted(objects.objectId[separation.deg < 3].tolist())

@@ -85,3 +85,22 @@ def test_finish_rejects_a_non_final_status_and_an_unknown_query(store):
             finish_query(session, query_id, "running", 0.1)
         with pytest.raises(UserError, match="no query 999 in the query log"):
             finish_query(session, 999, "ok", 0.1)
+
+
+def test_the_writer_records_starts_and_ends_in_order_and_flush_waits(store):
+    from qserv.meta.log_writer import QueryLogWriter
+
+    writer = QueryLogWriter(store)
+    try:
+        entries = [writer.started(f"SELECT {k}", "adql", user="bob") for k in range(50)]
+        for k, entry in enumerate(entries[:40]):
+            writer.finished(entry, "ok" if k % 2 else "error", 0.5, rows=k, error=None if k % 2 else "bad")
+        writer.flush()
+        with store.session() as session:
+            logged = recent_queries(session, limit=100, user="bob")
+        by_text = {record.text: record for record in logged}
+        assert len(by_text) == 50
+        assert [by_text[f"SELECT {k}"].status for k in (0, 1, 45)] == ["error", "ok", "running"]
+        assert by_text["SELECT 7"].rows == 7 and by_text["SELECT 8"].error == "bad"
+    finally:
+        writer.close()

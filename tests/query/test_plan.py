@@ -1,5 +1,6 @@
 """The planner driver: which plan a query gets, chunk-local join rules, areaspecs, pruning keys."""
 
+import duckdb
 import numpy as np
 import pytest
 
@@ -147,4 +148,6 @@ def test_worker_sql_hides_uncommitted_rows_and_other_chunks():
     for backend in ("duckdb", "postgres"):
         sql = worker_sql(found, [4, 9], backend, {12, 3})
         assert '"_qserv_txn" IN (3, 12)' in sql and '"_qserv_chunk" IN (4, 9)' in sql
-    assert "FALSE" in worker_sql(found, [], "duckdb", set())
+    empty = worker_sql(found, [], "duckdb", set())
+    assert '"_qserv_chunk" IN (NULL)' in empty
+    assert duckdb.sql("SELECT count(*) FROM (SELECT 4 AS c) WHERE c IN (NULL)").fetchall() == [(0,)]  # no chunk, no row
