@@ -23,7 +23,7 @@ from qserv.meta.catalog import active_workers, get_database, get_table, split_ta
 from qserv.meta.models import Chunk, Replica, Transaction, Worker
 from qserv.meta.log_writer import QueryLogWriter
 from qserv.meta.query_log import recent_queries
-from qserv.meta.snapshot import read_snapshot
+from qserv.meta.snapshot import SnapshotCache
 from qserv.meta.tap_schema import TAP_SCHEMA_COLUMNS, tap_schema_tables
 from qserv.meta.store import MetaStore
 from qserv.merge.czar import Czar, conform
@@ -53,6 +53,7 @@ class Engine:
         self.transactions.recover()
         self.czar = Czar()
         self.query_log = QueryLogWriter(self.store)
+        self._snapshots = SnapshotCache()
         self._functions_installed = set()
         self._functions_lock = threading.Lock()
         self._failed_at = {}  # worker id -> time.monotonic() of its last unavailability
@@ -183,7 +184,7 @@ class Engine:
         ``uploads`` (name -> pyarrow.Table) are readable as TAP_UPLOAD.name; ``max_rows`` caps
         the rows of the answer (as a LIMIT)."""
         with self.store.session() as session:
-            snapshot = read_snapshot(session)
+            snapshot = self._snapshots.read(session)
         if db is not None and not any(info.database == db for info in snapshot.tables.values()):
             raise UserError(f"no database {db!r} with tables")
         parsed = parse(text, lang)
@@ -196,7 +197,7 @@ class Engine:
             tree = _capped(tree, max_rows)
         self.czar.sync_tables({key: info for key, info in tables.items() if not info.inline})
         czar_tree, relations = czar_relations(tree, tables)
-        schema = self.czar.result_schema(to_sql(czar_tree, "duckdb"), relations)
+        schema = self.czar.result_schema(to_sql(czar_tree, "duckdb", copy=False), relations)
         schema = _declared(schema, declared_columns(tree, tables))
         return snapshot, tree, plan_query(tree, tables), schema
 

@@ -1,12 +1,13 @@
 """What a query needs from the central state, read once at its start."""
 
 from dataclasses import dataclass
+import threading
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from qserv.ingest.transactions import pending_transactions
 from qserv.meta.catalog import active_workers, table_columns
-from qserv.meta.models import Chunk, Database, Replica, Table
+from qserv.meta.models import Chunk, Database, Replica, Table, Worker
 from qserv.query.tables import Partitioning, TableInfo
 
 
@@ -45,6 +46,36 @@ def read_snapshot(session):
         tables[info.key] = info
     workers = {w.id: WorkerRef(w.id, w.name, w.backend, w.location) for w in active_workers(session)}
     return CatalogSnapshot(tables, frozenset(pending_transactions(session)), workers)
+
+
+# Rows of databases, tables and workers are only ever added (nothing alters or deletes them), so
+# their counts and largest ids say whether the catalog changed. Whoever adds an operation that
+# alters or deletes such a row must extend this fingerprint (e.g. with a version column).
+_FINGERPRINT = select(*(select(aggregate(column)).scalar_subquery()
+                        for column in (Database.id, Table.id, Worker.id) for aggregate in (func.count, func.max)),
+                      select(func.count(Worker.id)).where(Worker.state == "active").scalar_subquery())
+
+
+class SnapshotCache:
+    """``read(session)``: the same as ``read_snapshot``, but the tables and workers are read again
+    only when the catalog's fingerprint changed (one small query instead of one per table)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._fingerprint = None
+        self._catalog = None  # (tables, workers) of that fingerprint
+
+    def read(self, session):
+        fingerprint = tuple(session.execute(_FINGERPRINT).one())
+        with self._lock:
+            catalog = self._catalog if fingerprint == self._fingerprint else None
+        if catalog is None:
+            snapshot = read_snapshot(session)
+            with self._lock:
+                self._fingerprint, self._catalog = fingerprint, (snapshot.tables, snapshot.workers)
+            return snapshot
+        tables, workers = catalog
+        return CatalogSnapshot(dict(tables), frozenset(pending_transactions(session)), dict(workers))
 
 
 # Up to this many chunks are looked up by id; more are filtered after reading them all.

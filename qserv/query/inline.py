@@ -58,10 +58,11 @@ def _inline_tables(tree, tables):
             if table_key(table) in tables and tables[table_key(table)].inline]
 
 
-def _renamed(tree, tables):
-    """A copy of ``tree`` whose inline tables read ``_qserv_inline_<k>`` (aliased as before), and
-    [(name, TableInfo)] in that order."""
-    tree = tree.copy()
+def _renamed(tree, tables, copy=True):
+    """A copy of ``tree`` (or ``tree`` itself when not ``copy``) whose inline tables read
+    ``_qserv_inline_<k>`` (aliased as before), and [(name, TableInfo)] in that order."""
+    if copy:
+        tree = tree.copy()
     found = []
     for table, info in _inline_tables(tree, tables):
         name = f"{PLACEHOLDER}{len(found)}"
@@ -77,10 +78,10 @@ def czar_relations(tree, tables):
     return tree, {name: info.rows for name, info in found}
 
 
-def placeholders(tree, tables):
+def placeholders(tree, tables, copy=True):
     """(tree, [(placeholder, TableInfo)]): inline tables replaced by placeholders that
     :func:`fill_placeholders` turns into VALUES lists in the emitted SQL."""
-    return _renamed(tree, tables)
+    return _renamed(tree, tables, copy)
 
 
 def fill_placeholders(sql, found, backend, rows_of=None):

@@ -12,6 +12,8 @@ pushes the filters down to the stored table. Inline tables (``qserv.query.inline
 lists of their rows.
 """
 
+from dataclasses import dataclass
+
 from sqlglot import exp
 
 from qserv.exec.worker import physical_table_name
@@ -22,12 +24,16 @@ from qserv.query.plan import CHUNK_COLUMN, ChunkPlan
 from qserv.sql.emit import to_sql
 
 
-def _visible_rows(info, chunks, hidden_transactions, with_overlap, with_chunk):
+# Stands for the chunk list of a batch in a rendered template (an identifier no catalog can have).
+CHUNKS_PLACEHOLDER = "_qserv_batch_chunks"
+
+
+def _visible_rows(info, hidden_transactions, with_overlap, with_chunk):
     conditions = []
     if hidden_transactions:
         conditions.append(f"_qserv_txn NOT IN ({', '.join(str(int(t)) for t in sorted(hidden_transactions))})")
     if info.sharded:
-        conditions.append(f"_qserv_chunk IN ({', '.join(str(int(c)) for c in chunks)})" if len(chunks) else "FALSE")
+        conditions.append(f"_qserv_chunk IN ({quote(CHUNKS_PLACEHOLDER)})")
         if not with_overlap:
             conditions.append("NOT _qserv_overlap")
     columns = ", ".join(quote(name) for name in info.column_names + ([CHUNK_COLUMN] if with_chunk else []))
@@ -36,16 +42,16 @@ def _visible_rows(info, chunks, hidden_transactions, with_overlap, with_chunk):
             f"WHERE {where}")
 
 
-def substitute_tables(tree, tables, chunks, hidden_transactions, overlap_alias=None, chunk_aliases=()):
-    """A copy of ``tree`` reading the visible rows of ``chunks`` from every catalog table in it;
-    the tables of ``chunk_aliases`` also expose ``_qserv_chunk``."""
+def substitute_tables(tree, tables, hidden_transactions, overlap_alias=None, chunk_aliases=()):
+    """A copy of ``tree`` reading the visible rows of the batch's chunks (a placeholder) from every
+    catalog table in it; the tables of ``chunk_aliases`` also expose ``_qserv_chunk``."""
     tree = tree.copy()
     for table in list(tree.find_all(exp.Table)):
         info = tables.get(table_key(table))
         if info is None or info.inline:
             continue
         alias = table.alias_or_name
-        rows = exp.maybe_parse(_visible_rows(info, chunks, hidden_transactions, alias == overlap_alias,
+        rows = exp.maybe_parse(_visible_rows(info, hidden_transactions, alias == overlap_alias,
                                              alias in chunk_aliases), dialect="duckdb")
         derived = exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
         if table is tree:
@@ -54,16 +60,36 @@ def substitute_tables(tree, tables, chunks, hidden_transactions, overlap_alias=N
     return tree
 
 
-def worker_sql(plan, chunks, backend, hidden_transactions, inline_rows=None):
-    """The statement a worker runs for ``chunks`` of a ChunkPlan (or the whole of a
-    ReplicatedPlan when ``plan`` is one: ``chunks`` is then ignored). Inline tables are sent as
-    VALUES lists of their rows, or of ``inline_rows(info)`` when given."""
+@dataclass(frozen=True)
+class WorkerTemplate:
+    """A plan's worker statement on one backend, with the batch's chunks and the inline tables'
+    rows left to fill in (rendering the tree once per query, not once per statement)."""
+
+    sql: str
+    inline: list  # [(placeholder, TableInfo)]
+
+    def fill(self, chunks, backend, inline_rows=None):
+        """The statement for ``chunks``; inline tables as VALUES lists of their rows, or of
+        ``inline_rows(info)`` when given."""
+        listed = ", ".join(str(int(c)) for c in chunks) if len(chunks) else "NULL"  # IN (NULL): no row
+        sql = self.sql.replace(quote(CHUNKS_PLACEHOLDER), listed)
+        return fill_placeholders(sql, self.inline, backend, inline_rows)
+
+
+def worker_template(plan, backend, hidden_transactions):
+    """The WorkerTemplate of a ChunkPlan, or of a whole ReplicatedPlan."""
     if isinstance(plan, ChunkPlan):
         tables = {info.key: info for info in plan.aliases.values()}
         pair = (plan.overlap_alias, plan.near_alias) if plan.overlap_alias else ()
-        tree = substitute_tables(plan.worker, tables, chunks, hidden_transactions, plan.overlap_alias, pair)
+        tree = substitute_tables(plan.worker, tables, hidden_transactions, plan.overlap_alias, pair)
     else:
         tables = {info.key: info for info in plan.tables}
-        tree = substitute_tables(plan.tree, tables, (), hidden_transactions)
-    tree, found = placeholders(tree, tables)
-    return fill_placeholders(to_sql(tree, backend), found, backend, inline_rows)
+        tree = substitute_tables(plan.tree, tables, hidden_transactions)
+    tree, found = placeholders(tree, tables, copy=False)  # ``tree`` is substitute_tables' copy
+    return WorkerTemplate(to_sql(tree, backend, copy=False), found)
+
+
+def worker_sql(plan, chunks, backend, hidden_transactions, inline_rows=None):
+    """The statement a worker runs for ``chunks`` of a ChunkPlan (or the whole of a
+    ReplicatedPlan when ``plan`` is one: ``chunks`` is then ignored)."""
+    return worker_template(plan, backend, hidden_transactions).fill(chunks, backend, inline_rows)

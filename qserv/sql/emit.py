@@ -141,11 +141,13 @@ def _rewrite(tree, rule, backend):
     return tree
 
 
-def to_sql(tree, backend):
-    """The SQL text running ``tree`` on ``backend`` ("duckdb" or "postgres"); ``tree`` is not changed."""
+def to_sql(tree, backend, copy=True):
+    """The SQL text running ``tree`` on ``backend`` ("duckdb" or "postgres"); ``tree`` is not
+    changed unless ``copy`` is false (for a tree the caller owns and discards)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}")
-    tree = tree.copy()
+    if copy:
+        tree = tree.copy()
     for node in tree.walk():
         if is_call(node, *AREASPECS):
             raise QuerySyntaxError(
@@ -157,5 +159,5 @@ def to_sql(tree, backend):
             raise QuerySyntaxError(f"{shape} can only be used inside CONTAINS, INTERSECTS, DISTANCE "
                                    "or COORD1/COORD2")
     tree = _rewrite(tree, _functions, backend)
-    return tree.sql(backend, identify=True)
+    return tree.sql(backend, identify=True, copy=False)  # ``tree`` is our copy already
 

@@ -129,3 +129,12 @@ def test_cone_searches_run_while_a_slow_query_occupies_the_workers(engine):
     for (ra, dec), answer in zip(centres, answers):
         separation = SkyCoord(objects.ra, objects.decl, unit="deg").separation(SkyCoord(ra, dec, unit="deg"))
         assert answer == sorted(objects.objectId[separation.deg < 3].tolist())
+
+
+def test_a_table_created_by_another_engine_is_queryable_at_once(engine):
+    engine.query("SELECT COUNT(*) FROM sky.Object")  # the catalog is cached now
+    name = f"Extra{len(engine.recent_queries(limit=1000))}"
+    with qserv.open(engine.home) as other:  # as another process would
+        other.create_table(f"sky.{name}", TableSpec("replicated", [Column("v", "long")]))
+        other.ingest(f"sky.{name}", [pa.table({"v": np.arange(5, dtype=np.int64)})])
+    assert engine.query(f"SELECT SUM(v) AS s FROM sky.{name}").to_pylist() == [{"s": 10}]
