@@ -219,10 +219,10 @@ def tables():
     return result
 
 
-def build_sharded(engine):
+def build_sharded(engine, replication=1):
     """Create ``sky`` with every table in the instance of ``engine``, ingest the rows, publish."""
     engine.create_database(DATABASE, chunk_order=CHUNK_ORDER, subchunk_order=SUBCHUNK_ORDER,
-                           overlap_arcsec=OVERLAP_ARCSEC)
+                           overlap_arcsec=OVERLAP_ARCSEC, replication=replication)
     data = tables()
     for name in ORDER:
         engine.create_table(f"{DATABASE}.{name}", TABLES[name])

@@ -6,16 +6,21 @@ PostgreSQL at 127.0.0.1:5432 is required (the PostgreSQL tests fail, never skip,
 
 import decimal
 import math
+import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+import psycopg2
+import psycopg2.extensions
 import pyarrow as pa
 import pytest
 
 import qserv
 from qserv.errors import UserError
 from qserv.instance import init_instance
+from qserv.meta.catalog import active_workers
+from qserv.meta.snapshot import WorkerRef
 from qserv.sql.worker_functions import function_sql
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests run with --import-mode=importlib
@@ -34,21 +39,65 @@ QUERIES = [r for r in RECORDS if r.kind == "query"]
 ERRORS = [r for r in RECORDS if r.kind == "error"]
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+@pytest.fixture(scope="module", params=["duckdb", "postgres", "duckdb-worker-down", "postgres-worker-down"])
 def engine(request, tmp_path_factory):
-    """A fresh instance with 4 workers of the parametrised backend holding the dataset."""
+    """A fresh instance with 4 workers of the parametrised backend holding the dataset. The
+    ``-worker-down`` variants store every chunk twice (replication 2) and then lose one worker for
+    good before the first query (its DuckDB file locked by another process, or its PostgreSQL
+    database refusing connections): every answer must come from the replicas, complete."""
+    backend, _, down = request.param.partition("-")
     path = tmp_path_factory.mktemp(f"slt-{request.param}")
-    if request.param == "postgres":
+    if backend == "postgres":
         factory = request.getfixturevalue("new_postgres_database")
         init_instance(path, backend="postgres", worker_dsns=[factory() for _ in range(4)])
     else:
         init_instance(path, workers=4)
+    with qserv.open(path) as builder:
+        build_sharded(builder, replication=2 if down else 1)
+        with builder.store.session() as session:
+            second = active_workers(session)[1]
+            lost = WorkerRef(second.id, second.name, second.backend, second.location) if down else None
+    outage = WorkerOutage(lost) if lost else None
     opened = qserv.open(path)
     try:
-        build_sharded(opened)
         yield opened
     finally:
         opened.close()
+        if outage:
+            outage.end()
+
+
+class WorkerOutage:
+    """Makes a worker unreachable for the engine until ``end()``."""
+
+    def __init__(self, worker):
+        self.worker = worker
+        if worker.backend == "duckdb":  # another process holds the file's write lock
+            self.holder = subprocess.Popen(
+                [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+                 "sys.stdin.read()", worker.location], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert self.holder.stdout.readline().strip() == "held"
+        else:
+            self._admin(f'ALTER DATABASE "{self._dbname()}" ALLOW_CONNECTIONS false')
+
+    def _dbname(self):
+        return psycopg2.extensions.parse_dsn(self.worker.location)["dbname"]
+
+    @staticmethod
+    def _admin(statement):
+        connection = psycopg2.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+        finally:
+            connection.close()
+
+    def end(self):
+        if self.worker.backend == "duckdb":
+            self.holder.communicate("")
+        else:
+            self._admin(f'ALTER DATABASE "{self._dbname()}" ALLOW_CONNECTIONS true')
 
 
 @pytest.fixture(scope="module")
