@@ -11,6 +11,7 @@ import pyarrow as pa
 from qserv.errors import ServiceError
 from qserv.exec.dispatch import Statement, run_statements
 from qserv.exec.workers import WorkerQueryError, WorkerUnavailableError
+from qserv.merge.fast_path import fast_merge
 from qserv.meta.snapshot import chunk_rows, replicas
 from qserv.query.aggregates import PARTIALS
 from qserv.query.inline import czar_relations
@@ -126,6 +127,9 @@ class QueryRun:
                                   plan.row_limit, reroute=self._reroute(plan), max_bytes=self._max_bytes())
         self.chunks_touched += len(chunks)
         merged = pa.concat_tables(partials, promote_options="permissive")
+        fast = fast_merge(plan.merge, merged)  # the Cython kernels, when they win for this case
+        if fast is not None:
+            return fast
         return self.engine.czar.run(to_sql(plan.merge, "duckdb"), {PARTIALS: merged})
 
     def statements(self, plan, database, chunks):
