@@ -56,6 +56,7 @@ class QueryRun:
         self._templates = {}  # (id(plan), backend) -> (plan, its WorkerTemplate)
         self.failures = {}  # worker id -> the error that made this query stop using it
         self._holders, self._database, self._chunks = {}, None, []  # the chunks being read, their replicas
+        self._every_chunk = False  # whether they are all the populated chunks of the plan's tables
 
     def _max_bytes(self):
         return self.engine.settings["query_result_max_mb"] << 20
@@ -105,6 +106,7 @@ class QueryRun:
             chunks = np.intersect1d(chunks, allowed)
         if plan.bucket_range is not None:
             chunks = plan.bucket_range.select(chunks)
+        self._every_chunk = allowed is None and plan.bucket_range is None
         return chunks, counts
 
     def _routes(self, plan):
@@ -188,10 +190,23 @@ class QueryRun:
                 self._failed(worker_id, error)
                 statements += self._placed(plan, self._assign(owned) if owned else {self._any_worker(): []})
                 continue
+            template = self._template(plan, worker.backend)
+            if self._whole_worker(worker_id, owned):  # one statement, no chunk filter
+                sql = template.fill(None, worker.backend, self._inline_rows(plan, owned))
+                statements.append(Statement(worker, sql, tuple(owned), worker_id))
+                continue
             for batch in batches(owned, size):
-                sql = self._template(plan, worker.backend).fill(batch, worker.backend, self._inline_rows(plan, batch))
+                sql = template.fill(batch, worker.backend, self._inline_rows(plan, batch))
                 statements.append(Statement(worker, sql, tuple(batch), worker_id))
         return statements
+
+    def _whole_worker(self, worker_id, owned):
+        """Whether ``owned`` is every chunk with rows of the plan's tables on the worker, so its
+        statement needs no chunk filter (a full scan without replicas read elsewhere)."""
+        if not self._every_chunk or not owned:
+            return False
+        held = sum(1 for chunk in self._chunks if worker_id in self._holders.get(chunk, ()))
+        return held == len(owned)
 
     def _template(self, plan, backend):
         key = (id(plan), backend)

@@ -69,10 +69,15 @@ class WorkerTemplate:
     inline: list  # [(placeholder, TableInfo)]
 
     def fill(self, chunks, backend, inline_rows=None):
-        """The statement for ``chunks``; inline tables as VALUES lists of their rows, or of
-        ``inline_rows(info)`` when given."""
-        listed = ", ".join(str(int(c)) for c in chunks) if len(chunks) else "NULL"  # IN (NULL): no row
-        sql = self.sql.replace(quote(CHUNKS_PLACEHOLDER), listed)
+        """The statement for ``chunks`` (``None``: every chunk the worker holds, no chunk filter);
+        inline tables as VALUES lists of their rows, or of ``inline_rows(info)`` when given."""
+        if chunks is None:
+            sql = self.sql.replace(f"{quote('_qserv_chunk')} IN ({quote(CHUNKS_PLACEHOLDER)})", "TRUE")
+        else:
+            listed = ", ".join(str(int(c)) for c in chunks) if len(chunks) else "NULL"  # IN (NULL): no row
+            sql = self.sql.replace(quote(CHUNKS_PLACEHOLDER), listed)
+        if quote(CHUNKS_PLACEHOLDER) in sql:
+            raise AssertionError(f"a chunk placeholder was left in the worker SQL: {sql}")
         return fill_placeholders(sql, self.inline, backend, inline_rows)
 
 

@@ -138,3 +138,12 @@ def test_a_table_created_by_another_engine_is_queryable_at_once(engine):
         other.create_table(f"sky.{name}", TableSpec("replicated", [Column("v", "long")]))
         other.ingest(f"sky.{name}", [pa.table({"v": np.arange(5, dtype=np.int64)})])
     assert engine.query(f"SELECT SUM(v) AS s FROM sky.{name}").to_pylist() == [{"s": 10}]
+
+
+def test_a_full_scan_reads_each_worker_whole_without_a_chunk_list(engine):
+    full = engine.explain("SELECT COUNT(mag) AS n FROM sky.Object WHERE mag > 21")
+    assert '"_qserv_chunk" IN' not in full and "worker statements: worker1: 1 (" in full
+    cone = engine.explain("SELECT objectId FROM sky.Object WHERE CONTAINS(POINT(ra, decl), CIRCLE(120, -30, 1)) = 1")
+    assert '"_qserv_chunk" IN (' in cone
+    expected = int((_objects(20000).column("mag").to_numpy() > 21).sum())
+    assert engine.query("SELECT COUNT(mag) AS n FROM sky.Object WHERE mag > 21").to_pylist() == [{"n": expected}]
