@@ -1,5 +1,6 @@
 """The facade: ``qserv.open(home)`` returns an Engine for administration, ingest and reads."""
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 import threading
@@ -38,6 +39,9 @@ from qserv.sql.dialects import parse, resolve_identifiers, to_sql
 from qserv.sql.worker_functions import install as install_functions
 
 
+STATEMENT_THREADS = 256
+
+
 class Engine:
     """An open instance. Thread-safe; close it (or use it as a context manager) when done."""
 
@@ -54,6 +58,9 @@ class Engine:
         self.czar = Czar()
         self.query_log = QueryLogWriter(self.store)
         self._snapshots = SnapshotCache()
+        # Worker statements of all queries run on these threads (each query keeps at most
+        # ``query_threads`` of its own going); sized so that concurrent queries rarely wait.
+        self.statement_pool = ThreadPoolExecutor(STATEMENT_THREADS, thread_name_prefix="qserv-statement")
         self._functions_installed = set()
         self._functions_lock = threading.Lock()
         self._failed_at = {}  # worker id -> time.monotonic() of its last unavailability
@@ -65,6 +72,7 @@ class Engine:
         self.close()
 
     def close(self):
+        self.statement_pool.shutdown(wait=True)
         self.query_log.close()
         self.czar.close()
         self.pool.close()

@@ -53,41 +53,45 @@ def too_large_error(size_bytes, max_bytes):
         "(WHERE, fewer columns, LIMIT, an aggregate) or raise the setting")
 
 
-def run_statements(statements, cancellation, threads, row_limit=None, reroute=None, max_bytes=None):
+def run_statements(statements, cancellation, threads, row_limit=None, reroute=None, max_bytes=None, pool=None):
+    """See the module docstring. ``pool``: a shared ThreadPoolExecutor (the engine's); without
+    one, a pool of ``threads`` threads lives for this call."""
+    if pool is None:
+        with ThreadPoolExecutor(max(1, min(threads, len(statements)))) as own:
+            return run_statements(statements, cancellation, threads, row_limit, reroute, max_bytes, own)
     results = {}  # statement position -> its rows
     pending = list(enumerate(statements))
     positions = count(len(statements))  # replacements come after the original statements
     running = {}
     rows = size_bytes = 0
-    with ThreadPoolExecutor(max(1, min(threads, len(statements)))) as pool:
-        try:
-            while pending or running:
-                while pending and len(running) < threads and (row_limit is None or rows < row_limit):
-                    index, statement = pending.pop(0)
-                    running[pool.submit(statement.worker.query, statement.sql, cancellation)] = (index, statement)
-                if not running:
-                    break
-                done, _ = wait(running, timeout=cancellation.remaining_s(), return_when=FIRST_COMPLETED)
-                if not done:
-                    cancellation.check()  # past the deadline: cancels and raises
-                for future in done:
-                    index, statement = running.pop(future)
-                    try:
-                        result = future.result()
-                    except WORKER_ERRORS as error:
-                        if reroute is None or cancellation.cancelled:
-                            raise
-                        for replacement in reroute(statement, error):
-                            pending.append((next(positions), replacement))
-                        continue
-                    results[index] = result
-                    rows += result.num_rows
-                    size_bytes += result.nbytes
-                    if max_bytes is not None and size_bytes > max_bytes:
-                        raise too_large_error(size_bytes, max_bytes)
-        except BaseException as error:
-            if not isinstance(error, QueryCancelledError):
-                cancellation.cancel(f"cancelled after another statement failed: {error}")
-            wait(running)
-            raise
+    try:
+        while pending or running:
+            while pending and len(running) < threads and (row_limit is None or rows < row_limit):
+                index, statement = pending.pop(0)
+                running[pool.submit(statement.worker.query, statement.sql, cancellation)] = (index, statement)
+            if not running:
+                break
+            done, _ = wait(running, timeout=cancellation.remaining_s(), return_when=FIRST_COMPLETED)
+            if not done:
+                cancellation.check()  # past the deadline: cancels and raises
+            for future in done:
+                index, statement = running.pop(future)
+                try:
+                    result = future.result()
+                except WORKER_ERRORS as error:
+                    if reroute is None or cancellation.cancelled:
+                        raise
+                    for replacement in reroute(statement, error):
+                        pending.append((next(positions), replacement))
+                    continue
+                results[index] = result
+                rows += result.num_rows
+                size_bytes += result.nbytes
+                if max_bytes is not None and size_bytes > max_bytes:
+                    raise too_large_error(size_bytes, max_bytes)
+    except BaseException as error:
+        if not isinstance(error, QueryCancelledError):
+            cancellation.cancel(f"cancelled after another statement failed: {error}")
+        wait(running)
+        raise
     return [results[index] for index in sorted(results)]

@@ -77,7 +77,7 @@ class QueryRun:
             self._holders, self._database, self._chunks = {}, None, []
             statements = self._placed(plan, {self._any_worker(): []})
             return run_statements(statements, self.cancellation, 1, reroute=self._reroute(plan),
-                                  max_bytes=self._max_bytes())[0]
+                                  max_bytes=self._max_bytes(), pool=self.engine.statement_pool)[0]
         return self._chunk_plan(plan)
 
     def worker_for(self, worker_id):
@@ -126,7 +126,8 @@ class QueryRun:
         database = next(iter(plan.chunk_tables)).database
         statements = self.statements(plan, database, chunks)
         partials = run_statements(statements, self.cancellation, self.engine.settings["query_threads"],
-                                  plan.row_limit, reroute=self._reroute(plan), max_bytes=self._max_bytes())
+                                  plan.row_limit, reroute=self._reroute(plan), max_bytes=self._max_bytes(),
+                                  pool=self.engine.statement_pool)
         self.chunks_touched += len(chunks)
         merged = pa.concat_tables(partials, promote_options="permissive")
         fast = fast_merge(plan.merge, merged)  # the Cython kernels, when they win for this case

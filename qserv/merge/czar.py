@@ -33,6 +33,28 @@ def _plain_type(data_type):
     return data_type
 
 
+def _plain_schema(schema):
+    return pa.schema([pa.field(f.name, _plain_type(f.type)) for f in schema])
+
+
+# DuckDB type names -> the Arrow type a result column of that type has (after ``_plain_type``).
+_BOUND_TYPES = {
+    "BOOLEAN": pa.bool_(), "TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(), "HUGEINT": pa.int64(), "UTINYINT": pa.uint8(), "USMALLINT": pa.uint16(),
+    "UINTEGER": pa.uint32(), "UBIGINT": pa.uint64(), "FLOAT": pa.float32(), "DOUBLE": pa.float64(),
+    "VARCHAR": pa.string(), "BLOB": pa.binary(), "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"),
+}
+
+
+def bound_arrow_type(duckdb_name):
+    """The result Arrow type of a bound DuckDB column type, or None when it has no plain mapping
+    (the caller then asks DuckDB for the Arrow schema)."""
+    if duckdb_name.startswith("DECIMAL(") and duckdb_name.endswith(")"):
+        scale = duckdb_name[8:-1].split(",")[-1].strip()
+        return pa.int64() if scale == "0" else pa.float64()
+    return _BOUND_TYPES.get(duckdb_name)
+
+
 class Czar:
     def __init__(self):
         self._database = duckdb.connect(config=CONFIG)
@@ -59,17 +81,23 @@ class Czar:
 
     def result_schema(self, sql, relations=None):
         """The schema of ``sql`` (DuckDB SQL over the catalog tables and the Arrow tables
-        ``relations``, name -> pyarrow.Table) on an unsharded DuckDB."""
+        ``relations``, name -> pyarrow.Table) on an unsharded DuckDB. Binding the statement gives
+        the column types; only when one has no plain Arrow equivalent is it run (on no rows)."""
         cursor = self._database.cursor()
         try:
             for name, table in (relations or {}).items():
                 cursor.register(name, table.slice(0, 0))
-            schema = cursor.sql(sql).limit(0).to_arrow_table().schema
+            relation = cursor.sql(sql)
+            if relation is None:
+                raise QueryBindError("the query cannot be evaluated: it returns no rows")
+            types = [bound_arrow_type(str(t)) for t in relation.types]
+            if any(t is None for t in types):
+                return _plain_schema(relation.limit(0).to_arrow_table().schema)
+            return pa.schema([pa.field(name, data_type) for name, data_type in zip(relation.columns, types)])
         except duckdb.Error as exc:
             raise QueryBindError(f"the query cannot be evaluated: {str(exc).strip()}") from None
         finally:
             cursor.close()
-        return pa.schema([pa.field(f.name, _plain_type(f.type)) for f in schema])
 
     def run(self, sql, relations):
         """``sql`` over the Arrow tables ``relations`` (name -> pyarrow.Table)."""

@@ -94,9 +94,8 @@ def chunk_rows(session, tables, chunks=None):
     only ``chunks`` (and maybe others) when given."""
     found = {}
     for info in tables:
-        table_id = session.scalar(select(Table.id).join(Database).where(
-            Database.name == info.database, Table.name == info.name))
-        query = select(Chunk.chunk, Chunk.rows, Chunk.overlap_rows).where(Chunk.table_id == table_id)
+        query = (select(Chunk.chunk, Chunk.rows, Chunk.overlap_rows).join(Table, Chunk.table_id == Table.id)
+                 .join(Database).where(Database.name == info.database, Table.name == info.name))
         for chunk, rows, overlap in session.execute(_only(query, Chunk.chunk, chunks)):
             counts = found.setdefault(chunk, [0, 0])
             counts[0] += rows

@@ -13,6 +13,7 @@ lists of their rows.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlglot import exp
 
@@ -42,6 +43,16 @@ def _visible_rows(info, hidden_transactions, with_overlap, with_chunk):
             f"WHERE {where}")
 
 
+@lru_cache(maxsize=1024)
+def _parsed_once(sql):
+    return exp.maybe_parse(sql, dialect="duckdb")
+
+
+def _parsed(sql):
+    """The tree of ``sql`` (a visible-rows SELECT), parsed once and copied after."""
+    return _parsed_once(sql).copy()
+
+
 def substitute_tables(tree, tables, hidden_transactions, overlap_alias=None, chunk_aliases=()):
     """A copy of ``tree`` reading the visible rows of the batch's chunks (a placeholder) from every
     catalog table in it; the tables of ``chunk_aliases`` also expose ``_qserv_chunk``."""
@@ -51,8 +62,7 @@ def substitute_tables(tree, tables, hidden_transactions, overlap_alias=None, chu
         if info is None or info.inline:
             continue
         alias = table.alias_or_name
-        rows = exp.maybe_parse(_visible_rows(info, hidden_transactions, alias == overlap_alias,
-                                             alias in chunk_aliases), dialect="duckdb")
+        rows = _parsed(_visible_rows(info, hidden_transactions, alias == overlap_alias, alias in chunk_aliases))
         derived = exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
         if table is tree:
             return derived
