@@ -34,6 +34,8 @@ from qserv.query.subqueries import extract_subqueries
 
 MATERIALISED = "_qserv_m"
 CHUNK_COLUMN = "_qserv_chunk"
+ZONE_COLUMN = "_qserv_zone"
+MIN_ZONE_HEIGHT_DEG = 1e-6  # zones of a near-neighbour join are the radius high, at least this
 _QUERIES = (exp.Select, exp.Union, exp.Intersect, exp.Except)
 
 
@@ -56,6 +58,7 @@ class ChunkPlan:
     count_table: object = None  # TableInfo when the answer is the sum of its chunk row counters
     restrictors: list = field(default_factory=list)
     crossmatch: object = None  # InlineCrossmatch: chunks and inline rows routed by position
+    zone_height_deg: float | None = None  # near-neighbour pairs are matched by declination zone
 
     @property
     def kind(self):
@@ -201,7 +204,8 @@ def _chunk_plan(select, tables):
         band = _declination_band(shape.near_alias, shape.aliases[shape.near_alias].dec_column,
                                  shape.overlap_alias, shape.aliases[shape.overlap_alias].dec_column,
                                  shape.radius_deg)
-        plan.worker = plan.worker.where(_same_chunk(shape)).where(band)
+        plan.zone_height_deg = max(shape.radius_deg, MIN_ZONE_HEIGHT_DEG)
+        plan.worker = plan.worker.where(_same_chunk(shape)).where(_same_zone(shape)).where(band)
     plan.crossmatch = inline_crossmatch(select, shape)
     if plan.crossmatch is not None:
         match = plan.crossmatch
@@ -217,6 +221,16 @@ def _same_chunk(shape):
     chunk = [exp.column(exp.to_identifier(CHUNK_COLUMN, quoted=True), table=exp.to_identifier(alias, quoted=True))
              for alias in (shape.near_alias, shape.overlap_alias)]
     return exp.EQ(this=chunk[0], expression=chunk[1])
+
+
+def _same_zone(shape):
+    """``near._qserv_zone = far._qserv_zone``: the near side's declination zone (height the radius)
+    equals one of the three zone ids each far row is offered under (its own and both neighbours),
+    so the workers hash-join on (chunk, zone) and compare only rows at most two zones apart; each
+    pair within the radius (|dDec| <= r) meets exactly one of the three (``qserv.query.render``)."""
+    zone = [exp.column(exp.to_identifier(ZONE_COLUMN, quoted=True), table=exp.to_identifier(alias, quoted=True))
+            for alias in (shape.near_alias, shape.overlap_alias)]
+    return exp.EQ(this=zone[0], expression=zone[1])
 
 
 def _declination_band(near_alias, near_dec, far_alias, far_dec, radius_deg):

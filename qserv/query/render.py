@@ -21,7 +21,7 @@ from qserv.exec.worker import physical_table_name
 from qserv.exec.workers import quote
 from qserv.query.inline import fill_placeholders, placeholders
 from qserv.query.joins import table_key
-from qserv.query.plan import CHUNK_COLUMN, ChunkPlan
+from qserv.query.plan import CHUNK_COLUMN, ZONE_COLUMN, ChunkPlan
 from qserv.sql.emit import to_sql
 
 
@@ -29,7 +29,10 @@ from qserv.sql.emit import to_sql
 CHUNKS_PLACEHOLDER = "_qserv_batch_chunks"
 
 
-def _visible_rows(info, hidden_transactions, with_overlap, with_chunk):
+def _visible_rows(info, hidden_transactions, with_overlap, with_chunk, zone=None):
+    """The visible-rows SELECT of a table. ``zone`` (height in degrees, offered): also the row's
+    declination zone ``_qserv_zone``; an offered row comes three times, under its own zone and
+    both neighbours' (for the near-neighbour zone join of ``qserv.query.plan``)."""
     conditions = []
     if hidden_transactions:
         conditions.append(f"_qserv_txn NOT IN ({', '.join(str(int(t)) for t in sorted(hidden_transactions))})")
@@ -37,10 +40,18 @@ def _visible_rows(info, hidden_transactions, with_overlap, with_chunk):
         conditions.append(f"_qserv_chunk IN ({quote(CHUNKS_PLACEHOLDER)})")
         if not with_overlap:
             conditions.append("NOT _qserv_overlap")
-    columns = ", ".join(quote(name) for name in info.column_names + ([CHUNK_COLUMN] if with_chunk else []))
+    columns = [quote(name) for name in info.column_names + ([CHUNK_COLUMN] if with_chunk else [])]
+    source = quote(physical_table_name(info.database, info.name))
+    if zone is not None:
+        height_deg, offered = zone
+        own_zone = f"FLOOR({quote(info.dec_column)} / {height_deg!r})"
+        if offered:
+            columns.append(f"{own_zone} + {quote('_qserv_z')}.{quote('_qserv_d')} AS {quote(ZONE_COLUMN)}")
+            source += f" CROSS JOIN (VALUES (-1), (0), (1)) AS {quote('_qserv_z')}({quote('_qserv_d')})"
+        else:
+            columns.append(f"{own_zone} AS {quote(ZONE_COLUMN)}")
     where = " AND ".join(conditions) or "TRUE"
-    return (f"SELECT {columns} FROM {quote(physical_table_name(info.database, info.name))} "
-            f"WHERE {where}")
+    return f"SELECT {', '.join(columns)} FROM {source} WHERE {where}"
 
 
 @lru_cache(maxsize=1024)
@@ -53,16 +64,19 @@ def _parsed(sql):
     return _parsed_once(sql).copy()
 
 
-def substitute_tables(tree, tables, hidden_transactions, overlap_alias=None, chunk_aliases=()):
+def substitute_tables(tree, tables, hidden_transactions, overlap_alias=None, chunk_aliases=(),
+                      zone_height_deg=None):
     """A copy of ``tree`` reading the visible rows of the batch's chunks (a placeholder) from every
-    catalog table in it; the tables of ``chunk_aliases`` also expose ``_qserv_chunk``."""
+    catalog table in it; the tables of ``chunk_aliases`` also expose ``_qserv_chunk`` and, with
+    ``zone_height_deg``, ``_qserv_zone`` (``overlap_alias`` offering each row in three zones)."""
     tree = tree.copy()
     for table in list(tree.find_all(exp.Table)):
         info = tables.get(table_key(table))
         if info is None or info.inline:
             continue
         alias = table.alias_or_name
-        rows = _parsed(_visible_rows(info, hidden_transactions, alias == overlap_alias, alias in chunk_aliases))
+        zone = (zone_height_deg, alias == overlap_alias) if zone_height_deg and alias in chunk_aliases else None
+        rows = _parsed(_visible_rows(info, hidden_transactions, alias == overlap_alias, alias in chunk_aliases, zone))
         derived = exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
         if table is tree:
             return derived
@@ -96,7 +110,8 @@ def worker_template(plan, backend, hidden_transactions):
     if isinstance(plan, ChunkPlan):
         tables = {info.key: info for info in plan.aliases.values()}
         pair = (plan.overlap_alias, plan.near_alias) if plan.overlap_alias else ()
-        tree = substitute_tables(plan.worker, tables, hidden_transactions, plan.overlap_alias, pair)
+        tree = substitute_tables(plan.worker, tables, hidden_transactions, plan.overlap_alias, pair,
+                                 plan.zone_height_deg)
     else:
         tables = {info.key: info for info in plan.tables}
         tree = substitute_tables(plan.tree, tables, hidden_transactions)

@@ -1,12 +1,15 @@
 """The planner driver: which plan a query gets, chunk-local join rules, areaspecs, pruning keys."""
 
+from astropy.coordinates import SkyCoord
 import duckdb
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from qserv.query.aggregates import UnsupportedQueryError
 from qserv.query.plan import ChunkPlan, CzarPlan, ReplicatedPlan, plan_query
 from qserv.query.render import worker_sql
+from qserv.sql.worker_functions import function_sql
 from qserv.query.tables import Partitioning, TableInfo
 from qserv.schema.columns import Column
 from qserv.sphere import Circle, chunk_and_subchunk_coverage
@@ -108,6 +111,30 @@ def test_family_and_near_neighbour_joins():
     sql = worker_sql(near, [3], "duckdb", set())
     assert sql.count("NOT \"_qserv_overlap\"") == 1  # only the first side drops overlap rows
     assert '"a"."_qserv_chunk" = "b"."_qserv_chunk"' in sql
+    assert '"a"."_qserv_zone" = "b"."_qserv_zone"' in sql and near.zone_height_deg == 0.01
+    assert sql.count("CROSS JOIN (VALUES (-1), (0), (1))") == 1  # the partner offered in 3 zones
+
+
+def test_the_zone_join_finds_each_close_pair_exactly_once():
+    """Brute force over all pairs of points crowded around zone boundaries, on DuckDB."""
+    near = plan("SELECT a.objectId AS x, b.objectId AS y FROM Object a, Object b "
+                "WHERE DISTANCE(POINT(a.ra, a.decl), POINT(b.ra, b.decl)) < 0.01 AND a.objectId <> b.objectId")
+    sql = worker_sql(near, [3], "duckdb", set())
+    rng = np.random.default_rng(5)
+    count = 400
+    decl = np.round(rng.uniform(-0.03, 0.03, count) / 0.01) * 0.01 + rng.normal(0, 0.002, count)  # near boundaries
+    ra = rng.uniform(10, 10.05, count)
+    connection = duckdb.connect()
+    for statement in function_sql("duckdb"):
+        connection.execute(statement)
+    rows = pa.table({"objectId": np.arange(count, dtype=np.int64), "ra": ra, "decl": decl,
+                     "gMag": np.zeros(count), "_qserv_chunk": np.full(count, 3, np.int64),
+                     "_qserv_overlap": np.zeros(count, bool), "_qserv_txn": np.zeros(count, np.int64)})
+    connection.register("sky__Object", rows)
+    found = sorted(map(tuple, connection.sql(sql).fetchall()))
+    separation = SkyCoord(ra, decl, unit="deg")[:, None].separation(SkyCoord(ra, decl, unit="deg")[None, :]).deg
+    expected = sorted((int(i), int(j)) for i, j in zip(*np.nonzero(separation < 0.01)) if i != j)
+    assert len(expected) > 1000 and found == expected
 
 
 @pytest.mark.parametrize("text, message", [
