@@ -14,8 +14,14 @@ $(STAMP): pyproject.toml setup.py $(wildcard cython_ext/*.pyx cython_ext/*.pxd)
 	$(PIP) install --quiet --no-build-isolation -e ".[test]"
 	touch $(STAMP)
 
+# The peers: lsdb and matplotlib from the bench extra, Q3C for the local PostgreSQL 15 from Debian.
+Q3C_CONTROL := /usr/share/postgresql/15/extension/q3c.control
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 $(BENCH_STAMP): $(STAMP)
 	$(PIP) install --quiet --no-build-isolation -e ".[test,bench]"
+	test -f $(Q3C_CONTROL) || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q postgresql-15-q3c; }
 	touch $(BENCH_STAMP)
 
 install: $(STAMP)
@@ -31,8 +37,9 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/qserv demo
 
+# BENCH_ARGS, e.g. "--sizes 1e5,1e6 --only cone,crossmatch" (python -m bench --help).
 bench: $(BENCH_STAMP)
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info qserv/_ext/*.so cython_ext/*.c

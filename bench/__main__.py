@@ -1,28 +1,119 @@
-"""Run the benchmarks and write bench/results/latest.md."""
+"""Run the benchmarks and write bench/results/latest.md (and the scaling plots beside it).
 
+    python -m bench [--sizes 1e5,1e6,1e7] [--only cone,crossmatch,...] [--centres 50] ...
+
+Sections: sphere, visit (one Alert Production visit), the peer comparison workloads
+(load, cone, lookup, scan, crossmatch, child, concurrent; see bench/scaling.py), merge, votable,
+tap.
+Progress goes to stderr; the report to bench/results/latest.md and stdout."""
+
+import argparse
 import sys
+import time
 from pathlib import Path
 
-from bench import ingest_bench, machine, sphere_bench, tap_bench, votable_bench
+from bench import ingest_bench, machine, merge_bench, report, scaling, sphere_bench, tap_bench, votable_bench
+from bench.data import log
 
-RESULTS = Path(__file__).parent / "results" / "latest.md"
+RESULTS_DIR = Path(__file__).parent / "results"
+RESULTS = RESULTS_DIR / "latest.md"
+SECTIONS = ("sphere", "visit") + scaling.WORKLOADS + ("merge", "votable", "tap")
+SCALING_GROUPS = [  # (title, workload name prefix)
+    ("Ingest (one run per size)", "ingest "),
+    ("Cone search", "cone "),
+    ("Director-id lookup", "director-id lookup"),
+    ("Full-scan filter + aggregate", "full scan"),
+    ("Crossmatch", "crossmatch"),
+    ("Director + child join", "director+child"),
+    ("Concurrent cone searches", f"{scaling.CONCURRENT_THREADS} concurrent"),
+]
 
 
-def main():
-    sections = [
-        ("Sphere: partitioning and coverage", sphere_bench.bench_assignment() + sphere_bench.bench_coverage()),
-        ("Ingest", ingest_bench.bench_bulk() + ingest_bench.bench_visit()),
-        ("VOTable output", votable_bench.bench_votable()),
-        ("TAP service under load", tap_bench.bench_tap_concurrency()),
-    ]
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1e5,1e6,1e7",
+                        help="director rows of the peer comparison, comma-separated (default 1e5,1e6,1e7)")
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help=f"sections to run, comma-separated, from: {', '.join(SECTIONS)}")
+    parser.add_argument("--centres", type=int, default=50, help="cone centres per radius (default 50)")
+    parser.add_argument("--lsdb-max", type=float, default=1e7, help="largest size LSDB runs at (default 1e7)")
+    parser.add_argument("--qserv-pg-max", type=float, default=1e6,
+                        help="largest size qserv with PostgreSQL workers runs at (default 1e6)")
+    parser.add_argument("--chunk-order", type=int, default=4, help="qserv chunk order (default 4)")
+    parser.add_argument("--subchunk-order", type=int, default=9, help="qserv sub-chunk order (default 9)")
+    args = parser.parse_args(argv)
+    args.sizes = [int(float(size)) for size in args.sizes.split(",") if size]
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(args.only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {', '.join(sorted(unknown))} (expected {', '.join(SECTIONS)})")
+    return args
+
+
+def simple_section(title, rows):
+    lines = [f"## {title}", "", "| workload | median | note |", "|---|---|---|"]
+    return lines + [f"| {name} | {value} | {note} |" for name, value, note in rows] + [""]
+
+
+def scaling_section(run, options, plots):
+    lines = ["## qserv against its peers, by size", ""]
+    lines += [f"- {note}" for note in scaling.describe(options)]
+    lines += ["- ratio = qserv time / peer time (below 1: qserv is faster); the target column says whether "
+              "the issue's target is met at that size.", ""]
+    for title, prefix in SCALING_GROUPS:
+        found = [m for m in run.measurements if m.workload.startswith(prefix)]
+        if found:
+            lines += [f"### {title}", ""]
+            lines += report.markdown_table(report.table_rows(found, scaling.TARGETS, not_run=run.not_run)) + [""]
+    if run.mismatches:
+        lines += ["Answers that differ from qserv's:", ""] + [f"- {m}" for m in run.mismatches] + [""]
+    else:
+        lines += ["Every system returned the same row counts, pair counts and aggregates as qserv.", ""]
+    lines += [f"- {note}" for note in run.notes]
+    if plots:
+        lines += ["Scaling plots (median time vs director rows, log-log): "
+                  + ", ".join(f"`{name}`" for name in plots), ""]
+    return lines
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    started = time.perf_counter()
     lines = ["# qserv benchmark results", "",
-             "Machine: " + machine.describe(["numpy", "healpy", "Cython", "duckdb", "pyarrow", "lsdb", "astropy"]), ""]
-    for title, rows in sections:
-        lines += [f"## {title}", "", "| workload | median | note |", "|---|---|---|"]
-        lines += [f"| {name} | {value} | {note} |" for name, value, note in rows]
-        lines.append("")
+             "Machine: " + machine.describe(["numpy", "healpy", "Cython", "duckdb", "pyarrow", "psycopg2-binary",
+                                             "lsdb", "astropy", "matplotlib"])
+             + "; " + machine.postgres_description(), ""]
+
+    def timed(name, function):
+        log(f"[bench] {name}")
+        start = time.perf_counter()
+        result = function()
+        log(f"[bench] {name} took {time.perf_counter() - start:.0f} s")
+        return result
+
+    if "sphere" in args.only:
+        lines += simple_section("Sphere: partitioning and coverage", timed(
+            "sphere", lambda: sphere_bench.bench_assignment() + sphere_bench.bench_coverage()))
+    if "visit" in args.only:
+        lines += simple_section("Ingest: one Alert Production visit", timed("visit", ingest_bench.bench_visit))
+    workloads = [name for name in args.only if name in scaling.WORKLOADS]
+    if workloads:
+        options = scaling.Options(sizes=args.sizes, only=workloads, centres=args.centres,
+                                  lsdb_max=int(args.lsdb_max), qserv_pg_max=int(args.qserv_pg_max),
+                                  chunk_order=args.chunk_order, subchunk_order=args.subchunk_order)
+        run = timed("peers by size", lambda: scaling.run_all(options))
+        plots = report.plot_scaling(run.measurements, RESULTS_DIR) if len(args.sizes) > 1 else []
+        lines += scaling_section(run, options, plots)
+    if "merge" in args.only:
+        lines += simple_section("Merge kernels (czar)", timed("merge", merge_bench.bench_merge))
+    if "votable" in args.only:
+        lines += simple_section("VOTable output", timed("votable", votable_bench.bench_votable))
+    if "tap" in args.only:
+        lines += simple_section("TAP service under load", timed("tap", tap_bench.bench_tap_concurrency))
+    lines += [f"`python -m bench {' '.join(sys.argv[1:] if argv is None else argv)}`".replace(" `", "`")
+              + f" took {(time.perf_counter() - started) / 60:.1f} min.", ""]
     text = "\n".join(lines)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
     sys.stdout.write(text + "\n")
 
