@@ -95,6 +95,10 @@ def test_default_database_and_unknown_database(engine):
 def test_cone_searches_run_while_a_slow_query_occupies_the_workers(engine):
     """Many threads share the engine's worker connections; cones are answered (correctly) while a
     query that would run for hours is still executing, and that query then stops when cancelled."""
+    objects = _objects(20000)
+    ids = objects.column("objectId").to_numpy()
+    positions = SkyCoord(objects.column("ra").to_numpy(), objects.column("decl").to_numpy(), unit="deg")
+    centres = [(15.0 * k, -60.0 + 9.0 * k) for k in range(12)]
     slow = Cancellation(timeout_s=300)
     outcome = {}
 
@@ -105,16 +109,13 @@ def test_cone_searches_run_while_a_slow_query_occupies_the_workers(engine):
         except QueryCancelledError as error:
             outcome["error"] = error
 
-    slow_thread = threading.Thread(target=run_slow)
-    slow_thread.start()
-    objects = _objects(20000).to_pandas()
-    centres = [(15.0 * k, -60.0 + 9.0 * k) for k in range(12)]
-
     def cone(centre):
         ra, dec = centre
         rows = engine.query(f"SELECT objectId FROM sky.Object WHERE CONTAINS(POINT(ra, decl), CIRCLE({ra}, {dec}, 3)) = 1")
         return sorted(rows.column("objectId").to_pylist())
 
+    slow_thread = threading.Thread(target=run_slow)
+    slow_thread.start()
     try:
         while not slow.running_statements:
             assert slow_thread.is_alive(), "the slow query ended before the cones started"
@@ -127,8 +128,8 @@ def test_cone_searches_run_while_a_slow_query_occupies_the_workers(engine):
         slow_thread.join(60)
     assert not slow_thread.is_alive() and "error" in outcome
     for (ra, dec), answer in zip(centres, answers):
-        separation = SkyCoord(objects.ra, objects.decl, unit="deg").separation(SkyCoord(ra, dec, unit="deg"))
-        assert answer == sorted(objects.objectId[separation.deg < 3].tolist())
+        separation = positions.separation(SkyCoord(ra, dec, unit="deg")).deg
+        assert answer == sorted(ids[separation < 3].tolist())
 
 
 def test_a_table_created_by_another_engine_is_queryable_at_once(engine):
