@@ -14,6 +14,7 @@ import pyarrow as pa
 from qserv.errors import ServiceError
 from qserv.exec.worker import physical_table_name
 
+LITERAL_KEYS = 1000  # up to this many integer keys are looked up as a literal IN list
 
 class InstanceBusyError(ServiceError):
     """Another process holds the instance's embedded DuckDB files."""
@@ -101,10 +102,18 @@ class DirectorIndex:
         return chunks, subchunks
 
     def chunks_holding(self, database, table, keys, hidden_transactions):
-        """Sorted distinct chunks holding any of ``keys`` (a pyarrow array of the id type)."""
+        """Sorted distinct chunks holding any of ``keys`` (a pyarrow array of the id type). A few
+        integer keys go in as literals, which lets DuckDB skip row groups by their min/max ids
+        (a join against the key list scans the whole index)."""
+        visible = hidden_condition(hidden_transactions, "i.txn")
+        if len(keys) <= LITERAL_KEYS and pa.types.is_integer(keys.type):
+            listed = ", ".join(str(int(key)) for key in keys.to_pylist() if key is not None) or "NULL"
+            result = self._run(f'SELECT DISTINCT i.chunk FROM "{index_table_name(database, table)}" i '
+                               f"WHERE i.id IN ({listed}) AND {visible} ORDER BY i.chunk", fetch=True)
+            return result.column("chunk").to_numpy(zero_copy_only=False).astype(np.int64)
         result = self._run(
             f'SELECT DISTINCT i.chunk FROM "{index_table_name(database, table)}" i '
-            f"SEMI JOIN wanted w ON i.id = w.key WHERE {hidden_condition(hidden_transactions, 'i.txn')} "
+            f"SEMI JOIN wanted w ON i.id = w.key WHERE {visible} "
             f"ORDER BY i.chunk",
             fetch=True,
             wanted=pa.table({"key": keys}),
