@@ -5,6 +5,8 @@ from ``qserv.query.plan`` (its column names are the plan's; the engine casts to 
 ``chunks_touched`` counts the chunks whose rows were read.
 """
 
+from collections import Counter
+
 import numpy as np
 import pyarrow as pa
 
@@ -57,6 +59,7 @@ class QueryRun:
         self.failures = {}  # worker id -> the error that made this query stop using it
         self._holders, self._database, self._chunks = {}, None, []  # the chunks being read, their replicas
         self._every_chunk = False  # whether they are all the populated chunks of the plan's tables
+        self._held = None  # Counter: worker id -> how many of those chunks it holds
 
     def _max_bytes(self):
         return self.engine.settings["query_result_max_mb"] << 20
@@ -140,6 +143,7 @@ class QueryRun:
         on one active replica, the load spread evenly, batches of ``query_batch_chunks``."""
         with self.engine.store.session() as session:
             self._holders = replicas(session, database, chunks)
+        self._held = None
         self._database, self._chunks = database, chunks.tolist()
         if len(chunks) == 0:  # nothing to read: one statement for the result's columns
             return self._placed(plan, {self._any_worker(): []})
@@ -206,8 +210,9 @@ class QueryRun:
         statement needs no chunk filter (a full scan without replicas read elsewhere)."""
         if not self._every_chunk or not owned:
             return False
-        held = sum(1 for chunk in self._chunks if worker_id in self._holders.get(chunk, ()))
-        return held == len(owned)
+        if self._held is None:  # chunks held per worker, counted once per query
+            self._held = Counter(w for holders in self._holders.values() for w in holders)
+        return self._held[worker_id] == len(owned)
 
     def _template(self, plan, backend):
         key = (id(plan), backend)

@@ -86,7 +86,7 @@ def fast_merge(merge_select, partials, decide=True):
         if merge_select.args.get("group") or _aggregated(merge_select):
             shape = _Combine(merge_select, partials)
         else:
-            shape = _TopK(merge_select, partials)
+            shape = _RowMerge(merge_select, partials)
         if decide and not shape.kernel_wins():
             return None
         return shape.run()
@@ -221,9 +221,9 @@ def _has_strings(types):
     return any(kernels._is_string(kind) or pa.types.is_dictionary(kind) for kind in types)
 
 
-# -- top-k of sorted partials -------------------------------------------------------------------
+# -- row merges: projections and top-k of sorted partials ---------------------------------------
 
-class _TopK:
+class _RowMerge:
     def __init__(self, select, partials):
         _frame(select, _ROW_ARGS)
         self.partials = partials
