@@ -10,7 +10,7 @@ from qserv.meta.models import Setting
 @dataclass(frozen=True)
 class SettingSpec:
     name: str
-    default: int
+    default: int | str  # a str default makes a text setting (minimum unused)
     minimum: int
     help: str
 
@@ -47,6 +47,19 @@ SETTINGS = (
                 "TAP: the most rows of one UPLOAD table."),
     SettingSpec("tap_anonymous_read", 1, 0,
                 "TAP: 1 lets requests without a token query (as user 'anonymous'); 0 requires a token."),
+    SettingSpec("tap_wait_max_s", 60, 0,
+                "TAP: the longest a GET of an async job with WAIT blocks (a larger or negative WAIT is cut to this)."),
+    SettingSpec("tap_waiters", 8, 0,
+                "TAP: job GETs with WAIT blocking at the same time; beyond, WAIT answers at once with the current phase."),
+    SettingSpec("tap_upload_max_mb", 256, 1,
+                "TAP: MiB of one UPLOAD document (a multipart part or a fetched URL)."),
+    SettingSpec("tap_upload_fetch_timeout_s", 30, 1,
+                "TAP: seconds to fetch one http(s) UPLOAD URL, redirects included."),
+    SettingSpec("tap_upload_fetches", 4, 1,
+                "TAP: http(s) UPLOAD URLs fetched at the same time; beyond, the request is refused (503)."),
+    SettingSpec("tap_upload_allow_hosts", "", 0,
+                "TAP: comma-separated host names, IP addresses or CIDR networks an http(s) UPLOAD may reach although "
+                "they are loopback, private, link-local or reserved (e.g. 127.0.0.1 for tests); empty: public only."),
 )
 BY_NAME = {spec.name: spec for spec in SETTINGS}
 
@@ -55,6 +68,8 @@ def parse_value(name, text):
     spec = BY_NAME.get(name)
     if spec is None:
         raise UserError(f"unknown setting {name!r} (settings: {', '.join(BY_NAME)})")
+    if isinstance(spec.default, str):
+        return str(text).strip()
     try:
         value = int(text)
     except (TypeError, ValueError):

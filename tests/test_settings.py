@@ -15,7 +15,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def documented_settings():
     section = README.read_text().split("## Settings", 1)[1].split("\n## ", 1)[0]
-    return {match: int(default) for match, default in re.findall(r"^\| `(\w+)` \| (\d+) \|", section, re.M)}
+    found = re.findall(r'^\| `(\w+)` \| (\d+|"[^"|]*") \|', section, re.M)
+    return {name: int(default) if default.isdigit() else default.strip('"') for name, default in found}
 
 
 def test_every_setting_is_documented_with_its_default():
