@@ -49,7 +49,7 @@ class Engine:
         self.home = resolve_home(home)
         self.store = MetaStore(read_instance(self.home)["meta_url"])
         self.store.ensure_current()
-        self.pool = WorkerPool()
+        self.pool = WorkerPool(self.home)
         self.index = DirectorIndex(self.home / "index.duckdb")
         with self.store.session() as session:
             self.settings = load_settings(session)

@@ -230,9 +230,12 @@ def results(job_id):
 def result(job_id):
     with service().engine.store.session() as session:
         found = _load(session, job_id)
-        if found.phase != "COMPLETED" or not found.result_path or not Path(found.result_path).exists():
+        # The result file lies in the job's folder of this home, whatever path was recorded
+        # (jobs of older releases recorded it relative to the server's working directory).
+        path = service().runner.job_dir(job_id) / Path(found.result_path or "").name
+        if found.phase != "COMPLETED" or not found.result_path or not path.is_file():
             raise NotFoundError(f"job {job_id} has no result (it is {found.phase})")
-        path, mime = found.result_path, found.result_mime
+        mime = found.result_mime
     return send_file(path, mimetype=mime)
 
 

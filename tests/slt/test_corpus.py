@@ -56,7 +56,7 @@ def engine(request, tmp_path_factory):
         build_sharded(builder, replication=2 if down else 1)
         with builder.store.session() as session:
             second = active_workers(session)[1]
-            lost = WorkerRef(second.id, second.name, second.backend, second.location) if down else None
+            lost = WorkerRef(second.id, second.name, second.backend, builder.pool.location(second)) if down else None
     outage = WorkerOutage(lost) if lost else None
     opened = qserv.open(path)
     try:
