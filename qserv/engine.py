@@ -187,16 +187,19 @@ class Engine:
 
 
     # -- queries ----------------------------------------------------------------------------
-    def _prepare(self, text, lang, db, uploads=None, max_rows=None):
+    def _prepare(self, text, lang, db, uploads=None, max_rows=None, include_unpublished=True):
         """(snapshot, resolved tree, plan, result schema) of a query; user errors raise here.
         ``uploads`` (name -> pyarrow.Table) are readable as TAP_UPLOAD.name; ``max_rows`` caps
-        the rows of the answer (as a LIMIT)."""
+        the rows of the answer (as a LIMIT); without ``include_unpublished`` the tables of
+        unpublished databases do not exist for the query (nor in its TAP_SCHEMA)."""
         with self.store.session() as session:
             snapshot = self._snapshots.read(session)
+        if not include_unpublished:
+            snapshot = snapshot.published_only()
         if db is not None and not any(info.database == db for info in snapshot.tables.values()):
             raise UserError(f"no database {db!r} with tables")
         parsed = parse(text, lang)
-        tables = {**snapshot.tables, **self._inline_tables(parsed, uploads)}
+        tables = {**snapshot.tables, **self._inline_tables(parsed, uploads, include_unpublished)}
         snapshot = replace(snapshot, tables=tables)
         columns = {key: info.column_names for key, info in tables.items()}
         tree = resolve_identifiers(parsed, columns, default_database=db, qualified_only=db is None)
@@ -209,7 +212,7 @@ class Engine:
         schema = _declared(schema, declared_columns(tree, tables))
         return snapshot, tree, plan_query(tree, tables), schema
 
-    def _inline_tables(self, tree, uploads):
+    def _inline_tables(self, tree, uploads, include_unpublished):
         """TableInfos of TAP_SCHEMA (when ``tree`` reads it) and of the uploads (TAP_UPLOAD)."""
         found = {}
         for name, rows in (uploads or {}).items():
@@ -218,7 +221,7 @@ class Engine:
         if any(table.args.get("db") and table.args["db"].name.upper() == "TAP_SCHEMA"
                for table in tree.find_all(exp.Table)):
             with self.store.session() as session:
-                contents = tap_schema_tables(session)
+                contents = tap_schema_tables(session, include_unpublished)
             for name, rows in contents.items():
                 info = inline_table("TAP_SCHEMA", name, rows, TAP_SCHEMA_COLUMNS[name])
                 found[info.key] = info
@@ -246,11 +249,12 @@ class Engine:
         return failed_at is not None and time.monotonic() - failed_at < self.settings["worker_suspect_s"]
 
     def query(self, text, lang="adql", db=None, user=None, timeout_s=None, cancellation=None,
-              uploads=None, max_rows=None):
+              uploads=None, max_rows=None, include_unpublished=True):
         """The answer of one ADQL (``lang="adql"``) or Qserv SQL (``"qserv"``) query as a
         pyarrow.Table; ``db`` is the database of unqualified table names. ``uploads`` (name ->
         pyarrow.Table) are tables the query may read as TAP_UPLOAD.name; ``max_rows`` caps the
-        answer (TAP's MAXREC). Result columns that are catalog columns carry their declaration in
+        answer (TAP's MAXREC); ``include_unpublished=False`` (TAP users who are not admins) sees
+        only published databases. Result columns that are catalog columns carry their declaration in
         the field metadata (``qserv.schema.columns.column_of_field``). Every query is recorded
         in the query log (``qserv history``)."""
         started = time.monotonic()
@@ -258,7 +262,7 @@ class Engine:
         cancellation = cancellation or Cancellation(timeout_s or self.settings["query_timeout_s"])
         run = None
         try:
-            snapshot, _, plan, schema = self._prepare(text, lang, db, uploads, max_rows)
+            snapshot, _, plan, schema = self._prepare(text, lang, db, uploads, max_rows, include_unpublished)
             run = QueryRun(self, snapshot, cancellation)
             result = conform(run.run(plan), schema)
         except BaseException as error:

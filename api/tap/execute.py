@@ -1,7 +1,6 @@
 """Running one TAP query: parameters in, an Arrow table (capped at MAXREC) and its overflow out."""
 
 from qserv.api.tap.params import effective_maxrec
-from qserv.api.tap.uploads import read_uploads
 from qserv.exec.cancel import Cancellation, QueryCancelledError
 
 
@@ -11,17 +10,10 @@ def run_query(engine, parameters, caller, uploads, timeout_s, cancellation=None,
     cancellation = cancellation or Cancellation(timeout_s)
     try:
         table = engine.query(parameters.query, lang="adql", user=caller.name, cancellation=cancellation,
-                             uploads=uploads, max_rows=maxrec + 1)
+                             uploads=uploads, max_rows=maxrec + 1, include_unpublished=caller.is_admin)
     except QueryCancelledError as error:
         if timeout_hint and cancellation.deadline is not None and cancellation.remaining_s() == 0:
             raise QueryCancelledError(f"{error}; {timeout_hint}") from None
         raise
     overflow = table.num_rows > maxrec
     return (table.slice(0, maxrec) if overflow else table), overflow
-
-
-def request_uploads(engine, upload, files):
-    """{name: pyarrow.Table} of an UPLOAD parameter value (empty without one)."""
-    if not upload:
-        return {}
-    return read_uploads(upload, files, engine.settings["tap_upload_max_rows"])

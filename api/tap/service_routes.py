@@ -19,10 +19,10 @@ SYNC_HINT = "queries running longer than the /sync limit must be submitted to {b
 
 @blueprint.get("/", strict_slashes=False)
 def root():
-    caller()
+    who = caller()
     base = base_url()
     with service().engine.store.session() as session:
-        schema = tap_schema_tables(session)
+        schema = tap_schema_tables(session, include_unpublished=who.is_admin)
     tables = [name for name in schema["tables"].column("table_name").to_pylist()
               if not name.upper().startswith("TAP_SCHEMA.")]
     items = "".join(f"<li><code>{escape(name)}</code></li>" for name in tables) or "<li>(none yet)</li>"
@@ -72,20 +72,20 @@ def availability():
 
 @blueprint.get("/tables")
 def tables():
-    caller()
+    who = caller()
     detail = parameters().get("detail", "max").lower()
     if detail not in ("min", "max"):
         raise TapParameterError(f"detail={detail} is not supported (use min or max)")
     with service().engine.store.session() as session:
-        schema = tap_schema_tables(session)
+        schema = tap_schema_tables(session, include_unpublished=who.is_admin)
     return Response(tables_xml(schema, detail=detail), mimetype=XML)
 
 
 @blueprint.get("/tables/<path:name>")
 def table(name):
-    caller()
+    who = caller()
     with service().engine.store.session() as session:
-        schema = tap_schema_tables(session)
+        schema = tap_schema_tables(session, include_unpublished=who.is_admin)
     return Response(table_xml(schema, name), mimetype=XML)
 
 

@@ -26,6 +26,14 @@ class CatalogSnapshot:
     tables: dict  # "db.table" -> TableInfo
     hidden_transactions: frozenset  # ids whose rows queries must not see
     workers: dict  # worker id -> WorkerRef (active workers)
+    unpublished: frozenset = frozenset()  # names of databases not yet published (qserv publish)
+
+    def published_only(self):
+        """The snapshot without the tables of unpublished databases (what TAP users see)."""
+        if not self.unpublished:
+            return self
+        tables = {key: info for key, info in self.tables.items() if info.database not in self.unpublished}
+        return CatalogSnapshot(tables, self.hidden_transactions, self.workers, frozenset())
 
 
 def table_info(table):
@@ -45,15 +53,18 @@ def read_snapshot(session):
         info = table_info(table)
         tables[info.key] = info
     workers = {w.id: WorkerRef(w.id, w.name, w.backend, w.location) for w in active_workers(session)}
-    return CatalogSnapshot(tables, frozenset(pending_transactions(session)), workers)
+    unpublished = frozenset(session.scalars(select(Database.name).where(Database.published.is_not(True))))
+    return CatalogSnapshot(tables, frozenset(pending_transactions(session)), workers, unpublished)
 
 
-# Rows of databases, tables and workers are only ever added (nothing alters or deletes them), so
-# their counts and largest ids say whether the catalog changed. Whoever adds an operation that
-# alters or deletes such a row must extend this fingerprint (e.g. with a version column).
+# Rows of databases, tables and workers are only ever added (nothing deletes them) and only their
+# publication and state change, so these counts and largest ids say whether the catalog changed.
+# Whoever adds an operation that alters or deletes such a row must extend this fingerprint (e.g.
+# with a version column).
 _FINGERPRINT = select(*(select(aggregate(column)).scalar_subquery()
                         for column in (Database.id, Table.id, Worker.id) for aggregate in (func.count, func.max)),
-                      select(func.count(Worker.id)).where(Worker.state == "active").scalar_subquery())
+                      select(func.count(Worker.id)).where(Worker.state == "active").scalar_subquery(),
+                      select(func.count(Database.id)).where(Database.published.is_(True)).scalar_subquery())
 
 
 class SnapshotCache:
@@ -72,10 +83,11 @@ class SnapshotCache:
         if catalog is None:
             snapshot = read_snapshot(session)
             with self._lock:
-                self._fingerprint, self._catalog = fingerprint, (snapshot.tables, snapshot.workers)
+                self._fingerprint = fingerprint
+                self._catalog = (snapshot.tables, snapshot.workers, snapshot.unpublished)
             return snapshot
-        tables, workers = catalog
-        return CatalogSnapshot(dict(tables), frozenset(pending_transactions(session)), dict(workers))
+        tables, workers, unpublished = catalog
+        return CatalogSnapshot(dict(tables), frozenset(pending_transactions(session)), dict(workers), unpublished)
 
 
 # Up to this many chunks are looked up by id; more are filtered after reading them all.

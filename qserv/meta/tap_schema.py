@@ -202,13 +202,17 @@ def _arrow_table(name, rows):
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def tap_schema_tables(session):
+def tap_schema_tables(session, include_unpublished=False):
     """{"schemas"|"tables"|"columns"|"keys"|"key_columns": pyarrow.Table} describing every
-    database and table of the catalog, then TAP_SCHEMA itself; each table's schema is exactly
+    published database (every one with ``include_unpublished``: what admins and the CLI see) and
+    its tables, then TAP_SCHEMA itself; each table's schema is exactly
     ``arrow_schema(TAP_SCHEMA_COLUMNS[name])``. Rows come in a deterministic order (databases and
     tables by name, columns in table order, keys by table then key id)."""
     out = _Rows()
-    databases = session.scalars(select(Database).order_by(Database.name)).all()
+    listed = select(Database).order_by(Database.name)
+    if not include_unpublished:
+        listed = listed.where(Database.published.is_(True))
+    databases = session.scalars(listed).all()
     for schema_index, database in enumerate(databases, start=1):
         _describe_database(out, database, schema_index)
     _describe_tap_schema(out, len(databases) + 1)

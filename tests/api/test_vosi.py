@@ -150,7 +150,7 @@ def tap_schema(tmp_path_factory):
                     "replicated", apdb[name].columns, felis=apdb[name].felis,
                     description=apdb[name].description))
         with store.session() as session:
-            return tap_schema_tables(session)
+            return tap_schema_tables(session, include_unpublished=True)
     finally:
         store.dispose()
 
