@@ -1,28 +1,26 @@
 """TAP async (UWS 1.1) routes under /tap/async. Every redirect is a 303 to an absolute URL."""
 
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 import time
 
 from flask import Blueprint, Response, redirect, request, send_file, url_for
 
-from qserv.api.tap.execute import request_uploads
-from qserv.api.tap.params import TapParameterError
-from qserv.api.tap.service import caller, parameters, service
+from qserv.api.tap.params import TapParameterError, parse_execution_duration, parse_wait
+from qserv.api.tap.service import caller, parameters, request_uploads, service
 from qserv.api.tap.uws_xml import job_list_xml, job_xml, parameters_xml, results_xml
 from qserv.errors import NotFoundError
 from qserv.formats.votable import VOTABLE_MIME, error_votable
 from qserv.meta.models import utc_now
 from qserv.meta.tap_jobs import (
-    ACTIVE, abort_job, create_job, delete_job, get_job, list_jobs, queue_job, set_destruction,
+    ACTIVE, PHASES, abort_job, create_job, delete_job, get_job, list_jobs, queue_job, set_destruction,
     set_execution_duration, set_parameters, uws_time,
 )
 
 blueprint = Blueprint("tap_async", __name__, url_prefix="/tap/async")
 XML = "text/xml"
 TEXT = "text/plain"
-MAX_WAIT_S = 600
-WAIT_POLL_S = 0.1
 # parameters that control the job rather than its query
 _CONTROL = ("phase", "runid", "executionduration", "destruction", "action")
 
@@ -65,7 +63,10 @@ def create():
     params = parameters()
     engine = service().engine
     settings = _settings()
-    uploads = request_uploads(engine, params.get("upload"), request.files)
+    run = params.get("phase", "")
+    if run and run.upper() != "RUN":
+        raise TapParameterError(f"PHASE={run} is not allowed when creating a job (use RUN)")
+    uploads = request_uploads(params.get("upload"))
     lifetime = timedelta(seconds=settings["tap_job_lifetime_s"])
     with engine.store.session() as session:
         job = create_job(session, who.name, {k: v for k, v in params.items() if k not in _CONTROL},
@@ -74,27 +75,19 @@ def create():
         job_id = job.id
     if uploads:
         service().runner.save_uploads(job_id, uploads)
-    if params.get("phase", "").upper() == "RUN":
+    if run:
         _run(job_id)
-    elif params.get("phase"):
-        raise TapParameterError(f"PHASE={params['phase']} is not allowed when creating a job (use RUN)")
     return _see_job(job_id)
 
 
 def _apply_times(session, job, params):
     settings = _settings()
     if "executionduration" in params:
-        set_execution_duration(session, job, _seconds(params["executionduration"]), settings["query_timeout_s"])
+        set_execution_duration(session, job, parse_execution_duration(params["executionduration"]),
+                               settings["query_timeout_s"])
     if "destruction" in params:
         set_destruction(session, job, params["destruction"],
                         job.creation_time + timedelta(seconds=settings["tap_job_lifetime_s"]))
-
-
-def _seconds(text):
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        raise TapParameterError(f"EXECUTIONDURATION must be a whole number of seconds, got {text!r}") from None
 
 
 def _run(job_id):
@@ -107,30 +100,27 @@ def _run(job_id):
 @blueprint.get("/<job_id>")
 def job(job_id):
     params = parameters()
-    wait_s = _wait_seconds(params.get("wait"))
+    wait_s = parse_wait(params.get("wait"), _settings()["tap_wait_max_s"])
     # UWS 1.1: block while the job is PENDING, QUEUED or EXECUTING (or only in the PHASE given)
     waiting_phases = {"PENDING", *ACTIVE}
     if params.get("phase"):
-        waiting_phases &= {params["phase"].upper()}
+        wanted = params["phase"].upper()
+        if wanted not in PHASES:
+            raise TapParameterError(f"PHASE={params['phase']} is not a job phase ({', '.join(PHASES)})")
+        waiting_phases &= {wanted}
     deadline = time.monotonic() + wait_s
-    engine = service().engine
-    while True:
-        with engine.store.session() as session:
-            found = _load(session, job_id)
-            if found.phase not in waiting_phases or time.monotonic() >= deadline:
-                return Response(job_xml(found, _result_url(job_id), service().runner.upload_names(job_id)),
-                                mimetype=XML)
-        time.sleep(WAIT_POLL_S)
-
-
-def _wait_seconds(text):
-    if text is None:
-        return 0.0
-    try:
-        value = float(text)
-    except ValueError:
-        raise TapParameterError(f"WAIT must be a number of seconds, got {text!r}") from None
-    return MAX_WAIT_S if value < 0 else min(value, MAX_WAIT_S)
+    watching = service().runner.waits.watching(job_id) if wait_s > 0 else nullcontext()
+    with watching as watch:  # None: no wait asked or no free slot: answer at once
+        while True:
+            seen = watch.version if watch else None
+            with service().engine.store.session() as session:
+                found = _load(session, job_id)
+                remaining = deadline - time.monotonic()
+                if watch is None or found.phase not in waiting_phases or remaining <= 0:
+                    return Response(job_xml(found, _result_url(job_id), service().runner.upload_names(job_id)),
+                                    mimetype=XML)
+            if not watch.wait(seen, remaining):
+                watch = None  # the service is closing: answer with the job as it is
 
 
 @blueprint.delete("/<job_id>")
@@ -163,6 +153,7 @@ def _delete(job_id):
         abort_job(session, found)
         service().runner.remove_files(job_id)
         delete_job(session, found)
+    service().runner.waits.changed(job_id)
 
 
 def _change_phase(job_id, value):

@@ -2,6 +2,7 @@
 parameters are ignored. Pure functions over a plain {name: value} mapping."""
 
 from dataclasses import dataclass
+import math
 
 from qserv.errors import UserError
 
@@ -54,13 +55,45 @@ def query_parameters(params):
 def parse_maxrec(text):
     if text is None or text == "":
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise TapParameterError(f"MAXREC must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise TapParameterError(f"MAXREC must be a non-negative integer, got {text!r}")
+    return parse_whole(text, "MAXREC", 0)
+
+
+def parse_whole(text, name, minimum, maximum=None):
+    """A whole number parameter in [minimum, maximum] (no maximum: any larger value is kept)."""
+    value = _number(text, name, int, "a whole number")
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise TapParameterError(f"{name} must be a whole number {bounds}, got {_shown(text)}")
     return value
+
+
+def parse_execution_duration(text):
+    """EXECUTIONDURATION: a positive whole number of seconds."""
+    return parse_whole(text, "EXECUTIONDURATION", 1)
+
+
+def parse_wait(text, maximum_s):
+    """Seconds a job GET may block (UWS WAIT): none without WAIT, the maximum for a negative WAIT
+    (UWS: as long as the service allows), else the value cut to the maximum. A value that is not
+    a finite number is an error."""
+    if text is None or text == "":
+        return 0.0
+    value = _number(text, "WAIT", float, "a number of seconds")
+    if not math.isfinite(value):
+        raise TapParameterError(f"WAIT must be a finite number of seconds, got {text!r}")
+    return float(maximum_s) if value < 0 else min(value, float(maximum_s))
+
+
+def _number(text, name, kind, what):
+    try:
+        return kind(str(text).strip())
+    except (TypeError, ValueError):  # int() of over 4300 digits is a ValueError too
+        raise TapParameterError(f"{name} must be {what}, got {_shown(text)}") from None
+
+
+def _shown(text):
+    text = repr(text)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def effective_maxrec(requested, settings):

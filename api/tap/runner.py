@@ -1,6 +1,7 @@
 """Executing async TAP jobs: a thread pool takes QUEUED jobs, runs their query with the job's
 execution duration as the time limit, writes the result file and records the outcome. ABORT
-cancels the running query on the workers. A job's files live in ``<jobs dir>/<job id>/``."""
+cancels the running query on the workers. A job's files live in ``<jobs dir>/<job id>/``.
+Requests blocked in WAIT (``waits``) are woken after every phase change the runner commits."""
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from qserv.api.tap.auth import Caller
 from qserv.api.tap.execute import run_query
 from qserv.api.tap.formats import output_format, result_chunks
 from qserv.api.tap.params import query_parameters
+from qserv.api.tap.waits import JobWaits
 from qserv.errors import QservError
 from qserv.exec.cancel import Cancellation
 from qserv.meta.models import TapJob
@@ -30,6 +32,7 @@ class JobRunner:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="tap-job")
         self._running = {}  # job id -> Cancellation
         self._lock = threading.Lock()
+        self.waits = JobWaits(engine.settings["tap_waiters"])
 
     def job_dir(self, job_id):
         return self.jobs_dir / job_id
@@ -49,6 +52,8 @@ class JobRunner:
         return {name: pq.read_table(folder / f"{UPLOAD_PREFIX}{name}.parquet") for name in self.upload_names(job_id)}
 
     def submit(self, job_id):
+        """Run a job just QUEUED (committed) when a thread is free."""
+        self.waits.changed(job_id)
         self._pool.submit(self._execute, job_id)
 
     def abort(self, job_id):
@@ -57,6 +62,7 @@ class JobRunner:
             cancellation = self._running.get(job_id)
         if cancellation is not None:
             cancellation.cancel("the job was aborted")
+        self.waits.changed(job_id)
 
     def remove_files(self, job_id):
         self.abort(job_id)
@@ -67,6 +73,7 @@ class JobRunner:
             running = list(self._running.values())
         for cancellation in running:
             cancellation.cancel("the service is shutting down")
+        self.waits.close()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _execute(self, job_id):
@@ -75,6 +82,7 @@ class JobRunner:
             if job is None or not start_job(session, job):
                 return
             parameters, owner, duration_s = dict(job.parameters), job.owner, job.execution_duration_s
+        self.waits.changed(job_id)
         cancellation = Cancellation(duration_s)
         with self._lock:
             self._running[job_id] = cancellation
@@ -88,6 +96,7 @@ class JobRunner:
         finally:
             with self._lock:
                 self._running.pop(job_id, None)
+            self.waits.changed(job_id)
 
     def _run(self, job_id, parameters, owner, cancellation):
         query = query_parameters(parameters)

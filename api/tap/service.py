@@ -1,4 +1,5 @@
-"""What the TAP routes share: the engine, the async job runner, and request helpers."""
+"""What the TAP routes share: the engine, the async job runner, the slots for fetching upload
+URLs, and request helpers."""
 
 from dataclasses import dataclass, field
 import threading
@@ -6,7 +7,9 @@ import threading
 from flask import current_app, g, request, url_for
 
 from qserv.api.tap.auth import caller_of
+from qserv.api.tap.fetch import FetchPolicy, allow_list
 from qserv.api.tap.params import lower_names
+from qserv.api.tap.uploads import UploadLimits, read_uploads
 from qserv.meta.tap_jobs import delete_job, expired_jobs
 
 
@@ -16,6 +19,10 @@ class TapService:
     runner: object
     owns_engine: bool = True
     stopping: threading.Event = field(default_factory=threading.Event)
+    fetch_slots: threading.Semaphore = None
+
+    def __post_init__(self):
+        self.fetch_slots = threading.BoundedSemaphore(self.engine.settings["tap_upload_fetches"])
 
     def close(self):
         self.stopping.set()
@@ -45,6 +52,25 @@ def caller():
     return g.caller
 
 
+def request_uploads(upload):
+    """{name: pyarrow.Table} of this request's UPLOAD parameter value (empty without one)."""
+    if not upload:
+        return {}
+    tap = service()
+    settings = tap.engine.settings
+    names, networks = allow_list(settings["tap_upload_allow_hosts"])
+    policy = FetchPolicy(allowed_names=names, allowed_networks=networks, own_ports=_own_ports(),
+                         max_bytes=settings["tap_upload_max_mb"] << 20,
+                         timeout_s=settings["tap_upload_fetch_timeout_s"])
+    return read_uploads(upload, request.files, UploadLimits(settings["tap_upload_max_rows"], policy, tap.fetch_slots))
+
+
+def _own_ports():
+    """The ports this server is reached on: its own and the one in the Host header."""
+    ports = {request.environ.get("SERVER_PORT", ""), request.host.rpartition(":")[2] if ":" in request.host else ""}
+    return frozenset(int(port) for port in ports if port.isascii() and port.isdigit())
+
+
 def base_url():
     """The absolute URL of the TAP service (…/tap)."""
     return url_for("tap.root", _external=True).rstrip("/")
@@ -53,6 +79,10 @@ def base_url():
 def destroy_expired_jobs(tap):
     """Delete the jobs whose destruction time has passed, with their files."""
     with tap.engine.store.session() as session:
-        for job in expired_jobs(session):
+        expired = expired_jobs(session)
+        for job in expired:
             tap.runner.remove_files(job.id)
             delete_job(session, job)
+        deleted = [job.id for job in expired]
+    for job_id in deleted:
+        tap.runner.waits.changed(job_id)

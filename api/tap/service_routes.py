@@ -5,15 +5,18 @@ from html import escape
 
 from flask import Blueprint, Response, jsonify, request
 
-from qserv.api.tap.execute import request_uploads, run_query
+from qserv.api.tap.execute import run_query
 from qserv.api.tap.formats import output_format, result_chunks
-from qserv.api.tap.params import TapParameterError, query_parameters
-from qserv.api.tap.service import base_url, caller, parameters, service
+from qserv.api.tap.params import TapParameterError, parse_whole, query_parameters
+from qserv.api.tap.service import base_url, caller, parameters, request_uploads, service
 from qserv.api.tap.vosi import availability_xml, capabilities_xml, table_xml, tables_xml
+from qserv.errors import AuthenticationError
 from qserv.meta.tap_schema import tap_schema_tables
+from qserv.meta.users import ANONYMOUS
 
 blueprint = Blueprint("tap", __name__, url_prefix="/tap")
 XML = "text/xml"
+HISTORY_MAX = 10_000
 SYNC_HINT = "queries running longer than the /sync limit must be submitted to {base}/async"
 
 
@@ -47,7 +50,7 @@ def sync():
     query = query_parameters(parameters())
     output = output_format(query.response_format)
     engine = service().engine
-    uploads = request_uploads(engine, query.upload, request.files)
+    uploads = request_uploads(query.upload)
     table, overflow = run_query(engine, query, who, uploads, engine.settings["tap_sync_timeout_s"],
                                 timeout_hint=SYNC_HINT.format(base=base_url()))
     return Response(result_chunks(table, output, overflow), mimetype=None, content_type=output.mime)
@@ -92,10 +95,10 @@ def table(name):
 @blueprint.get("/history")
 def history():
     who = caller()
-    limit = parameters().get("limit", "50")
-    if not limit.isdigit() or int(limit) < 1:
-        raise TapParameterError(f"limit must be a positive integer, got {limit!r}")
-    records = service().engine.recent_queries(limit=int(limit), user=None if who.is_admin else who.name)
+    if who.name == ANONYMOUS:  # every request without a token is "anonymous": no shared history
+        raise AuthenticationError("the query history needs a bearer token (Authorization: Bearer <token>)")
+    limit = parse_whole(parameters().get("limit", "50"), "limit", 1, HISTORY_MAX)
+    records = service().engine.recent_queries(limit=limit, user=None if who.is_admin else who.name)
     rows = [{"id": r.id, "user": r.user, "lang": r.lang, "query": r.text, "status": r.status,
              "submitted": r.submitted_at.isoformat() + "Z", "duration_s": r.duration_s, "rows": r.rows,
              "chunks": r.chunks, "error": r.error} for r in records]

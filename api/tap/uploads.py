@@ -1,24 +1,42 @@
 """TAP UPLOAD: ``UPLOAD=name,URI[;name2,URI2]`` with URI ``param:part`` (a multipart part of the
 same request) or http(s); each VOTable becomes an Arrow table readable as ``TAP_UPLOAD.name``.
-NULLs (masked values) stay NULL, ``xtype="timestamp"`` columns become timestamps."""
+NULLs (masked values) stay NULL, ``xtype="timestamp"`` columns become timestamps. http(s) URIs
+are fetched by :mod:`qserv.api.tap.fetch` (public addresses only, bounded in size and time), at
+most as many at once as the fetch semaphore allows."""
 
+from dataclasses import dataclass
 import io
+import logging
+import threading
 import warnings
 
 import numpy as np
 import pyarrow as pa
-import requests
 
+from qserv.api.tap.fetch import FetchError, FetchPolicy, fetch
 from qserv.api.tap.params import TapParameterError
-from qserv.errors import UserError
+from qserv.errors import ServiceError, UserError
 from qserv.schema.columns import check_identifier
 
-FETCH_TIMEOUT_S = 60
-MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+log = logging.getLogger(__name__)
+MAX_TABLES = 8  # tables one UPLOAD parameter may name
 
 
 class UploadError(UserError):
     """An uploaded table cannot be read."""
+
+
+class UploadsBusyError(ServiceError):
+    """Every slot for fetching upload URLs is taken."""
+
+    http_status = 503
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_rows: int
+    fetch_policy: FetchPolicy
+    fetch_slots: threading.Semaphore
 
 
 def upload_specs(text):
@@ -33,34 +51,49 @@ def upload_specs(text):
         if not uri.startswith(("param:", "http://", "https://")):
             raise TapParameterError(f"UPLOAD {name}: unsupported URI {uri!r} (use param:PART or http(s)://)")
         specs.append((name, uri))
+    if len(specs) > MAX_TABLES:
+        raise TapParameterError(f"UPLOAD names {len(specs)} tables, more than {MAX_TABLES}")
     names = [name.lower() for name, _ in specs]
     if len(set(names)) != len(names):
         raise TapParameterError("UPLOAD names a table twice")
     return specs
 
 
-def upload_bytes(name, uri, files):
+def upload_bytes(name, uri, files, limits):
     """The bytes behind one UPLOAD URI; ``files`` maps multipart part names to file objects."""
-    if uri.startswith("param:"):
-        part = uri[len("param:"):]
-        if part not in files:
-            raise TapParameterError(f"UPLOAD {name}: the request has no part named {part!r}")
-        data = files[part].read(MAX_UPLOAD_BYTES + 1)
-    else:
-        try:
-            with requests.get(uri, timeout=FETCH_TIMEOUT_S, stream=True) as response:
-                response.raise_for_status()
-                data = response.raw.read(MAX_UPLOAD_BYTES + 1, decode_content=True)
-        except requests.RequestException as error:
-            raise UploadError(f"UPLOAD {name}: cannot fetch {uri}: {error}") from None
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise UploadError(f"UPLOAD {name}: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
+    max_bytes = limits.fetch_policy.max_bytes
+    if not uri.startswith("param:"):
+        return _fetched(name, uri, limits)
+    part = uri[len("param:"):]
+    if part not in files:
+        raise TapParameterError(f"UPLOAD {name}: the request has no part named {part!r}")
+    data = files[part].read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UploadError(f"UPLOAD {name}: larger than {max_bytes >> 20} MiB")
     return data
 
 
-def read_uploads(text, files, max_rows):
-    """{name: pyarrow.Table} of an UPLOAD parameter."""
-    return {name: votable_table(name, upload_bytes(name, uri, files), max_rows) for name, uri in upload_specs(text)}
+def _fetched(name, uri, limits):
+    """The body behind an http(s) URI; every failure gives the same text (no network oracle)."""
+    if not limits.fetch_slots.acquire(blocking=False):
+        raise UploadsBusyError(f"UPLOAD {name}: too many upload URLs are being fetched now; try again "
+                               f"later or send the table in the request (UPLOAD={name},param:PART)")
+    try:
+        return fetch(uri, limits.fetch_policy)
+    except FetchError as error:
+        log.info("UPLOAD %s not fetched: %s", name, error)
+        policy = limits.fetch_policy
+        raise UploadError(f"UPLOAD {name}: the URL cannot be fetched (it must be a public http(s) address "
+                          f"answering 200 with at most {policy.max_bytes >> 20} MiB within "
+                          f"{policy.timeout_s:g} s)") from None
+    finally:
+        limits.fetch_slots.release()
+
+
+def read_uploads(text, files, limits):
+    """{name: pyarrow.Table} of an UPLOAD parameter under ``limits`` (UploadLimits)."""
+    return {name: votable_table(name, upload_bytes(name, uri, files, limits), limits.max_rows)
+            for name, uri in upload_specs(text)}
 
 
 def votable_table(name, data, max_rows):

@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 
 from qserv.errors import NotFoundError, UserError
 from qserv.meta.models import TapJob, utc_now
+from qserv.meta.users import ANONYMOUS
 
 PHASES = ("PENDING", "QUEUED", "EXECUTING", "COMPLETED", "ERROR", "ABORTED", "UNKNOWN", "HELD",
           "SUSPENDED", "ARCHIVED")
@@ -33,6 +34,7 @@ FINAL = ("COMPLETED", "ERROR", "ABORTED", "ARCHIVED")
 ABORTABLE = tuple(phase for phase in PHASES if phase not in FINAL)
 QUEUEABLE = ("PENDING", "HELD")
 FAILABLE = ("QUEUED", "EXECUTING")
+MAX_LAST = 10_000  # LAST beyond this lists this many
 
 
 # -- times ------------------------------------------------------------------------------------
@@ -42,7 +44,10 @@ def naive_utc(moment):
     if not isinstance(moment, datetime):
         raise UserError(f"expected a date and time, got {moment!r}")
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            raise UserError(f"{moment.isoformat()} is outside the years 1 to 9999 in UTC") from None
     return moment
 
 
@@ -121,9 +126,11 @@ def create_job(session, owner, parameters, execution_duration_s, destruction_tim
 
 def get_job(session, job_id, user, is_admin=False):
     """Job ``job_id`` if ``user`` owns it (an admin sees every job); a job of someone else is
-    reported as missing, so its existence is not revealed."""
+    reported as missing, so its existence is not revealed. A job of ``anonymous`` is reached by
+    whoever holds its id: requests without a token share that name, so the unguessable id is
+    their only credential."""
     job = session.get(TapJob, job_id) if isinstance(job_id, str) else None
-    if job is None or (job.owner != user and not is_admin):
+    if job is None or (job.owner not in (user, ANONYMOUS) and not is_admin):
         raise NotFoundError(f"no job {job_id!r}")
     return job
 
@@ -146,25 +153,31 @@ def _check_last(last):
             last = None
     if isinstance(last, bool) or not isinstance(last, int) or last < 1:
         raise UserError("LAST must be a positive whole number of jobs")
-    return last
+    return min(last, MAX_LAST)
 
 
 def list_jobs(session, user, is_admin=False, phases=None, after=None, last=None):
     """Jobs of ``user`` (every user's for an admin) with the UWS 1.1 filters: ``phases`` (only
     these phases), ``after`` (created strictly after this time; a datetime or ISO 8601 text) and
     ``last`` (the ``last`` most recently created). ARCHIVED jobs are listed only when ``phases``
-    asks for them. In creation order, except newest first with ``last``."""
+    asks for them. In creation order, except newest first with ``last``. ``anonymous`` (every
+    request without a token) lists nothing, so one anonymous caller cannot find another's jobs."""
+    phases = _check_phases(phases or ())
+    after = None if after is None else parse_uws_time(after)
+    last = None if last is None else _check_last(last)
+    if user == ANONYMOUS and not is_admin:
+        return []
     statement = select(TapJob)
     if not is_admin:
         statement = statement.where(TapJob.owner == user)
     if phases:
-        statement = statement.where(TapJob.phase.in_(_check_phases(phases)))
+        statement = statement.where(TapJob.phase.in_(phases))
     else:
         statement = statement.where(TapJob.phase != "ARCHIVED")
     if after is not None:
-        statement = statement.where(TapJob.creation_time > parse_uws_time(after))
+        statement = statement.where(TapJob.creation_time > after)
     if last is not None:
-        statement = statement.order_by(TapJob.creation_time.desc(), TapJob.id.desc()).limit(_check_last(last))
+        statement = statement.order_by(TapJob.creation_time.desc(), TapJob.id.desc()).limit(last)
     else:
         statement = statement.order_by(TapJob.creation_time, TapJob.id)
     return list(session.scalars(statement))

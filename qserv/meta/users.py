@@ -2,10 +2,12 @@
 
 Pure functions over a SQLAlchemy session (the caller owns the transaction). A token is
 ``secrets.token_urlsafe(32)``, returned once by :func:`create_token`; only its SHA-256 (hex) is
-stored, so a token is found by hashing what the client sends (:func:`user_for_token`). The user
-name ``anonymous`` is reserved: it owns the jobs of requests made without a token.
+stored, so a token is found by hashing what the client sends (:func:`user_for_token`), which
+records the token's last use at most once per ``LAST_USE_STEP`` (no write on most requests). The
+user name ``anonymous`` is reserved: it owns the jobs of requests made without a token.
 """
 
+from datetime import timedelta
 import hashlib
 import re
 import secrets
@@ -17,6 +19,7 @@ from qserv.meta.models import Token, User, utc_now
 
 ANONYMOUS = "anonymous"
 USER_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+LAST_USE_STEP = timedelta(minutes=1)
 
 
 def check_user_name(name):
@@ -82,15 +85,17 @@ def create_token(session, user_name, label=None):
 
 
 def user_for_token(session, token):
-    """The user a valid token belongs to (its last use recorded), or None for an unknown or
-    revoked token."""
+    """The user a valid token belongs to, or None for an unknown or revoked token. The token's
+    last use is written when the one stored is older than ``LAST_USE_STEP`` (or missing)."""
     if not isinstance(token, str) or not token:
         return None
     row = session.scalar(select(Token).where(Token.token_sha256 == token_sha256(token)))
     if row is None or row.revoked:
         return None
-    row.last_used_at = utc_now()
-    session.flush()
+    now = utc_now()
+    if row.last_used_at is None or not timedelta(0) <= now - row.last_used_at < LAST_USE_STEP:
+        row.last_used_at = now
+        session.flush()
     return row.user
 
 

@@ -206,7 +206,7 @@ def test_tables_and_tap_schema_agree(client):
     assert client.get("/tap/tables/sky.Nothing").status_code == 404
 
 
-def test_http_upload_with_timestamps_round_trips(client):
+def test_http_upload_with_timestamps_round_trips(client, app):
     when = pa.array([datetime.datetime(2026, 11, 21, 10, 30, 15, 250000), datetime.datetime(2000, 1, 1)],
                     pa.timestamp("us"))
     document = votable_bytes(pa.table({"k": pa.array([1, 2], pa.int64()), "t": when}), serialization="tabledata")
@@ -225,12 +225,15 @@ def test_http_upload_with_timestamps_round_trips(client):
     server = HTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    settings = app.extensions["qserv"].engine.settings
+    settings["tap_upload_allow_hosts"] = "127.0.0.1"  # loopback is refused unless allow-listed
     try:
         response = client.get("/tap/sync", query_string={
             "LANG": "ADQL", "FORMAT": "votable",
             "QUERY": "SELECT k, t FROM TAP_UPLOAD.remote WHERE t > '2010-01-01T00:00:00' ORDER BY k",
             "UPLOAD": f"remote,http://127.0.0.1:{server.server_port}/positions.xml"})
     finally:
+        settings["tap_upload_allow_hosts"] = ""
         server.shutdown()
     assert response.status_code == 200, response.data
     result = _votable(response)
