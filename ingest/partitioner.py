@@ -8,7 +8,7 @@ its sub-chunk and whether it is an overlap copy.
 from dataclasses import dataclass
 import hashlib
 
-import healpy
+from qserv.lazy import healpy
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc

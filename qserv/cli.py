@@ -11,7 +11,7 @@ import click
 
 from qserv.errors import QservError, UserError
 from qserv.instance import BACKENDS, init_instance, resolve_home
-from qserv.meta.admin import KINDS, TableSpec
+from qserv.meta.kinds import KINDS
 from qserv.output import BINARY_FORMATS, FORMATS, render
 
 
@@ -85,6 +85,7 @@ def table():
 def table_create(context, qualified_name, felis_file, felis_table, like_file, kind, id_column, ra_column,
                  dec_column, non_unique, director, director_key, time_column, bucket_days, hash_column, buckets):
     """Create table DB.TABLE from a Felis schema or a Parquet file."""
+    from qserv.meta.admin import TableSpec
     from qserv.meta.catalog import split_table_name
 
     _, table_name = split_table_name(qualified_name)

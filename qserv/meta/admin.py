@@ -6,11 +6,11 @@ from sqlalchemy import select
 
 from qserv.errors import UserError
 from qserv.meta.catalog import ConflictError, active_workers, get_database, get_table
+from qserv.meta.kinds import KINDS
 from qserv.meta.models import Database, Table
 from qserv.schema.columns import check_identifier
 from qserv.sphere.chunking import ChunkGrid
 
-KINDS = ("director", "child", "replicated", "time", "hash")
 NUMERIC = ("short", "int", "long", "float", "double")
 ID_TYPES = ("short", "int", "long", "char", "string", "unicode", "text")
 

@@ -7,7 +7,7 @@ Chunk ids are nested pixel ids at ``chunk_order``; sub-chunk ids are nested pixe
 
 from dataclasses import dataclass
 
-import healpy
+from qserv.lazy import healpy
 import numpy as np
 
 from qserv.errors import InvalidPartitioningError

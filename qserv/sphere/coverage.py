@@ -5,7 +5,7 @@ a few pixels that only come close may be returned too. Rows are then filtered wi
 fine predicate (never trust coverage to filter rows).
 """
 
-import healpy
+from qserv.lazy import healpy
 import numpy as np
 
 from qserv.sphere.circle import Circle

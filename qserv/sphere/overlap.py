@@ -12,7 +12,7 @@ slightly farther may be too, which costs a little storage and never a missed pai
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import healpy
+from qserv.lazy import healpy
 import numpy as np
 
 from qserv import kernels

@@ -8,7 +8,7 @@ Measured facts the code relies on (re-checked in tests/sphere/test_pixels.py):
   theta being the polar angle of the end corner nearest a pole (edges bend most near the poles).
 """
 
-import healpy
+from qserv.lazy import healpy
 import numpy as np
 
 MAX_ORDER = 24
