@@ -29,6 +29,12 @@ SETTINGS = (
     SettingSpec("query_result_max_mb", 4096, 1,
                 "MiB of rows the workers may return for one query; a larger result is refused with "
                 "'result too large' instead of exhausting the czar's memory."),
+    SettingSpec("czar_memory_mb", 4096, 64,
+                "MiB of memory the czar's DuckDB may use to merge results and evaluate czar-side queries "
+                "(CTEs, uploads joined with uploads); a query needing more is refused."),
+    SettingSpec("transaction_abandon_s", 86_400, 60,
+                "Seconds after which an open ingest transaction counts as abandoned and is aborted at the next "
+                "open (one whose process died on this host is aborted at once)."),
     SettingSpec("worker_suspect_s", 30, 0,
                 "Seconds a worker that could not be reached is used only when no other replica has the chunk."),
     SettingSpec("tap_maxrec_default", 100_000, 0,

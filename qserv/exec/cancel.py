@@ -49,11 +49,30 @@ class Cancellation:
             except Exception:  # an interrupt of a statement that just finished is harmless
                 pass
 
+    def _expire(self):
+        self.cancel(f"the query ran longer than its time limit of {self.timeout_s:g} s")
+
     def check(self):
         if self.deadline is not None and time.monotonic() > self.deadline and self.reason is None:
-            self.cancel(f"the query ran longer than its time limit of {self.timeout_s:g} s")
+            self._expire()
         if self.reason is not None:
             raise QueryCancelledError(self.reason)
+
+    @contextmanager
+    def timed(self):
+        """Enforce the deadline while the body runs, with nobody calling ``check()`` (a statement
+        run on this thread, e.g. at the czar): a timer cancels the query when time is up."""
+        remaining = self.remaining_s()
+        if remaining is None:
+            yield
+            return
+        timer = threading.Timer(remaining, self._expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
 
     @contextmanager
     def interruptible(self, interrupt):

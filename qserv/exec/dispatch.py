@@ -15,11 +15,16 @@ come after the others).
   never a partial result.
 - With ``row_limit`` (a LIMIT without ORDER BY), no new statement starts once that many rows arrived.
 - With ``max_bytes``, partial results larger than that in all raise ``ResultTooLargeError``.
+- A worker error caused by the rows the query meets (a failed conversion such as
+  ``CAST(name AS INTEGER)``, an overflow, an invalid pattern) is the query's fault: it raises
+  ``QueryDataError`` (a UserError) with the backend's reason at once, without failover.
 """
 
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import count
+
+import duckdb
 
 from qserv.errors import UserError
 from qserv.exec.cancel import QueryCancelledError
@@ -32,6 +37,25 @@ class ResultTooLargeError(UserError):
     """The rows workers returned for a query exceed the instance's result-size limit."""
 
     http_status = 413
+
+
+class QueryDataError(UserError):
+    """The query cannot be evaluated on the rows it reads (the backend's reason says why)."""
+
+
+DUCKDB_DATA_ERRORS = (duckdb.DataError, duckdb.InvalidInputException)
+
+
+def is_data_error(exc):
+    """Whether a backend exception (DuckDB, or psycopg2 with SQLSTATE class 22 "data exception")
+    comes from the query meeting its data, not from the service."""
+    return isinstance(exc, DUCKDB_DATA_ERRORS) or str(getattr(exc, "pgcode", None) or "").startswith("22")
+
+
+def data_error(exc):
+    """A QueryDataError with the first line of the backend's message (not the SQL it quotes)."""
+    reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    return QueryDataError(f"the query cannot be evaluated on the data: {reason}")
 
 
 @dataclass(frozen=True)
@@ -66,7 +90,10 @@ def run_statements(statements, cancellation, threads, row_limit=None, reroute=No
     rows = size_bytes = 0
     try:
         while pending or running:
-            while pending and len(running) < threads and (row_limit is None or rows < row_limit):
+            # with a row limit, statements start until enough rows arrived (at least one, for the
+            # result's columns, even with LIMIT 0)
+            while pending and len(running) < threads and (row_limit is None or rows < row_limit
+                                                          or not (results or running)):
                 index, statement = pending.pop(0)
                 running[pool.submit(statement.worker.query, statement.sql, cancellation)] = (index, statement)
             if not running:
@@ -79,6 +106,8 @@ def run_statements(statements, cancellation, threads, row_limit=None, reroute=No
                 try:
                     result = future.result()
                 except WORKER_ERRORS as error:
+                    if is_data_error(error.__cause__):
+                        raise data_error(error.__cause__) from None
                     if reroute is None or cancellation.cancelled:
                         raise
                     for replacement in reroute(statement, error):

@@ -68,7 +68,7 @@ class QueryRun:
         if isinstance(plan, CzarPlan):
             inputs = {name: self.run(part) for name, part in plan.inputs.items()}
             tree, relations = czar_relations(plan.tree, self.snapshot.tables)
-            return self.engine.czar.run(to_sql(tree, "duckdb"), {**inputs, **relations})
+            return self.engine.czar.run(to_sql(tree, "duckdb"), {**inputs, **relations}, self.cancellation)
         if isinstance(plan, SubqueryPlan):
             tree = plan.tree.copy()
             for name, (kind, part) in plan.subqueries.items():
@@ -136,7 +136,7 @@ class QueryRun:
         fast = fast_merge(plan.merge, merged)  # the Cython kernels, when they win for this case
         if fast is not None:
             return fast
-        return self.engine.czar.run(to_sql(plan.merge, "duckdb"), {PARTIALS: merged})
+        return self.engine.czar.run(to_sql(plan.merge, "duckdb"), {PARTIALS: merged}, self.cancellation)
 
     def statements(self, plan, database, chunks):
         """The worker statements reading ``chunks`` (ids) of ``database`` for ``plan``: each chunk

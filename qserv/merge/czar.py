@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from qserv.errors import ServiceError, UserError
+from qserv.exec.dispatch import ResultTooLargeError, data_error, is_data_error
 from qserv.exec.workers import quote
 from qserv.schema.types import duckdb_type
 from qserv.sql.worker_functions import function_sql
@@ -56,8 +57,10 @@ def bound_arrow_type(duckdb_name):
 
 
 class Czar:
-    def __init__(self):
-        self._database = duckdb.connect(config=CONFIG)
+    def __init__(self, memory_mb=None):
+        self.memory_mb = memory_mb  # DuckDB's memory_limit of the czar's connection (None: its default)
+        memory = {} if memory_mb is None else {"memory_limit": f"{memory_mb}MiB"}
+        self._database = duckdb.connect(config={**CONFIG, **memory})
         for statement in function_sql("duckdb"):
             self._database.execute(statement)
         self._tables = {}  # "db.table" -> columns signature of its empty copy
@@ -99,14 +102,27 @@ class Czar:
         finally:
             cursor.close()
 
-    def run(self, sql, relations):
-        """``sql`` over the Arrow tables ``relations`` (name -> pyarrow.Table)."""
+    def run(self, sql, relations, cancellation=None):
+        """``sql`` over the Arrow tables ``relations`` (name -> pyarrow.Table). With a
+        ``cancellation`` (qserv.exec.cancel), the statement stops when the query is cancelled or
+        reaches its deadline (QueryCancelledError). The query's own faults (a conversion on its
+        rows, more memory than ``czar_memory_mb``) are UserErrors."""
         cursor = self._database.cursor()
         try:
             for name, table in relations.items():
                 cursor.register(name, table)
-            return cursor.sql(sql).to_arrow_table()
+            if cancellation is None:
+                return cursor.sql(sql).to_arrow_table()
+            with cancellation.interruptible(cursor.interrupt), cancellation.timed():
+                return cursor.sql(sql).to_arrow_table()
         except duckdb.Error as exc:
+            if is_data_error(exc):
+                raise data_error(exc) from None
+            if isinstance(exc, duckdb.OutOfMemoryException):
+                raise ResultTooLargeError(
+                    f"the query needs more memory at the czar than its limit of {self.memory_mb} MiB "
+                    "(setting czar_memory_mb); narrow the query (WHERE, fewer rows from uploads or CTEs)"
+                ) from None
             raise ServiceError(f"merging the partial results failed: {str(exc).strip()}") from exc
         finally:
             cursor.close()

@@ -4,14 +4,17 @@ from sqlglot import exp
 
 
 def top_level_conjuncts(node):
-    """The AND-ed terms of a condition (parentheses flattened); nothing under OR or NOT."""
-    if isinstance(node, exp.Paren):
-        yield from top_level_conjuncts(node.this)
-    elif isinstance(node, exp.And):
-        yield from top_level_conjuncts(node.this)
-        yield from top_level_conjuncts(node.expression)
-    else:
-        yield node
+    """The AND-ed terms of a condition (parentheses flattened), left to right; nothing under OR
+    or NOT. Iterative: a chain of thousands of ANDs is a tree as deep."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, exp.Paren):
+            stack.append(node.this)
+        elif isinstance(node, exp.And):
+            stack += [node.expression, node.this]
+        else:
+            yield node
 
 
 def identifier_matches(identifier, name):

@@ -24,6 +24,7 @@ from qserv.query.restrictors import FLIPPED, constant
 
 INTEGER_TYPES = ("byte", "short", "int", "long")
 TEXT_TYPES = ("char", "string", "unicode", "text")
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,10 @@ def time_bucket_range(select, alias, info):
 
 
 def typed_keys(values, datatype):
-    """``values`` as a pyarrow array of the column's type, or None when they do not all fit it."""
+    """``values`` as a pyarrow array of the column's type, or None when they do not all have it.
+    Integers beyond int64 are left out: no stored key equals them."""
     if datatype in INTEGER_TYPES and all(isinstance(v, int) for v in values):
-        return pa.array(sorted(values), pa.int64())
+        return pa.array(sorted(v for v in values if INT64_MIN <= v <= INT64_MAX), pa.int64())
     if datatype in TEXT_TYPES and all(isinstance(v, str) for v in values):
         return pa.array(sorted(values), pa.string())
     return None

@@ -45,14 +45,77 @@ def _syntax_error(error):
 _NOTHING_AFTER_COMMA = {"COMMA", "R_PAREN", "FROM", "WHERE", "SEMICOLON"}
 
 
-def _check_separators(text, lang):
+def _check_separators(tokens):
     """sqlglot skips an empty list item (``a,, b``, ``a, FROM``): refuse it with its position."""
-    tokens = DIALECTS[lang]().tokenize(text)
     for token, following in zip(tokens, tokens[1:]):
         if token.token_type.name == "COMMA" and following.token_type.name in _NOTHING_AFTER_COMMA:
             raise QuerySyntaxError(
                 f"syntax error at line {following.line}, column {following.col}: expected an expression "
                 f"after ',' but found {following.text!r}")
+
+
+# Nesting a query may have: parentheses, CASE ... END and runs of prefix operators (NOT, unary -)
+# each count one level. The parser and the planner recurse per level; this bound keeps them far
+# from Python's recursion limit (about 40 levels would exhaust it), with room for any real query.
+MAX_NESTING = 24
+# Depth of the parsed tree, where an AND or OR chain (a AND b AND c ...) counts as deep as its
+# deepest term (it is handled without recursion): bounds the recursion of the planner and emitter.
+MAX_DEPTH = 120
+_OPENING = {"L_PAREN", "CASE"}
+_CLOSING = {"R_PAREN", "END"}
+_PREFIX = {"NOT", "DASH", "PLUS", "TILDA", "EXCLAMATION"}
+_CHAINS = (exp.And, exp.Or)
+
+
+def _check_nesting(tokens):
+    """Refuse a query nested more than MAX_NESTING levels, naming the limit."""
+    levels, depth, run = [], 0, 0
+    for token in tokens:
+        kind = token.token_type.name
+        if kind in _OPENING:
+            levels.append(depth)
+            depth, run = depth + run + 1, 0
+        elif kind in _CLOSING:
+            depth, run = (levels.pop() if levels else 0), 0
+        elif kind in _PREFIX:
+            run += 1
+        else:
+            run = 0
+        if depth + run > MAX_NESTING:
+            raise QuerySyntaxError(
+                f"the query is nested too deeply at line {token.line}, column {token.col}: at most "
+                f"{MAX_NESTING} levels of parentheses, CASE and NOT/- operators are allowed")
+
+
+def _check_depth(tree):
+    """Refuse a tree deeper than MAX_DEPTH (measured without recursion)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise QuerySyntaxError(
+                f"the query is nested too deeply: its expression tree is more than {MAX_DEPTH} levels "
+                "deep (e.g. too many set operations or nested subqueries)")
+        for child in node.iter_expressions():
+            chained = isinstance(node, _CHAINS) and type(child) is type(node)
+            stack.append((child, depth if chained else depth + 1))
+
+
+def _check_tables_and_limits(tree):
+    """Table names of one or two non-empty parts; LIMIT/OFFSET/TOP a non-negative integer."""
+    for table in tree.find_all(exp.Table):
+        parts = [table.args.get(key) for key in ("catalog", "db", "this")]
+        names = [part.name if isinstance(part, exp.Expression) else part for part in parts if part is not None]
+        if parts[0] is not None or not all(names):
+            raise QuerySyntaxError(f"table name {'.'.join(names)!r} is not valid: write TABLE or DATABASE.TABLE")
+    for clause in tree.find_all(exp.Limit, exp.Offset, exp.Fetch):
+        keyword = {"limit": "TOP/LIMIT", "offset": "OFFSET", "fetch": "FETCH"}[clause.key]
+        for value in (clause.args.get("count") if isinstance(clause, exp.Fetch) else clause.expression,
+                      clause.args.get("offset") if isinstance(clause, exp.Limit) else None):
+            if value is None:
+                continue
+            if not (isinstance(value, exp.Literal) and value.is_int and 0 <= int(value.name) < 2**63):
+                raise QuerySyntaxError(f"{keyword} takes a non-negative integer, got {value.sql()!r}")
 
 
 def parse(text, lang="adql"):
@@ -62,12 +125,14 @@ def parse(text, lang="adql"):
     if not text or not text.strip():
         raise QuerySyntaxError("the query is empty")
     try:
+        tokens = DIALECTS[lang]().tokenize(text)
+        _check_nesting(tokens)
         statements = [s for s in sqlglot.parse(text, read=DIALECTS[lang]) if s is not None]
     except (ParseError, TokenError) as error:
         raise _syntax_error(error) from None
     if not statements:
         raise QuerySyntaxError("the query is empty")
-    _check_separators(text, lang)
+    _check_separators(tokens)
     if len(statements) != 1:
         raise QuerySyntaxError(f"exactly one query is allowed, got {len(statements)} statements")
     tree = statements[0]
@@ -76,6 +141,8 @@ def parse(text, lang="adql"):
         raise QuerySyntaxError(f"only SELECT queries are allowed, not {construct}")
     if tree.find(exp.Into):
         raise QuerySyntaxError("SELECT ... INTO is not allowed")
+    _check_depth(tree)
+    _check_tables_and_limits(tree)
     return normalise(tree)
 
 
