@@ -1,0 +1,164 @@
+"""The chunk map: which chunks of each table hold committed rows (and how many), and which workers
+hold each chunk of a database, as sorted numpy arrays read from the central state once per
+catalog version (not once per query), so that choosing and placing chunks is array work whose
+cost does not grow with the number of chunks a query does not read.
+
+Row counters change only when a transaction commits, and a chunk's workers are chosen when the
+chunk is first placed (before any of its rows can be committed), so the version is the committed
+transactions' count and largest id plus the tables' (see ``CHUNK_MAP_VERSION``). Whoever adds an
+operation that changes counters or replicas otherwise (moving a chunk, dropping a replica) must
+also change what this version reads.
+"""
+
+from dataclasses import dataclass
+import threading
+
+import numpy as np
+from sqlalchemy import func, select
+
+from qserv.meta.models import Chunk, Database, Replica, Table, Transaction
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+CHUNK_MAP_VERSION = (
+    select(func.count(Transaction.id)).where(Transaction.state == "committed").scalar_subquery(),
+    select(func.max(Transaction.id)).where(Transaction.state == "committed").scalar_subquery(),
+    select(func.count(Table.id)).scalar_subquery(),
+    select(func.max(Table.id)).scalar_subquery(),
+)
+
+
+@dataclass(frozen=True)
+class ChunkCounts:
+    """Committed rows of one or more tables by chunk: ``chunks`` sorted and unique, ``rows`` and
+    ``overlap_rows`` aligned with them."""
+
+    chunks: np.ndarray
+    rows: np.ndarray
+    overlap_rows: np.ndarray
+
+    def __len__(self):
+        return len(self.chunks)
+
+    def restricted(self, allowed):
+        """Only the chunks also in ``allowed`` (sorted unique ids; None: all of them)."""
+        if allowed is None:
+            return self
+        keep = np.isin(self.chunks, np.asarray(allowed, dtype=np.int64), assume_unique=True)
+        return ChunkCounts(self.chunks[keep], self.rows[keep], self.overlap_rows[keep])
+
+    @staticmethod
+    def summed(parts):
+        """The counts of several tables added chunk by chunk."""
+        parts = list(parts)
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return ChunkCounts(_EMPTY, _EMPTY, _EMPTY)
+        chunks, where = np.unique(np.concatenate([p.chunks for p in parts]), return_inverse=True)
+        rows = np.bincount(where, np.concatenate([p.rows for p in parts]), len(chunks)).astype(np.int64)
+        overlap = np.bincount(where, np.concatenate([p.overlap_rows for p in parts]), len(chunks)).astype(np.int64)
+        return ChunkCounts(chunks, rows, overlap)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The workers of every placed chunk of one database: ``holders[i]`` are the worker ids of
+    ``chunks[i]`` (sorted ids) in id order, padded with -1 to the largest replication."""
+
+    chunks: np.ndarray
+    holders: np.ndarray  # (len(chunks), replication) int64
+
+    def holders_of(self, chunks):
+        """(holders rows of ``chunks``, whether each is placed at all)."""
+        chunks = np.asarray(chunks, dtype=np.int64)
+        if len(self.chunks) == 0:
+            return np.full((len(chunks), 1), -1, dtype=np.int64), np.zeros(len(chunks), dtype=bool)
+        index = np.minimum(np.searchsorted(self.chunks, chunks), len(self.chunks) - 1)
+        placed = self.chunks[index] == chunks
+        return np.where(placed[:, None], self.holders[index], -1), placed
+
+    def assign(self, chunks, usable):
+        """({worker id: chunk ids array}, [chunks without a usable holder]): each chunk of
+        ``chunks`` (sorted ids) given to one of its holders among ``usable`` (worker ids), spread
+        evenly: the i-th chunk of the list goes to its (i mod n)-th of n usable holders."""
+        chunks = np.asarray(chunks, dtype=np.int64)
+        holders, _ = self.holders_of(chunks)
+        ok = np.isin(holders, np.fromiter(usable, dtype=np.int64, count=len(usable)))
+        count = ok.sum(axis=1)
+        missing = chunks[count == 0].tolist()
+        pick = np.arange(len(chunks)) % np.maximum(count, 1)
+        rank = np.cumsum(ok, axis=1) - 1
+        column = np.argmax(ok & (rank == pick[:, None]), axis=1)
+        chosen = np.where(count > 0, holders[np.arange(len(chunks)), column], -1)
+        return {int(w): chunks[chosen == w] for w in np.unique(chosen[chosen >= 0])}, missing
+
+    def held_by(self, worker_id):
+        """How many chunks ``worker_id`` holds."""
+        return int(np.count_nonzero(self.holders == worker_id))
+
+
+@dataclass(frozen=True)
+class ChunkMap:
+    counts: dict  # (database, table) -> ChunkCounts
+    placements: dict  # database -> Placement
+
+    def table_counts(self, tables):
+        """ChunkCounts of the TableInfos ``tables`` summed (empty for a table without rows)."""
+        return ChunkCounts.summed(self.counts.get((info.database, info.name), ChunkCounts(_EMPTY, _EMPTY, _EMPTY))
+                                  for info in tables)
+
+    def placement(self, database):
+        return self.placements.get(database, Placement(_EMPTY, np.full((0, 1), -1, dtype=np.int64)))
+
+
+def _arrays(rows, width):
+    if not rows:
+        return [_EMPTY] * width
+    return [np.asarray(column, dtype=np.int64) for column in zip(*rows)]
+
+
+def read_chunk_map(session):
+    """The ChunkMap of the central state now (two bulk reads)."""
+    counts = {}
+    query = (select(Database.name, Table.name, Chunk.chunk, Chunk.rows, Chunk.overlap_rows)
+             .join(Table, Chunk.table_id == Table.id).join(Database, Table.database_id == Database.id)
+             .order_by(Database.name, Table.name, Chunk.chunk))
+    grouped = {}
+    for database, table, chunk, rows, overlap in session.execute(query):
+        grouped.setdefault((database, table), []).append((chunk, rows, overlap))
+    for key, rows in grouped.items():
+        counts[key] = ChunkCounts(*_arrays(rows, 3))
+    placements = {}
+    grouped = {}
+    query = (select(Database.name, Replica.chunk, Replica.worker_id).join(Database)
+             .order_by(Database.name, Replica.chunk, Replica.worker_id))
+    for database, chunk, worker_id in session.execute(query):
+        grouped.setdefault(database, []).append((chunk, worker_id))
+    for database, rows in grouped.items():
+        chunk_of, workers = _arrays(rows, 2)  # sorted by chunk, then worker
+        chunks, starts, per_chunk = np.unique(chunk_of, return_index=True, return_counts=True)
+        slot = np.arange(len(chunk_of)) - np.repeat(starts, per_chunk)
+        holders = np.full((len(chunks), int(per_chunk.max())), -1, dtype=np.int64)
+        holders[np.repeat(np.arange(len(chunks)), per_chunk), slot] = workers
+        placements[database] = Placement(chunks, holders)
+    return ChunkMap(counts, placements)
+
+
+class ChunkMapCache:
+    """``read(session)``: the ChunkMap, read again only when its version changed."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._version = None
+        self._map = None
+
+    def read(self, session):
+        version = tuple(session.execute(select(*CHUNK_MAP_VERSION)).one())
+        with self._lock:
+            if version == self._version:
+                return self._map
+        chunk_map = read_chunk_map(session)
+        with self._lock:
+            self._version, self._map = version, chunk_map
+        return chunk_map
