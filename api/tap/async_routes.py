@@ -7,7 +7,7 @@ import time
 
 from flask import Blueprint, Response, redirect, request, send_file, url_for
 
-from qserv.api.tap.params import TapParameterError, parse_execution_duration, parse_wait
+from qserv.api.tap.params import TapParameterError, parse_execution_duration, parse_maxrec, parse_wait
 from qserv.api.tap.service import caller, parameters, request_uploads, service
 from qserv.api.tap.uws_xml import job_list_xml, job_xml, parameters_xml, results_xml
 from qserv.errors import NotFoundError
@@ -66,6 +66,7 @@ def create():
     run = params.get("phase", "")
     if run and run.upper() != "RUN":
         raise TapParameterError(f"PHASE={run} is not allowed when creating a job (use RUN)")
+    parse_maxrec(params.get("maxrec"))
     uploads = request_uploads(params.get("upload"))
     lifetime = timedelta(seconds=settings["tap_job_lifetime_s"])
     with engine.store.session() as session:
@@ -140,6 +141,7 @@ def post_job(job_id):
         found = _load(session, job_id)
         _apply_times(session, found, params)
         extra = {k: v for k, v in params.items() if k not in _CONTROL}
+        parse_maxrec(extra.get("maxrec"))
         if extra:
             set_parameters(session, found, extra)
     if params.get("phase"):

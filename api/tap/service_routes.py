@@ -3,7 +3,7 @@
 
 from html import escape
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from qserv.api.tap.execute import run_query
 from qserv.api.tap.formats import output_format, result_chunks
