@@ -14,9 +14,9 @@ Formats (``format=None`` picks one from the extension, after an optional ``.gz``
   is an error (most often a misspelling); a missing non-nullable column is an error; a missing
   nullable column is filled with NULLs. Parquet values are cast safely (no overflow, no truncation).
 - CSV/TSV follow pyarrow's dialect: double quotes, quoted values may span lines (row numbers then
-  run behind line numbers). NULL is as in PostgreSQL's COPY: an unquoted empty field (or, with
-  ``null='\\N'`` or any text, exactly that unquoted text) is NULL in every column; a quoted value
-  never is, so ``""`` is an empty string.
+  run behind line numbers: errors then also give the line where the row starts). NULL is as in
+  PostgreSQL's COPY: an unquoted empty field (or, with ``null='\\N'`` or any text, exactly that
+  unquoted text) is NULL in every column; a quoted value never is, so ``""`` is an empty string.
 - ``mysql`` (``.mysql``, ``.dump``): ``SELECT ... INTO OUTFILE`` / ``mysqldump --tab`` text with the
   default FIELDS/LINES options. No header: one tab-separated field per column, in table order, one
   row per ``\\n``-terminated line. A backslash escapes the next byte: ``\\0 \\b \\n \\r \\t \\Z``
@@ -27,6 +27,7 @@ Formats (``format=None`` picks one from the extension, after an optional ``.gz``
 """
 
 import os
+import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -110,8 +111,11 @@ class _Source:
 
     def __init__(self, path, columns, schema):
         self.path, self.columns, self.schema = path, columns, schema
+        self.line_of = None  # row -> the physical line where it starts, for text with quoted newlines
 
     def error(self, reason, **where):
+        if self.line_of is not None and where.get("row") is not None:
+            where["line"] = self.line_of(where["row"])  # None when it is the row's plain line
         return InputError(self.path, reason, **where)
 
     def match(self, names, what):
@@ -217,6 +221,7 @@ def _csv(source, delimiter, null, block_bytes):
                                invalid_row_handler=lambda bad: invalid.append(bad) or "error")
     names = _csv_header(source, delimiter)
     source.match(names, "header")
+    source.line_of = lambda row: _shifted_line(source.path, row)
 
     def batches(types):
         read = pacsv.ReadOptions(use_threads=False, block_size=block_bytes)
@@ -249,6 +254,38 @@ def _csv(source, delimiter, null, block_bytes):
         except (pa.ArrowException, OSError):
             pass
         raise source.error(f"unreadable from this row on: {exc}", row=done + 1) from None
+
+
+def _physical_line(path, row):
+    """The 1-based line of the file where data row ``row`` starts (the header is row 0): rows and
+    lines differ after quoted values spanning lines. Scans the file again (on errors only)."""
+    line, record, quoted = 1, 0, False
+    if row == record:
+        return line
+    try:
+        with pa.input_stream(path) as stream:
+            while piece := stream.read(1 << 20):
+                for mark in _MARKS.finditer(piece):
+                    if mark.group() == b'"':
+                        quoted = not quoted  # a doubled quote toggles twice
+                        continue
+                    line += 1
+                    if not quoted:
+                        record += 1
+                        if record == row:
+                            return line
+    except (pa.ArrowException, OSError):
+        pass
+    return None
+
+
+_MARKS = re.compile(rb'["\n]')
+
+
+def _shifted_line(path, row):
+    """The line of data row ``row`` when quoted newlines moved it from line row + 1, else None."""
+    line = _physical_line(path, row)
+    return None if line == row + 1 else line
 
 
 def _csv_header(source, delimiter):

@@ -8,13 +8,16 @@ cleaned up at the next start; a retried contribution (same key) never duplicates
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select, text
 
 from qserv.errors import InputError, UserError
 from qserv.exec.worker import physical_table_name
 from qserv.faults import crash_point
+from qserv.ingest.director_index import describe_duplicates
 from qserv.ingest.loader import ContributionLoader, LoadPlan
+from qserv.ingest.owners import current_owner, owner_gone, owner_running
 from qserv.meta.bulk import bulk_insert
 from qserv.meta.catalog import ConflictError, active_workers, get_table, get_transaction
 from qserv.meta.models import Contribution, ContributionChunk, Table, Transaction, utc_now
@@ -38,6 +41,11 @@ def pending_transactions(session, except_id=None):
     return ids
 
 
+def _loaded_by_live_owner(session, contribution):
+    transaction = session.get(Transaction, contribution.transaction_id)
+    return owner_running(transaction.owner_host, transaction.owner_pid, transaction.owner_start)
+
+
 def require_open(transaction):
     if transaction.state != "open":
         raise ConflictError(f"transaction {transaction.id} is {transaction.state}, not open")
@@ -50,12 +58,17 @@ class Transactions:
         self.store, self.pool, self.index, self.settings = store, pool, index, settings
 
     # -- begin / commit / abort -------------------------------------------------------------
-    def begin(self, database_name, note=None):
+    def begin(self, database_name, note=None, detached=False):
+        """A new open transaction. It records this process as its owner, so that it is aborted at
+        the next open once the process is gone; a ``detached`` one (to be finished by another
+        process) has no owner. Either is aborted once older than ``transaction_abandon_s``."""
         from qserv.meta.catalog import get_database
 
+        host, pid, start = (None, None, None) if detached else current_owner()
         with self.store.session() as session:
             database = get_database(session, database_name)
-            transaction = Transaction(database_id=database.id, state="open", note=note)
+            transaction = Transaction(database_id=database.id, state="open", note=note,
+                                      owner_host=host, owner_pid=pid, owner_start=start)
             session.add(transaction)
             session.flush()
             return transaction.id
@@ -102,19 +115,25 @@ class Transactions:
             transaction.ended_at = utc_now()
 
     def recover(self):
-        """After a crash: finish interrupted aborts, remove rows of interrupted contributions."""
+        """After a crash: finish interrupted aborts, abort abandoned transactions (their process
+        is gone, or they are older than ``transaction_abandon_s``), remove rows of interrupted
+        contributions (not those a live process on this host is loading)."""
         with self.store.session() as session:
+            oldest = utc_now() - timedelta(seconds=self.settings["transaction_abandon_s"])
+            abandoned = [t.id for t in session.scalars(select(Transaction).where(Transaction.state == "open"))
+                         if t.started_at < oldest or owner_gone(t.owner_host, t.owner_pid, t.owner_start)]
             aborting = session.scalars(select(Transaction.id).where(Transaction.state == "aborting")).all()
-            interrupted = session.scalars(select(Contribution).where(Contribution.state == "loading")).all()
+            interrupted = [c for c in session.scalars(select(Contribution).where(Contribution.state == "loading"))
+                           if not _loaded_by_live_owner(session, c)]
             for contribution in interrupted:
                 table = session.get(Table, contribution.table_id)
                 self._delete_rows(table.database.name, [table], active_workers(session),
                                   f"_qserv_contrib = {int(contribution.id)}")
                 contribution.state = "failed"
                 contribution.error = "interrupted (process stopped while loading); rows removed"
-        for transaction_id in aborting:
+        for transaction_id in [*aborting, *abandoned]:
             self.abort(transaction_id)
-        return {"aborted": list(aborting), "cleaned_contributions": [c.id for c in interrupted]}
+        return {"aborted": [*aborting, *abandoned], "cleaned_contributions": [c.id for c in interrupted]}
 
     # -- contributions ----------------------------------------------------------------------
     def contribute(self, transaction_id, table_name, source, key=None, format=None, null=None,
@@ -170,11 +189,11 @@ class Transactions:
 
     # -- helpers ----------------------------------------------------------------------------
     def _refuse_duplicates(self, database_name, table, transaction_id, hidden, source_label=None, within=True):
-        duplicates = self.index.duplicates(database_name, table.name, transaction_id, hidden, within=within)
-        if duplicates:
+        ids, total = self.index.duplicates(database_name, table.name, transaction_id, hidden, within=within)
+        if total:
             raise InputError(source_label or f"transaction {transaction_id}",
                              f"duplicate {table.name}.{table.id_column} values (table is unique): "
-                             f"{', '.join(map(repr, duplicates))}")
+                             f"{describe_duplicates(ids, total)}")
 
     def _fail_contribution(self, plan, exc):
         with self.store.session() as session:

@@ -196,12 +196,28 @@ def transaction():
 @click.option("--db", "database", default=None, help="Only this database.")
 @click.pass_context
 def transaction_list(context, database):
+    """One line per transaction: id, database, state, start and end (UTC) and age (time since
+    its start; an open one older than the setting transaction_abandon_s is aborted at the next open)."""
+    from datetime import timezone
+
     with _engine(context) as engine:
         rows = engine.list_transactions(database)
-    click.echo("id\tdatabase\tstate\tstarted\tended")
+    click.echo("id\tdatabase\tstate\tstarted\tended\tage")
     for transaction_id, name, state, started, ended in rows:
+        age = time.time() - started.replace(tzinfo=timezone.utc).timestamp()
         click.echo(f"{transaction_id}\t{name}\t{state}\t{started:%Y-%m-%dT%H:%M:%S}\t"
-                   f"{ended.strftime('%Y-%m-%dT%H:%M:%S') if ended else ''}")
+                   f"{ended.strftime('%Y-%m-%dT%H:%M:%S') if ended else ''}\t{_age(age)}")
+
+
+def _age(seconds):
+    """A duration as its two largest units: 45s, 12m05s, 3h07m, 2d04h."""
+    seconds = max(0, int(seconds))
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if days:
+        return f"{days}d{hours % 24:02d}h"
+    if hours:
+        return f"{hours}h{minutes % 60:02d}m"
+    return f"{minutes}m{seconds % 60:02d}s" if minutes else f"{seconds}s"
 
 
 @transaction.command("abort")

@@ -114,6 +114,10 @@ class Transaction(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     note: Mapped[str | None] = mapped_column(Text)
+    # the process that began it (ingest.owners): aborted at the next open once it is gone
+    owner_host: Mapped[str | None] = mapped_column(String(255))
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    owner_start: Mapped[int | None] = mapped_column(BigInteger)
     database: Mapped[Database] = relationship()
 
 

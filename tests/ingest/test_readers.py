@@ -345,3 +345,23 @@ def test_truncated_compressed_text(tmp_path, name):
     assert "Truncated compressed stream" in str(error)
     # pyarrow's CSV reader reads ahead, so it may fail before yielding the rows it has
     assert error.row > 1 if "mysql" in name else error.row >= 1
+
+
+@pytest.mark.parametrize("block_bytes", [16 << 20, 64])
+def test_csv_errors_after_quoted_newlines_give_the_physical_line(tmp_path, block_bytes):
+    path = tmp_path / "t.csv"
+    path.write_text('id,ra,name\n1,2.5,"two\nlines"\n2,3.5,"say ""hi""\nthen\nbye"\n3,abc,c\n4,1,d\n')
+    error = fails(path, block_bytes=block_bytes)
+    assert where(error) == (3, 7, "ra") and "cannot read 'abc' as double" in str(error)
+    assert str(error).startswith(f"{path}, row 3 (line 7), column 'ra': ")
+    path.write_text('id,ra,name\n1,2.5,"a\nb"\n,3,c\n')
+    assert where(fails(path)) == (2, 4, "id")
+    path.write_text('id,ra,name\n1,2.5,"a\nb"\n2,3.5,x,y\n')
+    assert where(fails(path)) == (2, 4, "name")
+
+
+def test_csv_quoted_newline_after_the_bad_row_changes_nothing(tmp_path):
+    path = tmp_path / "t.csv.gz"
+    with gzip.open(path, "wt") as out:
+        out.write('id,ra,name\n1,abc,x\n2,3,"a\nb"\n')
+    assert where(fails(path)) == (1, None, "ra")
