@@ -8,7 +8,8 @@ formulas (Gorski et al. 2005) in the same floating-point order as healpy, so pix
 Overlap rule (shared with the reference): a point P is in the overlap of a neighbouring
 sub-chunk Q when a corner of Q is within r of P, or when an edge of Q, taken as the great-circle
 chord between its corners widened by a bound on how far the true edge strays from the chord,
-comes within r of P. Only the 8 neighbours of P's own sub-chunk are candidates, which is
+comes within r of P and, when edges are split (``levels`` > 0, coarse orders), so does one of
+the chords of its 2**levels pieces widened by the finer order's bound. Only the 8 neighbours of P's own sub-chunk are candidates, which is
 complete because the overlap radius is limited to half the sub-chunk resolution
 (qserv.sphere.chunking). Points whose sub-chunk touches a HEALPix base face edge, where
 neighbours lie in another face, are flagged for the reference path.
@@ -170,6 +171,42 @@ cdef inline bint near_edge(const double *p, const double *a, const double *b,
     return near_corner(p, a, cos_widened) or near_corner(p, b, cos_widened)
 
 
+cdef struct EdgeRule:
+    double sin_r, cos_r, pixrad, pixrad2, fine_pixrad, fine_pixrad2, edge_factor
+    int levels
+
+
+cdef bint near_grid_edge(const double *p, const double *a, const double *b, int64_t ix, int64_t iy,
+                         int a0, int b0, int a1, int b1, int64_t nside, int face,
+                         const EdgeRule *rule) noexcept nogil:
+    """Is P within r of the edge from corner (a0, b0) to corner (a1, b1) of the 4x4 corner grid
+    around pixel (ix, iy) (vectors a and b)? Near its chord, and, when edges are split, near the
+    chord of one of its 2**levels pieces (edges of the pixels ``levels`` orders finer)."""
+    if not near_edge(p, a, b, rule.sin_r, rule.cos_r, rule.pixrad2, rule.edge_factor, rule.pixrad):
+        return False
+    if rule.levels == 0:
+        return True
+    cdef int64_t pieces = (<int64_t>1) << rule.levels
+    cdef double fine_nside = <double>(nside * pieces)
+    cdef int64_t x0 = (ix - 1 + a0) * pieces, y0 = (iy - 1 + b0) * pieces, j
+    cdef double start[4], stop[4]
+    cdef int k
+    for k in range(4):
+        start[k] = a[k]
+    for j in range(1, pieces + 1):
+        if j == pieces:
+            for k in range(4):
+                stop[k] = b[k]
+        else:
+            xyf_to_vector((x0 + j * (a1 - a0)) / fine_nside, (y0 + j * (b1 - b0)) / fine_nside, face, stop)
+        if near_edge(p, start, stop, rule.sin_r, rule.cos_r, rule.fine_pixrad2, rule.edge_factor,
+                     rule.fine_pixrad):
+            return True
+        for k in range(4):
+            start[k] = stop[k]
+    return False
+
+
 cdef inline void corner(int64_t ix, int64_t iy, int a, int b, int64_t nside, int face,
                         double *v) noexcept nogil:
     """Corner (a, b) of the 4x4 corner grid around pixel (ix, iy): face coords (ix-1+a, iy-1+b)."""
@@ -177,9 +214,7 @@ cdef inline void corner(int64_t ix, int64_t iy, int a, int b, int64_t nside, int
 
 
 cdef void overlap_neighbours(const double *p, int face, int64_t ix, int64_t iy, int64_t nside,
-                             int order, double sin_r, double cos_r, double pixrad,
-                             double pixrad2, double edge_factor,
-                             int64_t[::1] out) noexcept nogil:
+                             int order, const EdgeRule *rule, int64_t[::1] out) noexcept nogil:
     """Neighbouring pixels (same face) whose overlap holds P, written to ``out``.
 
     Only features touching the own pixel's corners can be within r: the outer boundary of the
@@ -193,14 +228,14 @@ cdef void overlap_neighbours(const double *p, int face, int64_t ix, int64_t iy, 
     corner(ix, iy, 2, 1, nside, face, c21)
     corner(ix, iy, 1, 2, nside, face, c12)
     corner(ix, iy, 2, 2, nside, face, c22)
-    cdef bint k11 = near_corner(p, c11, cos_r)
-    cdef bint k21 = near_corner(p, c21, cos_r)
-    cdef bint k12 = near_corner(p, c12, cos_r)
-    cdef bint k22 = near_corner(p, c22, cos_r)
-    cdef bint bottom = near_edge(p, c11, c21, sin_r, cos_r, pixrad2, edge_factor, pixrad)
-    cdef bint top = near_edge(p, c12, c22, sin_r, cos_r, pixrad2, edge_factor, pixrad)
-    cdef bint left = near_edge(p, c11, c12, sin_r, cos_r, pixrad2, edge_factor, pixrad)
-    cdef bint right = near_edge(p, c21, c22, sin_r, cos_r, pixrad2, edge_factor, pixrad)
+    cdef bint k11 = near_corner(p, c11, rule.cos_r)
+    cdef bint k21 = near_corner(p, c21, rule.cos_r)
+    cdef bint k12 = near_corner(p, c12, rule.cos_r)
+    cdef bint k22 = near_corner(p, c22, rule.cos_r)
+    cdef bint bottom = near_grid_edge(p, c11, c21, ix, iy, 1, 1, 2, 1, nside, face, rule)
+    cdef bint top = near_grid_edge(p, c12, c22, ix, iy, 1, 2, 2, 2, nside, face, rule)
+    cdef bint left = near_grid_edge(p, c11, c12, ix, iy, 1, 1, 1, 2, nside, face, rule)
+    cdef bint right = near_grid_edge(p, c21, c22, ix, iy, 2, 1, 2, 2, nside, face, rule)
     if not (k11 or k21 or k12 or k22 or bottom or top or left or right):
         return  # farther than r from the own pixel's boundary: no overlap at all
     if ix == 0 or iy == 0 or ix == nside - 1 or iy == nside - 1:
@@ -214,14 +249,14 @@ cdef void overlap_neighbours(const double *p, int face, int64_t ix, int64_t iy, 
     corner(ix, iy, 1, 3, nside, face, c13)
     corner(ix, iy, 3, 2, nside, face, c32)
     corner(ix, iy, 2, 3, nside, face, c23)
-    cdef bint s11w = near_edge(p, c11, c01, sin_r, cos_r, pixrad2, edge_factor, pixrad)
-    cdef bint s11s = near_edge(p, c11, c10, sin_r, cos_r, pixrad2, edge_factor, pixrad)
-    cdef bint s21e = near_edge(p, c21, c31, sin_r, cos_r, pixrad2, edge_factor, pixrad)
-    cdef bint s21s = near_edge(p, c21, c20, sin_r, cos_r, pixrad2, edge_factor, pixrad)
-    cdef bint s12w = near_edge(p, c12, c02, sin_r, cos_r, pixrad2, edge_factor, pixrad)
-    cdef bint s12n = near_edge(p, c12, c13, sin_r, cos_r, pixrad2, edge_factor, pixrad)
-    cdef bint s22e = near_edge(p, c22, c32, sin_r, cos_r, pixrad2, edge_factor, pixrad)
-    cdef bint s22n = near_edge(p, c22, c23, sin_r, cos_r, pixrad2, edge_factor, pixrad)
+    cdef bint s11w = near_grid_edge(p, c11, c01, ix, iy, 1, 1, 0, 1, nside, face, rule)
+    cdef bint s11s = near_grid_edge(p, c11, c10, ix, iy, 1, 1, 1, 0, nside, face, rule)
+    cdef bint s21e = near_grid_edge(p, c21, c31, ix, iy, 2, 1, 3, 1, nside, face, rule)
+    cdef bint s21s = near_grid_edge(p, c21, c20, ix, iy, 2, 1, 2, 0, nside, face, rule)
+    cdef bint s12w = near_grid_edge(p, c12, c02, ix, iy, 1, 2, 0, 2, nside, face, rule)
+    cdef bint s12n = near_grid_edge(p, c12, c13, ix, iy, 1, 2, 1, 3, nside, face, rule)
+    cdef bint s22e = near_grid_edge(p, c22, c32, ix, iy, 2, 2, 3, 2, nside, face, rule)
+    cdef bint s22n = near_grid_edge(p, c22, c23, ix, iy, 2, 2, 2, 3, nside, face, rule)
     cdef int slot = 0
     if k11 or s11w or s11s:
         out[slot] = xyf_to_nest(ix - 1, iy - 1, face, order); slot += 1
@@ -243,14 +278,20 @@ cdef void overlap_neighbours(const double *p, int face, int64_t ix, int64_t iy, 
 
 cdef int64_t assign_range(const double[::1] ra, const double[::1] dec, int chunk_order,
                           int subchunk_order, double overlap_rad, double pixrad,
-                          double edge_factor, int64_t[::1] chunk, int64_t[::1] subchunk,
+                          double edge_factor, int levels, double fine_pixrad, int64_t[::1] chunk, int64_t[::1] subchunk,
                           int64_t[:, ::1] overlap, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
     """Assign points [start, stop); return the first invalid index, or -1."""
     cdef int64_t nside = (<int64_t>1) << subchunk_order
     cdef int shift = 2 * (subchunk_order - chunk_order)
-    cdef double sin_r = sin(overlap_rad)
-    cdef double cos_r = cos(overlap_rad) - 1e-15
-    cdef double pixrad2 = pixrad * pixrad
+    cdef EdgeRule rule
+    rule.sin_r = sin(overlap_rad)
+    rule.cos_r = cos(overlap_rad) - 1e-15
+    rule.pixrad = pixrad
+    rule.pixrad2 = pixrad * pixrad
+    rule.fine_pixrad = fine_pixrad
+    rule.fine_pixrad2 = fine_pixrad * fine_pixrad
+    rule.edge_factor = edge_factor
+    rule.levels = levels
     cdef double theta, z, sth, phi
     cdef double p[3]
     cdef int64_t ix, iy, pix
@@ -276,13 +317,13 @@ cdef int64_t assign_range(const double[::1] ra, const double[::1] dec, int chunk
         p[0] = sth * cos(phi)
         p[1] = sth * sin(phi)
         p[2] = z
-        overlap_neighbours(p, face, ix, iy, nside, subchunk_order, sin_r, cos_r, pixrad,
-                           pixrad2, edge_factor, overlap[i])
+        overlap_neighbours(p, face, ix, iy, nside, subchunk_order, &rule, overlap[i])
     return -1
 
 
 def assign_points(const double[::1] ra, const double[::1] dec, int chunk_order,
                   int subchunk_order, double overlap_rad, double pixrad, double edge_factor,
+                  int levels, double fine_pixrad,
                   int64_t[::1] chunk, int64_t[::1] subchunk, int64_t[:, ::1] overlap):
     """Fill chunk, subchunk (N,) and overlap (N, 8) for points in degrees.
 
@@ -298,7 +339,7 @@ def assign_points(const double[::1] ra, const double[::1] dec, int chunk_order,
     cdef int64_t bad
     with nogil:
         bad = assign_range(ra, dec, chunk_order, subchunk_order, overlap_rad, pixrad,
-                           edge_factor, chunk, subchunk, overlap, 0, n)
+                           edge_factor, levels, fine_pixrad, chunk, subchunk, overlap, 0, n)
     return bad
 
 

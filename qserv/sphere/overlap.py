@@ -3,10 +3,14 @@
 ``assign_points`` runs the compiled kernel (cython_ext/partition.pyx) over batches in threads;
 ``assign_reference`` is the numpy + healpy reference with the same rule. The rule: a point is in
 the overlap of a neighbouring sub-chunk when it is within the overlap radius of one of its
-corners or edges (each edge taken as the great-circle chord between its corners, widened by the
-bound of ``qserv.sphere.pixels`` on how far a true HEALPix edge strays from its chord). Every
-point within the overlap radius of a sub-chunk is therefore in its overlap; a few points
-slightly farther may be too, which costs a little storage and never a missed pair.
+corners or edges. An edge is near when P is within the radius of the great-circle chord between
+its corners widened by the bound of ``qserv.sphere.pixels`` on how far a true HEALPix edge strays
+from its chord and, at coarse orders where that bound is large against the radius, also of one
+of the chords of its 2**levels pieces (the edges of the pixels ``levels`` orders finer lying
+along it) widened by the finer order's bound, which is 4**levels times smaller
+(``split_levels``). Every point within the overlap radius of a sub-chunk is therefore in its
+overlap; a few points slightly farther may be too, which costs a little storage and never a
+missed pair.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +21,14 @@ import numpy as np
 
 from qserv import kernels
 from qserv.sphere.angles import invalid_position_error, position_arrays, unit_vectors, validate_positions
-from qserv.sphere.pixels import EDGE_DEVIATION_FACTOR, bounding_radius_rad, nside_of
+from qserv.sphere.pixels import EDGE_DEVIATION_FACTOR, MAX_ORDER, bounding_radius_rad, nside_of
 
 BATCH_POINTS = 1 << 16
 NEEDS_REFERENCE = -2
 NEIGHBOURS = 8
+# Edges are split until the widening (away from the poles) is at most this part of the radius.
+WIDENING_PER_RADIUS = 0.05
+MAX_SPLIT_LEVELS = 6
 
 
 @dataclass
@@ -51,13 +58,15 @@ def assign_points(ra_deg, dec_deg, grid, threads=2):
     chunk = np.empty(n, dtype=np.int64)
     subchunk = np.empty(n, dtype=np.int64)
     pixrad = bounding_radius_rad(grid.subchunk_order)
+    levels = split_levels(grid.subchunk_order, grid.overlap_rad)
+    fine_pixrad = bounding_radius_rad(grid.subchunk_order + levels)
 
     def run(start):
         stop = min(start + BATCH_POINTS, n)
         overlap = np.empty((stop - start, NEIGHBOURS), dtype=np.int64)
         bad = partition.assign_points(
             ra[start:stop], dec[start:stop], grid.chunk_order, grid.subchunk_order,
-            grid.overlap_rad, pixrad, EDGE_DEVIATION_FACTOR,
+            grid.overlap_rad, pixrad, EDGE_DEVIATION_FACTOR, levels, fine_pixrad,
             chunk[start:stop], subchunk[start:stop], overlap,
         )
         if bad >= 0:
@@ -90,6 +99,16 @@ def assign_reference(ra_deg, dec_deg, grid):
     return PointAssignment(chunk, subchunk, points, subchunks)
 
 
+def split_levels(order, overlap_rad):
+    """Orders finer than ``order`` at which pixel edges are tested piecewise: the fewest (at most
+    MAX_SPLIT_LEVELS) that bring the widening at the equator to WIDENING_PER_RADIUS of the radius."""
+    levels = 0
+    while (overlap_rad > 0.0 and levels < MAX_SPLIT_LEVELS and order + levels < MAX_ORDER
+           and EDGE_DEVIATION_FACTOR * bounding_radius_rad(order + levels) ** 2 > WIDENING_PER_RADIUS * overlap_rad):
+        levels += 1
+    return levels
+
+
 def _concatenated(points, subchunks):
     if not points:
         return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -101,45 +120,63 @@ def _overlap_reference(ra, dec, own_subchunks, grid):
     if grid.overlap_arcsec <= 0.0 or len(ra) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     nside = nside_of(grid.subchunk_order)
-    pixrad = bounding_radius_rad(grid.subchunk_order)
+    levels = split_levels(grid.subchunk_order, grid.overlap_rad)
+    pixrads = bounding_radius_rad(grid.subchunk_order), bounding_radius_rad(grid.subchunk_order + levels)
     points = unit_vectors(ra, dec)
-    own_corners = _corners(nside, own_subchunks)
+    own_corners = _edges(nside, own_subchunks, 1)[:, :, 0]
     neighbours = healpy.get_all_neighbours(nside, own_subchunks, nest=True).T
     found_points, found_subchunks = [], []
     for column in range(neighbours.shape[1]):
         candidate = neighbours[:, column]
         valid = np.flatnonzero(candidate >= 0)
-        near = _near_pixel(points[valid], _corners(nside, candidate[valid]), own_corners[valid],
-                           grid.overlap_rad, pixrad)
+        near = _near_pixel(points[valid], nside, candidate[valid], own_corners[valid], grid.overlap_rad,
+                           levels, pixrads)
         found_points.append(valid[near])
         found_subchunks.append(candidate[valid][near])
     pairs = np.unique(np.stack([np.concatenate(found_points), np.concatenate(found_subchunks)], axis=1), axis=0)
     return pairs[:, 0], pairs[:, 1]
 
 
-def _corners(nside, pixels):
-    """(N, 4, 3) corner vectors of nested pixels, in boundary order."""
-    return np.moveaxis(healpy.boundaries(nside, pixels, step=1, nest=True), -1, -2).reshape(len(pixels), 4, 3)
+def _edges(nside, pixels, pieces):
+    """(N, 4, pieces + 1, 3): each edge of nested pixels as points on it from one corner to the
+    next, in boundary order; [:, :, 0] are the corners."""
+    boundary = np.moveaxis(healpy.boundaries(nside, pixels, step=pieces, nest=True), -1, -2)
+    boundary = boundary.reshape(len(pixels), 4 * pieces, 3)
+    closed = np.concatenate([boundary, boundary[:, :1]], axis=1)
+    starts = np.arange(4)[:, None] * pieces + np.arange(pieces + 1)
+    return closed[:, starts]
 
 
-def _near_pixel(points, corners, own_corners, overlap_rad, pixrad):
-    """Is each point within the overlap radius of the neighbouring pixel with these corners?
+def _near_pixel(points, nside, pixels, own_corners, overlap_rad, levels, pixrads):
+    """Is each point within the overlap radius of its neighbouring pixel?
 
     Only the pixel's features that touch the point's own pixel are tested (its corners shared
     with the own pixel, and its edges from such a corner): any other feature borders a pixel
-    outside the 8 neighbours, farther than the overlap radius (see chunking.py).
+    outside the 8 neighbours, farther than the overlap radius (see chunking.py). An edge is near
+    when its chord is, at the order's widening, and (split edges) the chord of one of its pieces
+    is, at the finer order's widening.
     """
+    corners = _edges(nside, pixels, 1)[:, :, 0]
     shared = np.any(np.all(np.abs(corners[:, :, None, :] - own_corners[:, None, :, :]) < 1e-12, axis=-1), axis=-1)
     cos_r = np.cos(overlap_rad) - 1e-15
     near = np.any(shared & (np.einsum("nk,nck->nc", points, corners) >= cos_r), axis=1)
     for k in range(4):
-        touches = shared[:, k] | shared[:, (k + 1) % 4]
-        near |= touches & _near_edge(points, corners[:, k], corners[:, (k + 1) % 4], overlap_rad, cos_r, pixrad)
+        rows = np.flatnonzero(~near & (shared[:, k] | shared[:, (k + 1) % 4]))
+        rows = rows[_near_chord(points[rows], corners[rows, k], corners[rows, (k + 1) % 4], overlap_rad, cos_r,
+                                pixrads[0])]
+        if levels and len(rows):
+            pieces = _edges(nside, pixels[rows], 1 << levels)[:, k]
+            fine = np.zeros(len(rows), dtype=bool)
+            for j in range(pieces.shape[1] - 1):
+                fine |= _near_chord(points[rows], pieces[:, j], pieces[:, j + 1], overlap_rad, cos_r, pixrads[1])
+            rows = rows[fine]
+        near[rows] = True
     return near
 
 
-def _near_edge(p, a, b, overlap_rad, cos_r, pixrad):
-    """P within r of the chord a-b widened by the edge bound (arc, or end corners)."""
+def _near_chord(p, a, b, overlap_rad, cos_r, pixrad):
+    """P within r of the chord a-b widened by the edge bound of pixels of radius ``pixrad``
+    (arc, or end corners)."""
     normal = np.cross(a, b)
     sin_polar = np.maximum(np.minimum(np.sqrt((1 - a[:, 2]) * (1 + a[:, 2])),
                                       np.sqrt((1 - b[:, 2]) * (1 + b[:, 2]))), pixrad)

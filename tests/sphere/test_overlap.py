@@ -9,14 +9,16 @@ from hypothesis import strategies as st
 from qserv.errors import InvalidCoordinatesError
 from qserv.sphere.angles import angular_separation_deg, unit_vectors, vectors_to_radec
 from qserv.sphere.chunking import ChunkGrid, max_overlap_arcsec
-from qserv.sphere.overlap import assign_points, assign_reference
-from qserv.sphere.pixels import bounding_radius_rad
+from qserv.sphere import overlap
+from qserv.sphere.overlap import assign_points, assign_reference, split_levels
+from qserv.sphere.pixels import EDGE_DEVIATION_FACTOR, bounding_radius_rad
 
 GRIDS = [
     ChunkGrid(7, 10, 60.0),
     ChunkGrid(3, 6, 0.45 * 3600 * 0.9161),  # large overlap relative to sub-chunks (resolution ~0.92 deg)
     ChunkGrid(0, 2, 3600.0),  # every sub-chunk touches a base-face edge: all on the reference path
     ChunkGrid(4, 4, 600.0),  # chunks are sub-chunks
+    ChunkGrid(4, 4, 60.0),  # as ingest computes chunk overlap at a coarse order: edges split in 16
 ]
 # Base-face corners and the poles, where HEALPix pixels are most distorted.
 SPECIAL_CENTRES = [(0.0, 90.0), (0.0, -90.0), (0.0, 0.0), (45.0, 0.0), (90.0, 41.8103149),
@@ -119,7 +121,7 @@ centres = st.one_of(
 
 
 @pytest.mark.parametrize("grid", [ChunkGrid(7, 10, 60.0), ChunkGrid(4, 7, 0.49 * 0.458 * 3600),
-                                  ChunkGrid(2, 2, 7000.0)], ids=str)
+                                  ChunkGrid(2, 2, 7000.0), ChunkGrid(4, 4, 60.0)], ids=str)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(centre=centres, seed=st.integers(0, 2**32 - 1))
 def test_every_close_pair_shares_a_chunk_and_a_subchunk_with_overlap(grid, centre, seed):
@@ -163,3 +165,82 @@ def test_overlap_zero_means_no_overlap_rows():
 
 def test_max_overlap_grid_is_accepted():
     ChunkGrid(7, 10, max_overlap_arcsec(10))
+
+
+# -- tightness: stored chunk overlap against the exact set, by brute force -------------------------
+
+COARSE_SAMPLES = 128  # boundary samples per edge for the candidate filter
+
+
+def boundary_distances(points, order, pixels, samples_per_edge):
+    """(distance, spacing): the smallest angle (radians) from each point to samples of the
+    boundary of its pixel, and the largest angle between consecutive samples of that boundary.
+    The samples lie on the true boundary, so distance - spacing / 2 <= true distance <= distance."""
+    distance, spacing = np.empty(len(points)), np.empty(len(points))
+    batch = max(1, 2_000_000 // (4 * samples_per_edge))
+    for start in range(0, len(points), batch):
+        stop = min(start + batch, len(points))
+        samples = np.moveaxis(healpy.boundaries(1 << order, pixels[start:stop], step=samples_per_edge, nest=True), 1, 2)
+        samples = samples.reshape(stop - start, -1, 3)
+        cosines = np.einsum("nk,npk->np", points[start:stop], samples).max(axis=1)
+        distance[start:stop] = np.arccos(np.clip(cosines, -1, 1))
+        steps = np.einsum("npk,npk->np", samples, np.roll(samples, 1, axis=1)).min(axis=1)
+        spacing[start:stop] = np.arccos(np.clip(steps, -1, 1))
+    return distance, spacing
+
+
+def exact_chunk_overlap(ra, dec, order, radius_rad):
+    """Set of (point, chunk) pairs, chunk not the point's own, with the point surely within the
+    radius of the chunk: boundary sampled finely (true distance <= sampled distance < radius).
+    Candidates are the 8 neighbours of the own chunk (nothing else is within half a resolution),
+    for points within the radius of their own chunk's boundary (the way out to any other chunk)."""
+    nside = 1 << order
+    points = unit_vectors(ra, dec)
+    own = healpy.ang2pix(nside, ra, dec, nest=True, lonlat=True)
+    distance, spacing = boundary_distances(points, order, own, COARSE_SAMPLES)
+    near = np.flatnonzero(distance - spacing / 2 < radius_rad)
+    neighbours = healpy.get_all_neighbours(nside, own[near], nest=True).T
+    index, column = np.nonzero(neighbours >= 0)
+    point, chunk = near[index], neighbours[index, column]
+    distance, spacing = boundary_distances(points[point], order, chunk, COARSE_SAMPLES)
+    keep = distance - spacing / 2 < radius_rad
+    point, chunk = point[keep], chunk[keep]
+    fine_samples = 1 << (16 - order)  # about 3 arcsec apart
+    distance, _ = boundary_distances(points[point], order, chunk, fine_samples)
+    within = distance < radius_rad
+    return pairs_as_set(point[within], chunk[within])
+
+
+# Stored overlap rows / exact overlap rows allowed. Away from the poles a row is stored when it is
+# within r + w of a piece of an edge, w <= WIDENING_PER_RADIUS * r (5%); pixels near the poles (w
+# grows as 1 / sin(theta)) and corners add a little: measured 1.02-1.03 at orders 2, 4, 5 and 7
+# (8.8x at order 4 and 1.12x at order 7 before edges were split).
+TIGHTNESS_BOUND = 1.15
+
+
+@pytest.mark.parametrize("order, points", [(4, 60_000), (7, 20_000)])
+def test_chunk_overlap_is_complete_and_tight(order, points):
+    """The chunk overlap as ingest computes it (the chunk grid itself) holds every row within the
+    radius of another chunk, and not many more."""
+    grid = ChunkGrid(order, order, 60.0)
+    ra, dec = sample_points(np.random.default_rng(order), points)
+    stored = pairs_as_set(*assign_points(ra, dec, grid).chunk_overlap(grid))
+    exact = exact_chunk_overlap(ra, dec, order, grid.overlap_rad)
+    assert len(exact) > 500
+    assert exact <= stored, sorted(exact - stored)[:5]
+    assert len(stored) / len(exact) < TIGHTNESS_BOUND
+
+
+@pytest.mark.parametrize("order", [0, 2, 4, 5, 7, 10])
+@pytest.mark.parametrize("overlap_arcsec", [1.0, 60.0, 600.0])
+def test_edges_are_split_just_enough(order, overlap_arcsec):
+    radius = np.radians(overlap_arcsec / 3600)
+    levels = split_levels(order, radius)
+
+    def widening(extra):
+        return EDGE_DEVIATION_FACTOR * bounding_radius_rad(order + extra) ** 2
+
+    assert 0 <= levels <= overlap.MAX_SPLIT_LEVELS
+    assert levels == overlap.MAX_SPLIT_LEVELS or widening(levels) <= overlap.WIDENING_PER_RADIUS * radius
+    assert levels == 0 or widening(levels - 1) > overlap.WIDENING_PER_RADIUS * radius
+    assert split_levels(order, 0.0) == 0
