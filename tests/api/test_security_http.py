@@ -4,6 +4,7 @@ and history, and a central-state write per authenticated request. Each test fail
 as it was before the fix (by a wrong answer, or by not answering within a generous bound)."""
 
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import ipaddress
 import re
 import socket
 import threading
@@ -16,6 +17,7 @@ import pytest
 import requests
 from sqlalchemy import event
 
+from qserv.api.tap.fetch import is_public
 from qserv.api.tap.waits import JobWaits
 from qserv.formats.votable import votable_bytes
 from qserv.meta.models import Token, utc_now
@@ -278,6 +280,34 @@ def test_one_error_text_whether_the_port_is_open_or_closed(client, target, setti
     finally:
         listening.close()
     assert len(texts) == 1, texts
+
+
+@pytest.mark.parametrize("address, public", [
+    ("8.8.8.8", True), ("2606:4700::1111", True), ("::ffff:8.8.8.8", True),
+    ("127.0.0.1", False), ("10.1.2.3", False), ("172.31.0.1", False), ("192.168.0.1", False),
+    ("100.64.0.1", False), ("169.254.169.254", False), ("224.0.0.1", False), ("239.255.255.250", False),
+    ("240.0.0.1", False), ("255.255.255.255", False), ("0.0.0.0", False), ("192.0.2.1", False),
+    ("::1", False), ("::", False), ("fe80::1", False), ("fd00::1", False), ("ff02::1", False),
+    ("::ffff:127.0.0.1", False), ("2002:7f00:1::", False), ("64:ff9b::a00:1", False),
+])
+def test_which_addresses_are_public(address, public):
+    assert is_public(ipaddress.ip_address(address)) is public
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(client, target, settings, monkeypatch):
+    settings(tap_upload_allow_hosts="127.0.0.1")
+    resolve, answers = socket.getaddrinfo, []
+
+    def rebinding(host, *args, **kwargs):  # a name whose next answers point at the metadata service
+        if host != "rebind.test":
+            return resolve(host, *args, **kwargs)
+        address = "127.0.0.1" if not answers else "169.254.169.254"
+        answers.append(address)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, args[0] if args else 80))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    response = within(20, lambda: upload(client, target.url("/table.xml", "rebind.test")))
+    assert fetched_keys(response) == sorted(KEYS) and answers == ["127.0.0.1"]
 
 
 def test_allow_listed_hosts_are_fetched_and_every_redirect_is_checked(client, target, settings):
