@@ -25,9 +25,22 @@ def test_bounding_radius_contains_whole_pixel(order):
     assert farthest.max() <= bounding_radius_rad(order)
 
 
-@pytest.mark.parametrize("order", [3, 5, 7])
+def some_pixels(order, count=200_000):
+    """Every pixel of a coarse order; else a random sample and the pixels of the 8 rings nearest
+    each pole (where edges bend most)."""
+    nside = 1 << order
+    total = 12 << (2 * order)
+    if total <= count:
+        return np.arange(total)
+    polar_rings = np.arange(2 * 8 * (8 + 1))  # rings 1-8 hold 4, 8, ..., 32 pixels
+    polar = healpy.ring2nest(nside, np.concatenate([polar_rings, total - 1 - polar_rings]))
+    return np.unique(np.concatenate([np.random.default_rng(order).integers(0, total, count), polar]))
+
+
+# Orders up to 10 + 6: overlap tests edges as pieces up to 6 orders finer (qserv.sphere.overlap).
+@pytest.mark.parametrize("order", [3, 5, 7, 10, 13, 16])
 def test_edges_stay_within_deviation_bound_of_their_chords(order):
-    pixels = np.arange(12 << (2 * order))
+    pixels = some_pixels(order)
     samples = boundary_samples(order, pixels)
     pixrad = bounding_radius_rad(order)
     for edge in range(4):
