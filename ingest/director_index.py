@@ -33,6 +33,12 @@ def hidden_condition(hidden_transactions, column="txn"):
     return f"{column} NOT IN ({', '.join(str(int(t)) for t in sorted(hidden_transactions))})"
 
 
+def describe_duplicates(ids, total):
+    """``ids`` (the first few of ``total`` repeated ids) for an error message."""
+    listed = ", ".join(map(repr, ids))
+    return listed if total <= len(ids) else f"{total} ids, the first {len(ids)}: {listed}"
+
+
 class DirectorIndex:
     """All director indexes of an instance, in one DuckDB file."""
 
@@ -121,22 +127,20 @@ class DirectorIndex:
         return result.column("chunk").to_numpy(zero_copy_only=False).astype(np.int64)
 
     def duplicates(self, database, table, transaction_id, hidden_transactions, within=True, limit=10):
-        """Ids written by the transaction that a visible row of another transaction holds too,
-        and (``within``) ids the transaction wrote more than once."""
+        """(the first ``limit`` ids, how many ids) written by the transaction that a visible row of
+        another transaction holds too, and (``within``) that the transaction wrote more than once."""
         name = index_table_name(database, table)
         others = hidden_condition(set(hidden_transactions) | {transaction_id}, "txn")
+        repeated = (f' UNION SELECT id FROM "{name}" WHERE txn = ? GROUP BY id HAVING count(*) > 1'
+                    if within else "")
         found = self._run(
-            f'SELECT DISTINCT id FROM "{name}" WHERE txn = ? AND id IN '
-            f'(SELECT id FROM "{name}" WHERE {others}) ORDER BY id LIMIT {int(limit)}',
-            [transaction_id], fetch=True,
-        ).column("id").to_pylist()
-        if within and len(found) < limit:
-            found += self._run(
-                f'SELECT id FROM "{name}" WHERE txn = ? GROUP BY id HAVING count(*) > 1 '
-                f"ORDER BY id LIMIT {int(limit)}",
-                [transaction_id], fetch=True,
-            ).column("id").to_pylist()
-        return sorted(set(found))[:limit]
+            f'WITH repeated AS (SELECT id FROM "{name}" WHERE txn = ? AND id IN '
+            f'(SELECT id FROM "{name}" WHERE {others}){repeated}) '
+            f"SELECT id, count(*) OVER () AS total FROM repeated ORDER BY id LIMIT {int(limit)}",
+            [transaction_id] * (2 if within else 1), fetch=True,
+        )
+        ids = found.column("id").to_pylist()
+        return ids, (found.column("total")[0].as_py() if ids else 0)
 
     def delete(self, database, table, condition_sql):
         self._run(f'DELETE FROM "{index_table_name(database, table)}" WHERE {condition_sql}')

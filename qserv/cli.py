@@ -12,7 +12,7 @@ import click
 from qserv.errors import QservError, UserError
 from qserv.instance import BACKENDS, init_instance, resolve_home
 from qserv.meta.kinds import KINDS
-from qserv.output import BINARY_FORMATS, FORMATS, render
+from qserv.output import BINARY_FORMATS, FORMATS
 
 
 def _engine(context):
@@ -48,16 +48,30 @@ def db():
 
 @db.command("create")
 @click.argument("name")
-@click.option("--chunk-order", type=int, default=7, show_default=True, help="HEALPix order of chunks.")
+@click.option("--chunk-order", type=int, default=None,
+              help="HEALPix order of chunks (default 7, or chosen by --expected-rows).")
+@click.option("--expected-rows", type=int, default=None,
+              help="Rows expected in the largest table: chooses the chunk order (not with --chunk-order).")
 @click.option("--subchunk-order", type=int, default=10, show_default=True, help="HEALPix order of sub-chunks.")
 @click.option("--overlap-arcsec", type=float, default=60.0, show_default=True, help="Overlap radius.")
 @click.option("--replication", type=int, default=1, show_default=True, help="Workers per chunk.")
 @click.pass_context
-def db_create(context, name, chunk_order, subchunk_order, overlap_arcsec, replication):
+def db_create(context, name, chunk_order, expected_rows, subchunk_order, overlap_arcsec, replication):
     """Create database NAME."""
+    from qserv.sphere.chunking import DEFAULT_CHUNK_ORDER
+    from qserv.sphere.sizing import chunk_order_for_rows
+
+    chosen = ""
+    if expected_rows is not None:
+        if chunk_order is not None:
+            raise UserError("give --chunk-order or --expected-rows, not both")
+        chunk_order = chunk_order_for_rows(expected_rows)
+        chosen = f" (chunk order {chunk_order} for {expected_rows:,} expected rows)"
+    elif chunk_order is None:
+        chunk_order = DEFAULT_CHUNK_ORDER
     with _engine(context) as engine:
         engine.create_database(name, chunk_order, subchunk_order, overlap_arcsec, replication)
-    click.echo(f"created database {name}")
+    click.echo(f"created database {name}{chosen}")
 
 
 @cli.group()
@@ -122,19 +136,15 @@ def table_create(context, qualified_name, felis_file, felis_table, like_file, ki
 @click.pass_context
 def ingest(context, qualified_name, files, format_, null):
     """Load FILES into DB.TABLE in one transaction (all or nothing)."""
-    progress, bar = None, None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
+    from qserv.progress import ingest_bar
 
-        bar = tqdm(unit=" rows", unit_scale=True, desc=qualified_name, file=sys.stderr)
-        progress = bar.update
+    progress, committing, close = ingest_bar(qualified_name, files)
     try:
         with _engine(context) as engine:
             transaction_id, results = engine.ingest(qualified_name, list(files), format=format_,
-                                                    null=null, progress=progress)
+                                                    null=null, progress=progress, committing=committing)
     finally:
-        if bar is not None:
-            bar.close()
+        close()
     rows = sum(r.rows for r in results)
     overlap = sum(r.overlap_rows for r in results)
     click.echo(f"transaction {transaction_id} committed: {rows} rows ({overlap} overlap copies) "
@@ -151,13 +161,44 @@ def publish(context, name):
     click.echo(f"published {name}")
 
 
-@cli.command()
-@click.argument("qualified_name", metavar="DB.TABLE")
-@click.pass_context
-def chunks(context, qualified_name):
-    """Chunks of a table: chunk, rows, overlap rows, workers."""
+def _table_summary(context, qualified_name):
+    """(Engine.chunks rows, the summary lines) of a table; a sizing warning goes to stderr."""
+    from qserv.chunk_summary import size_warning, summarise
+    from qserv.meta.catalog import get_table, split_table_name
+
     with _engine(context) as engine:
         rows = engine.chunks(qualified_name)
+        with engine.store.session() as session:
+            table = get_table(session, *split_table_name(qualified_name))
+            kind, chunk_order = table.kind, table.database.chunk_order
+    summary = summarise(rows)
+    warning = size_warning(summary, kind, chunk_order)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+    return rows, [f"table {qualified_name} ({kind}, chunk order {chunk_order})", *summary.lines()]
+
+
+@table.command("stats")
+@click.argument("qualified_name", metavar="DB.TABLE")
+@click.pass_context
+def table_stats(context, qualified_name):
+    """Chunks, rows, overlap rows, rows per chunk and per-worker totals of DB.TABLE."""
+    for line in _table_summary(context, qualified_name)[1]:
+        click.echo(line)
+
+
+@cli.command()
+@click.argument("qualified_name", metavar="DB.TABLE")
+@click.option("--all", "all_chunks", is_flag=True, help="Then one line per chunk: chunk, rows, overlap rows, workers.")
+@click.pass_context
+def chunks(context, qualified_name, all_chunks):
+    """The chunks of DB.TABLE: a summary (as `table stats`), and each chunk with --all."""
+    rows, lines = _table_summary(context, qualified_name)
+    for line in lines:
+        click.echo(line)
+    if not all_chunks:
+        click.echo(f"(one line per chunk: qserv chunks {qualified_name} --all)")
+        return
     click.echo("chunk\trows\toverlap_rows\tworkers")
     for chunk, count, overlap, workers in rows:
         click.echo(f"{chunk}\t{count}\t{overlap}\t{','.join(workers)}")
@@ -360,9 +401,17 @@ def _query_options(function):
 @click.pass_context
 def query(context, text, db, lang, format_, out, timeout_s, timing):
     """Run QUERY and write its result."""
+    from qserv.output import render
+    from qserv.progress import query_bar
+
     started = time.monotonic()
-    with _engine(context) as engine:
-        result = engine.query(text, lang=lang, db=db, user=getpass.getuser(), timeout_s=timeout_s)
+    progress, close = query_bar()
+    try:
+        with _engine(context) as engine:
+            result = engine.query(text, lang=lang, db=db, user=getpass.getuser(), timeout_s=timeout_s,
+                                  progress=progress)
+    finally:
+        close()
     data = render(result, format_)
     if out:
         Path(out).write_bytes(data)

@@ -31,7 +31,7 @@ from qserv.merge.czar import Czar, conform
 from qserv.query.areaspec import rewrite_areaspecs
 from qserv.query.inline import czar_relations, inline_table
 from qserv.query.plan import plan_query
-from qserv.query.result_columns import declared_columns
+from qserv.query.result_columns import declared_columns, written_names
 from qserv.schema.columns import field_with_column
 from qserv.schema.types import arrow_type, duckdb_type
 from qserv.settings import load_settings, store_setting
@@ -106,8 +106,9 @@ class Engine:
             return store_setting(session, name, value)
 
     # -- ingest -----------------------------------------------------------------------------
-    def ingest(self, qualified_name, sources, format=None, null=None, progress=None):
-        """Load files or Arrow tables into one table in one transaction: all or nothing."""
+    def ingest(self, qualified_name, sources, format=None, null=None, progress=None, committing=None):
+        """Load files or Arrow tables into one table in one transaction: all or nothing.
+        ``progress(rows)`` is called as rows are loaded, ``committing()`` before the commit."""
         database_name, table_name = split_table_name(qualified_name)
         transaction_id = self.transactions.begin(database_name)
         try:
@@ -117,6 +118,8 @@ class Engine:
                                              key=None if isinstance(source, (str, Path)) else f"batch-{i}")
                 for i, source in enumerate(sources)
             ]
+            if committing is not None:
+                committing()
             self.transactions.commit(transaction_id)
         except BaseException:
             self.transactions.abort(transaction_id)
@@ -210,6 +213,7 @@ class Engine:
         czar_tree, relations = czar_relations(tree, tables)
         schema = self.czar.result_schema(to_sql(czar_tree, "duckdb", copy=False), relations)
         schema = _declared(schema, declared_columns(tree, tables))
+        schema = pa.schema([f.with_name(n) for f, n in zip(schema, written_names(text, lang, tree, schema.names))])
         return snapshot, tree, plan_query(tree, tables), schema
 
     def _inline_tables(self, tree, uploads, include_unpublished):
@@ -249,7 +253,7 @@ class Engine:
         return failed_at is not None and time.monotonic() - failed_at < self.settings["worker_suspect_s"]
 
     def query(self, text, lang="adql", db=None, user=None, timeout_s=None, cancellation=None,
-              uploads=None, max_rows=None, include_unpublished=True):
+              uploads=None, max_rows=None, include_unpublished=True, progress=None):
         """The answer of one ADQL (``lang="adql"``) or Qserv SQL (``"qserv"``) query as a
         pyarrow.Table; ``db`` is the database of unqualified table names. ``uploads`` (name ->
         pyarrow.Table) are tables the query may read as TAP_UPLOAD.name; ``max_rows`` caps the
@@ -260,6 +264,7 @@ class Engine:
         started = time.monotonic()
         logged = self.query_log.started(text, lang, database=db, user=user)
         cancellation = cancellation or Cancellation(timeout_s or self.settings["query_timeout_s"])
+        cancellation.progress = progress or cancellation.progress  # a qserv.progress.ChunkProgress
         run = None
         try:
             snapshot, _, plan, schema = self._prepare(text, lang, db, uploads, max_rows, include_unpublished)

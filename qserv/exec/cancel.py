@@ -22,6 +22,7 @@ class Cancellation:
         self.timeout_s = timeout_s
         self.deadline = None if timeout_s is None else time.monotonic() + timeout_s
         self.reason = None
+        self.progress = None  # a qserv.progress.ChunkProgress the dispatcher keeps up to date
         self._interrupts = {}
         self._lock = threading.Lock()
 

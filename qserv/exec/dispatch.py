@@ -83,6 +83,9 @@ def run_statements(statements, cancellation, threads, row_limit=None, reroute=No
     if pool is None:
         with ThreadPoolExecutor(max(1, min(threads, len(statements)))) as own:
             return run_statements(statements, cancellation, threads, row_limit, reroute, max_bytes, own)
+    progress = cancellation.progress
+    if progress is not None:
+        progress.planned(sum(s.chunks for s in statements))
     results = {}  # statement position -> its rows
     pending = list(enumerate(statements))
     positions = count(len(statements))  # replacements come after the original statements
@@ -114,6 +117,8 @@ def run_statements(statements, cancellation, threads, row_limit=None, reroute=No
                         pending.append((next(positions), replacement))
                     continue
                 results[index] = result
+                if progress is not None:
+                    progress.done(statement.chunks)
                 rows += result.num_rows
                 size_bytes += result.nbytes
                 if max_bytes is not None and size_bytes > max_bytes:

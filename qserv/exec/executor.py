@@ -38,6 +38,13 @@ def batches(chunks, size):
     return [chunks[i:i + size] for i in range(0, len(chunks), size)] or [[]]
 
 
+def reads_no_rows(plan, chunks):
+    """Whether a chunk plan's answer is its query over no rows: no chunk is left (``chunks``) by a
+    director-key lookup or a spatial restrictor, top-level conditions every result row of a
+    sharded table must meet, so no row of the FROM clause can pass the WHERE clause."""
+    return len(chunks) == 0 and bool(plan.key_lookups or plan.restrictors)
+
+
 def interleaved(statements):
     """Statements ordered round-robin over their workers, so a query with many statements keeps
     every worker busy and holds few connections of any one (other queries get through)."""
@@ -126,6 +133,9 @@ class QueryRun:
             self.chunks_touched += len(chunks)
             total = sum(counts[int(c)][0] for c in chunks)
             return pa.table({"count": pa.array([total], pa.int64())})
+        if reads_no_rows(plan, chunks):  # evaluated by the czar on its empty tables: no worker asked
+            tree, relations = czar_relations(plan.select, self.snapshot.tables)
+            return self.engine.czar.run(to_sql(tree, "duckdb"), relations, self.cancellation)
         database = next(iter(plan.chunk_tables)).database
         statements = self.statements(plan, database, chunks)
         partials = run_statements(statements, self.cancellation, self.engine.settings["query_threads"],

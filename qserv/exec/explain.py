@@ -1,5 +1,6 @@
 """``qserv explain``: how a query runs, as text (the plan, the chunks, worker and merge SQL)."""
 
+from qserv.exec.executor import reads_no_rows
 from qserv.meta.snapshot import chunk_rows
 from qserv.query.plan import ChunkPlan, CzarPlan, SubqueryPlan
 from qserv.query.render import worker_sql
@@ -37,6 +38,10 @@ def _explain_chunks(plan, run):
     lines.append(f"chunks: {len(chunks)} of {populated} populated: {_chunk_list(chunks.tolist())}")
     if plan.count_table is not None:
         lines.append(f"answer: the sum of the row counters of {plan.count_table.key} (no worker reads)")
+        return lines
+    if reads_no_rows(plan, chunks):
+        lines.append("answer: no chunk can hold a matching row; the czar evaluates the query over no rows "
+                     "(no worker reads)")
         return lines
     statements = run.statements(plan, next(iter(plan.chunk_tables)).database, chunks)
     per_worker = {}

@@ -4,7 +4,7 @@ keys, or string keys) give the same chunks, hide invisible transactions and igno
 import numpy as np
 import pyarrow as pa
 
-from qserv.ingest.director_index import LITERAL_KEYS, DirectorIndex
+from qserv.ingest.director_index import LITERAL_KEYS, DirectorIndex, describe_duplicates
 
 
 def _index(tmp_path, id_type="BIGINT", ids=None):
@@ -32,5 +32,27 @@ def test_few_and_many_integer_keys_agree_with_the_truth(tmp_path):
         assert index.chunks_holding("db", "Obj", hidden_key, {2}).tolist() == [truth[5]]
         assert index.chunks_holding("db", "Obj", hidden_key, set()).tolist() == sorted({truth[5], 999})
         assert index.chunks_holding("db", "Obj", pa.array([None], pa.int64()), set()).tolist() == []
+    finally:
+        index.close()
+
+
+def test_duplicates_lists_the_first_ids_and_counts_them_all(tmp_path):
+    index = DirectorIndex(tmp_path / "index.duckdb")
+    try:
+        index.ensure("db", "Obj", "BIGINT")
+        committed = np.arange(0, 1000, dtype=np.int64)
+        index.add("db", "Obj", pa.array(committed), np.zeros(1000), np.zeros(1000), transaction_id=1, contribution_id=1)
+        # Transaction 2 repeats 30 committed ids (500..529) and writes 7 of its own ids twice.
+        mine = np.concatenate([np.arange(500, 530), np.arange(5000, 5050), np.arange(5000, 5007)]).astype(np.int64)
+        index.add("db", "Obj", pa.array(mine), np.zeros(len(mine)), np.zeros(len(mine)),
+                  transaction_id=2, contribution_id=2)
+        truth = sorted(set(range(500, 530)) | set(range(5000, 5007)))
+        ids, total = index.duplicates("db", "Obj", 2, set())
+        assert (ids, total) == (truth[:10], len(truth))
+        ids, total = index.duplicates("db", "Obj", 2, set(), within=False, limit=50)
+        assert (ids, total) == (list(range(500, 530)), 30)
+        assert index.duplicates("db", "Obj", 2, {1}, within=False) == ([], 0)  # transaction 1 hidden
+        assert describe_duplicates(ids[:10], 30) == "30 ids, the first 10: " + ", ".join(map(str, range(500, 510)))
+        assert describe_duplicates([9, 10], 2) == "9, 10"
     finally:
         index.close()
