@@ -4,7 +4,7 @@
 
 Sections: sphere, visit (one Alert Production visit), the peer comparison workloads
 (load, cone, lookup, scan, crossmatch, child, concurrent; see bench/scaling.py), merge, votable,
-tap, startup (CLI start time).
+tap, chunkorder (query times against chunk order; bench/chunk_order_bench.py), startup (CLI start time).
 Progress goes to stderr; the report to bench/results/latest.md and stdout."""
 
 import argparse
@@ -12,13 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-from bench import ingest_bench, machine, merge_bench, report, scaling, sphere_bench, tap_bench, votable_bench
+from bench import chunk_order_bench, ingest_bench, machine, merge_bench, report, scaling, sphere_bench, tap_bench, votable_bench
 from bench import startup_bench
 from bench.data import log
 
 RESULTS_DIR = Path(__file__).parent / "results"
 RESULTS = RESULTS_DIR / "latest.md"
-SECTIONS = ("sphere", "visit") + scaling.WORKLOADS + ("merge", "votable", "tap", "startup")
+SECTIONS = ("sphere", "visit") + scaling.WORKLOADS + ("merge", "votable", "tap", "chunkorder", "startup")
 SCALING_GROUPS = [  # (title, workload name prefix)
     ("Ingest (one run per size)", "ingest "),
     ("Cone search", "cone "),
@@ -111,6 +111,9 @@ def main(argv=None):
         lines += simple_section("VOTable output", timed("votable", votable_bench.bench_votable))
     if "tap" in args.only:
         lines += simple_section("TAP service under load", timed("tap", tap_bench.bench_tap_concurrency))
+    if "chunkorder" in args.only:
+        lines += ["## Chunk order against data size (qserv, 4 DuckDB workers, medians)", ""]
+        lines += timed("chunkorder", chunk_order_bench.bench_chunk_orders) + [""]
     if "startup" in args.only:
         lines += simple_section("CLI start time (new process per run)", timed("startup", startup_bench.bench_startup))
     lines += [f"`python -m bench {' '.join(sys.argv[1:] if argv is None else argv)}`".replace(" `", "`")

@@ -64,3 +64,11 @@ def test_bad_row_count_is_a_user_error(rows):
 def test_bad_warning_input_is_a_user_error(median, order):
     with pytest.raises(UserError):
         chunk_size_warning(median, order)
+
+
+def test_warning_starts_at_eight_times_from_the_target():
+    target, order = sizing.TARGET_ROWS_PER_CHUNK, 5
+    assert chunk_size_warning(0.99 * 8 * target, order) is None
+    assert "use chunk order 7" in chunk_size_warning(1.01 * 8 * target, order)
+    assert chunk_size_warning(1.01 * target / 8, order) is None
+    assert "use chunk order 3" in chunk_size_warning(0.99 * target / 8, order)
