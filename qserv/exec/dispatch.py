@@ -15,9 +15,9 @@ come after the others).
   never a partial result.
 - With ``row_limit`` (a LIMIT without ORDER BY), no new statement starts once that many rows arrived.
 - With ``max_bytes``, partial results larger than that in all raise ``ResultTooLargeError``.
-- A worker error caused by the rows the query meets (a failed conversion such as
-  ``CAST(name AS INTEGER)``, an overflow, an invalid pattern) is the query's fault: it raises
-  ``QueryDataError`` (a UserError) with the backend's reason at once, without failover.
+- A worker error the query caused (``user_fault``: a failed conversion such as
+  ``CAST(name AS INTEGER)``, an overflow, a statement that does not bind) is raised at once as
+  a UserError with the backend's reason, without failover.
 """
 
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -29,6 +29,7 @@ import duckdb
 from qserv.errors import UserError
 from qserv.exec.cancel import QueryCancelledError
 from qserv.exec.workers import WorkerQueryError, WorkerUnavailableError
+from qserv.query.aggregates import UnsupportedQueryError
 
 WORKER_ERRORS = (WorkerUnavailableError, WorkerQueryError)
 
@@ -44,18 +45,21 @@ class QueryDataError(UserError):
 
 
 DUCKDB_DATA_ERRORS = (duckdb.DataError, duckdb.InvalidInputException)
+DUCKDB_SHAPE_ERRORS = (duckdb.BinderException, duckdb.ParserException)
 
 
-def is_data_error(exc):
-    """Whether a backend exception (DuckDB, or psycopg2 with SQLSTATE class 22 "data exception")
-    comes from the query meeting its data, not from the service."""
-    return isinstance(exc, DUCKDB_DATA_ERRORS) or str(getattr(exc, "pgcode", None) or "").startswith("22")
-
-
-def data_error(exc):
-    """A QueryDataError with the first line of the backend's message (not the SQL it quotes)."""
+def user_fault(exc):
+    """The UserError a backend exception (DuckDB, or psycopg2 by SQLSTATE) stands for when the
+    query caused it, else None: a data exception (a failed conversion, an overflow) on the rows,
+    or a statement the query's shape made unbindable after the czar had accepted the query (the
+    planner's rewrite of an odd query; the backend's reason says what), never a missing table."""
+    code = str(getattr(exc, "pgcode", None) or "")
     reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-    return QueryDataError(f"the query cannot be evaluated on the data: {reason}")
+    if isinstance(exc, DUCKDB_DATA_ERRORS) or code.startswith("22"):
+        return QueryDataError(f"the query cannot be evaluated on the data: {reason}")
+    if isinstance(exc, DUCKDB_SHAPE_ERRORS) or (code.startswith("42") and code != "42P01"):
+        return UnsupportedQueryError(f"the query cannot be run over the chunks as written: {reason}")
+    return None
 
 
 @dataclass(frozen=True)
@@ -109,8 +113,8 @@ def run_statements(statements, cancellation, threads, row_limit=None, reroute=No
                 try:
                     result = future.result()
                 except WORKER_ERRORS as error:
-                    if is_data_error(error.__cause__):
-                        raise data_error(error.__cause__) from None
+                    if (fault := user_fault(error.__cause__)) is not None:
+                        raise fault from None
                     if reroute is None or cancellation.cancelled:
                         raise
                     for replacement in reroute(statement, error):

@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from qserv.errors import ServiceError, UserError
-from qserv.exec.dispatch import ResultTooLargeError, data_error, is_data_error
+from qserv.exec.dispatch import QueryDataError, ResultTooLargeError, user_fault
 from qserv.exec.workers import quote
 from qserv.schema.types import duckdb_type
 from qserv.sql.worker_functions import function_sql
@@ -45,6 +45,9 @@ _BOUND_TYPES = {
     "UINTEGER": pa.uint32(), "UBIGINT": pa.uint64(), "FLOAT": pa.float32(), "DOUBLE": pa.float64(),
     "VARCHAR": pa.string(), "BLOB": pa.binary(), "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"),
 }
+
+
+NESTED_TYPES = ("struct", "tuple", "list", "array", "map", "union")  # DuckDB type ids
 
 
 def bound_arrow_type(duckdb_name):
@@ -94,6 +97,10 @@ class Czar:
             if relation is None:
                 raise QueryBindError("the query cannot be evaluated: it returns no rows")
             types = [bound_arrow_type(str(t)) for t in relation.types]
+            for name, bound in zip(relation.columns, relation.types):
+                if bound.id in NESTED_TYPES:
+                    raise QueryBindError(f"result column {name!r} has the type {bound}: a result holds "
+                                         "plain values (numbers, text, times), not rows or lists")
             if any(t is None for t in types):
                 return _plain_schema(relation.limit(0).to_arrow_table().schema)
             return pa.schema([pa.field(name, data_type) for name, data_type in zip(relation.columns, types)])
@@ -116,8 +123,8 @@ class Czar:
             with cancellation.interruptible(cursor.interrupt), cancellation.timed():
                 return cursor.sql(sql).to_arrow_table()
         except duckdb.Error as exc:
-            if is_data_error(exc):
-                raise data_error(exc) from None
+            if (fault := user_fault(exc)) is not None:
+                raise fault from None
             if isinstance(exc, duckdb.OutOfMemoryException):
                 raise ResultTooLargeError(
                     f"the query needs more memory at the czar than its limit of {self.memory_mb} MiB "
@@ -137,7 +144,9 @@ def conform(result, schema):
         if column.type != field.type:
             try:
                 column = column.cast(field.type, safe=True)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            except pa.ArrowInvalid as exc:  # a value out of the type's range: the query's values
+                raise QueryDataError(f"column {field.name!r}: a value does not fit {field.type}: {exc}") from None
+            except pa.ArrowNotImplementedError as exc:
                 raise ServiceError(f"column {field.name!r}: cannot convert {column.type} to {field.type}: "
                                    f"{exc}") from exc
         columns.append(column)

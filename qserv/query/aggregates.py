@@ -196,6 +196,8 @@ class _Aggregates:
             if not isinstance(node, exp.Count):
                 raise UnsupportedQueryError(f"{name}(DISTINCT ...) cannot be split over chunks")
             return self._distinct_count(node)
+        if node.this is None:
+            raise UnsupportedQueryError(f"{name}() needs an argument: {name}(*) or {name}(expression)")
         if node.this.find(exp.AggFunc):
             raise UnsupportedQueryError(f"nested aggregates cannot be split: {node.sql()}")
         if isinstance(node, exp.Count):

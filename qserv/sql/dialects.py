@@ -101,12 +101,17 @@ def _check_depth(tree):
             stack.append((child, depth if chained else depth + 1))
 
 
-def _check_tables_and_limits(tree):
-    """Table names of one or two non-empty parts; LIMIT/OFFSET/TOP a non-negative integer."""
+def _check_names_and_limits(tree):
+    """Table names of one or two non-empty parts; column names that are names (not ``t.'text'``);
+    LIMIT/OFFSET/TOP a non-negative integer."""
+    for column in tree.find_all(exp.Column):
+        if not isinstance(column.this, (exp.Identifier, exp.Star)):
+            raise QuerySyntaxError(f"{column.sql()} is not a column name (quote names with \"...\")")
     for table in tree.find_all(exp.Table):
         parts = [table.args.get(key) for key in ("catalog", "db", "this")]
         names = [part.name if isinstance(part, exp.Expression) else part for part in parts if part is not None]
-        if parts[0] is not None or not all(names):
+        named = all(isinstance(part, exp.Identifier) for part in parts[1:] if part is not None)
+        if parts[0] is not None or not named or not all(names):
             raise QuerySyntaxError(f"table name {'.'.join(names)!r} is not valid: write TABLE or DATABASE.TABLE")
     for clause in tree.find_all(exp.Limit, exp.Offset, exp.Fetch):
         keyword = {"limit": "TOP/LIMIT", "offset": "OFFSET", "fetch": "FETCH"}[clause.key]
@@ -142,7 +147,7 @@ def parse(text, lang="adql"):
     if tree.find(exp.Into):
         raise QuerySyntaxError("SELECT ... INTO is not allowed")
     _check_depth(tree)
-    _check_tables_and_limits(tree)
+    _check_names_and_limits(tree)
     return normalise(tree)
 
 
