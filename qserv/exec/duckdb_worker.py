@@ -4,6 +4,11 @@ One DuckDB connection is opened per worker; every call runs on its own ``cursor(
 to the same database instance), so threads never share a cursor. DuckDB appends never conflict,
 so loads run in parallel; DDL, deletes and other statements are serialized by a lock because
 DuckDB refuses concurrent catalog changes (write-write conflicts).
+
+The database is opened without external access (no file readers, ``COPY ... TO``, ``ATTACH``,
+``INSTALL``/``LOAD``; Arrow tables registered by ingest still load) and with its configuration
+locked, and ``query`` runs exactly one SELECT statement: SQL that reached a worker by mistake can
+read the worker's tables and nothing else.
 """
 
 from contextlib import contextmanager, nullcontext
@@ -18,8 +23,10 @@ from qserv.exec.workers import (
     create_table_sql, quote,
 )
 
-# Never fetch extensions from the network at run time.
-CONFIG = {"autoinstall_known_extensions": False}
+# Never fetch extensions at run time, never touch files other than the database's own, and let
+# no statement change that.
+CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
+          "enable_external_access": False, "lock_configuration": True}
 
 
 class DuckDBWorker(Worker):
@@ -86,8 +93,12 @@ class DuckDBWorker(Worker):
 
     def query(self, sql, cancellation=None):
         with self._cursor() as cursor:
+            statements = cursor.extract_statements(sql)  # parsed once, run as parsed
+            if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+                raise WorkerQueryError(f"worker {self.name}: a query must be one SELECT statement, got "
+                                       f"{', '.join(s.type.name for s in statements) or 'none'}")
             with cancellation.interruptible(cursor.interrupt) if cancellation else nullcontext():
-                relation = cursor.sql(sql)
+                relation = cursor.sql(statements[0])
                 if relation is None:
                     raise WorkerQueryError(f"worker {self.name}: statement returns no rows: {sql}")
                 return relation.to_arrow_table()

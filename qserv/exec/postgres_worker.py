@@ -12,6 +12,13 @@ Data crosses the wire as CSV in both directions, converted by Arrow's multi-thre
 
 ``bytea`` travels as PostgreSQL hex text (``\\x0aff``), converted with numpy. ``numeric`` results
 (e.g. SUM over BIGINT) come back as float64.
+
+``query`` runs in a READ ONLY transaction under the role ``qserv_reader`` (``SET LOCAL ROLE``), which
+may only SELECT the catalog tables: no ``pg_read_file``, ``pg_ls_dir``, server-side COPY or large
+objects, no superuser-only settings, whatever the DSN's role may do. Opening a worker creates that
+NOLOGIN role when it is missing (the DSN's role needs CREATEROLE, or an administrator creates it and
+grants it to the DSN's role) and grants it SELECT on the catalog tables that lack it; ``ensure_table``
+grants it on every table it creates. Ingest and DDL keep the DSN's role.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +52,28 @@ CONNECT_TIMEOUT_S = "10"
 # Text output the CSV reader relies on: shortest exact floats (PostgreSQL 12+), ISO dates.
 # jit=off: LLVM compilation of long generated predicates (polygons) costs seconds per query.
 SESSION_OPTIONS = "-c extra_float_digits=1 -c DateStyle=ISO,YMD -c jit=off"
+READER_ROLE = "qserv_reader"
+# The reader role exists and the DSN's role may SET ROLE to it (a role created here is granted).
+_READER_SETUP = f"""
+DO $setup$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{READER_ROLE}') THEN
+    BEGIN
+      CREATE ROLE {READER_ROLE} NOLOGIN;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;  -- created meanwhile elsewhere
+    END;
+  END IF;
+  IF NOT pg_has_role(current_user, '{READER_ROLE}', 'MEMBER') THEN
+    EXECUTE format('GRANT {READER_ROLE} TO %I', current_user);
+  END IF;
+END $setup$"""
+# Catalog tables (those with qserv's system columns) the reader cannot SELECT yet.
+_UNGRANTED_TABLES = f"""
+SELECT c.relname FROM pg_class AS c
+WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+  AND EXISTS (SELECT FROM pg_attribute AS a WHERE a.attrelid = c.oid AND a.attname = '_qserv_txn')
+  AND NOT has_table_privilege('{READER_ROLE}', c.oid, 'SELECT')"""
+# Prefix of every query: read-only, as the reader (both end with the transaction).
+_AS_READER = f"SET TRANSACTION READ ONLY; SET LOCAL ROLE {READER_ROLE}; "
 HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
 HEX_VALUES = np.zeros(256, np.uint8)
 HEX_VALUES[HEX_DIGITS] = np.arange(16)
@@ -77,6 +106,7 @@ class PostgresWorker(Worker):
             self._pool = ThreadedConnectionPool(1, max_connections, make_dsn(**params))
         except psycopg2.Error as exc:
             raise self._unavailable(exc) from exc
+        self._prepare_reader()
 
     def __repr__(self):
         return f"PostgresWorker({self.name!r}, {self.dsn!r})"
@@ -86,8 +116,9 @@ class PostgresWorker(Worker):
         return WorkerUnavailableError(f"worker {self.name} ({self.dsn}) is unavailable: {reason}")
 
     @contextmanager
-    def _cursor(self):
-        """A cursor in a transaction committed on success; a dead connection leaves the pool."""
+    def _cursor(self, commit=True):
+        """A cursor in a transaction committed on success (rolled back when not ``commit``); a
+        dead connection leaves the pool."""
         with self._slots:
             try:
                 connection = self._pool.getconn()
@@ -97,8 +128,9 @@ class PostgresWorker(Worker):
             try:
                 with connection.cursor() as cursor:
                     yield cursor
-                connection.commit()
-                committed = True
+                if commit:
+                    connection.commit()
+                    committed = True
             except psycopg2.Error as exc:
                 if connection.closed:
                     raise self._unavailable(exc) from exc
@@ -119,9 +151,25 @@ class PostgresWorker(Worker):
         except PoolError:
             connection.close()
 
-    def _columns(self, cursor, sql):
-        """(name, OID) of the columns ``sql`` returns, without running it."""
-        cursor.execute(f"SELECT * FROM ({sql}\n) AS _qserv_q LIMIT 0")
+    def _prepare_reader(self):
+        """Create the reader role if missing and let it SELECT every catalog table."""
+        try:
+            with self._ddl_lock, self._cursor() as cursor:
+                cursor.execute(_READER_SETUP)
+                cursor.execute(_UNGRANTED_TABLES)
+                for (table,) in cursor.fetchall():
+                    cursor.execute(f"GRANT SELECT ON {quote(table)} TO {READER_ROLE}")
+        except WorkerQueryError as exc:
+            self.close()
+            raise WorkerUnavailableError(
+                f"{exc}; the DSN's role must be allowed to create the role {READER_ROLE} (CREATEROLE), "
+                f"or an administrator creates it (CREATE ROLE {READER_ROLE} NOLOGIN) and grants it to "
+                "the DSN's role") from exc
+
+    def _columns(self, cursor, sql, prefix=""):
+        """(name, OID) of the columns ``sql`` returns, without running it (after ``prefix``
+        statements in the same round trip)."""
+        cursor.execute(f"{prefix}SELECT * FROM ({sql}\n) AS _qserv_q LIMIT 0")
         return [(column.name, column.type_code) for column in cursor.description]
 
     def _schema(self, cursor, table):
@@ -137,6 +185,7 @@ class PostgresWorker(Worker):
                 check_same_columns(self.name, table, self._schema(cursor, table).names, columns)
             else:
                 cursor.execute(sql)
+                cursor.execute(f"GRANT SELECT ON {quote(check_table(table))} TO {READER_ROLE}")
 
     def load(self, table, rows):
         with self._cursor() as cursor:
@@ -160,9 +209,9 @@ class PostgresWorker(Worker):
     def query(self, sql, cancellation=None):
         sql = sql.strip().rstrip(";")
         buffer = io.BytesIO()
-        with self._cursor() as cursor:
+        with self._cursor(commit=False) as cursor:  # a query leaves nothing behind
             with cancellation.interruptible(cursor.connection.cancel) if cancellation else nullcontext():
-                columns = self._columns(cursor, sql)
+                columns = self._columns(cursor, sql, prefix=_AS_READER)
                 copy = f"COPY ({sql}\n) TO STDOUT WITH (FORMAT csv)"
                 cursor.copy_expert(copy, buffer, size=COPY_BUFFER)
         try:

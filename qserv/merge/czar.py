@@ -19,7 +19,8 @@ from qserv.exec.workers import quote
 from qserv.schema.types import duckdb_type
 from qserv.sql.worker_functions import function_sql
 
-CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
+          "enable_external_access": False, "lock_configuration": True}  # no files, no SET
 
 
 class QueryBindError(UserError, ValueError):

@@ -3,8 +3,8 @@
 An inline table is a TableInfo of kind ``inline`` whose ``rows`` is a pyarrow.Table. A query that
 reads only inline tables is evaluated by the czar over its Arrow rows (:func:`czar_relations`); one
 that joins them with catalog tables sends their rows to the workers inside each statement, as a
-typed ``VALUES`` list (:func:`placeholders` then :func:`fill_placeholders`), so they join like a
-replicated table. Pure: no I/O.
+typed ``VALUES`` list (:func:`placeholders` puts slots in the tree, ``qserv.query.render`` fills
+them with :func:`values_sql`), so they join like a replicated table. Pure: no I/O.
 """
 
 import pyarrow as pa
@@ -14,6 +14,7 @@ from sqlglot import exp
 from qserv.errors import UserError
 from qserv.exec.workers import quote
 from qserv.query.joins import table_key
+from qserv.query.slots import slot
 from qserv.query.tables import Partitioning, TableInfo
 from qserv.schema.columns import Column, SchemaError, check_identifier, column_of_field
 from qserv.schema.types import arrow_type, datatype_from_arrow, duckdb_type, postgres_type
@@ -58,39 +59,31 @@ def _inline_tables(tree, tables):
             if table_key(table) in tables and tables[table_key(table)].inline]
 
 
-def _renamed(tree, tables, copy=True):
+def _renamed(tree, tables, source, copy=True):
     """A copy of ``tree`` (or ``tree`` itself when not ``copy``) whose inline tables read
-    ``_qserv_inline_<k>`` (aliased as before), and [(name, TableInfo)] in that order."""
+    ``source(name)`` (aliased as before) for names ``_qserv_inline_<k>``, and [(name, TableInfo)]
+    in that order."""
     if copy:
         tree = tree.copy()
     found = []
     for table, info in _inline_tables(tree, tables):
         name = f"{PLACEHOLDER}{len(found)}"
         alias = exp.TableAlias(this=exp.to_identifier(table.alias_or_name, quoted=True))
-        table.replace(exp.Table(this=exp.to_identifier(name, quoted=True), alias=alias))
+        table.replace(exp.Table(this=source(name), alias=alias))
         found.append((name, info))
     return tree, found
 
 
 def czar_relations(tree, tables):
     """(tree, {relation name: pyarrow.Table}) for evaluating ``tree`` at the czar."""
-    tree, found = _renamed(tree, tables)
+    tree, found = _renamed(tree, tables, lambda name: exp.to_identifier(name, quoted=True))
     return tree, {name: info.rows for name, info in found}
 
 
 def placeholders(tree, tables, copy=True):
-    """(tree, [(placeholder, TableInfo)]): inline tables replaced by placeholders that
-    :func:`fill_placeholders` turns into VALUES lists in the emitted SQL."""
-    return _renamed(tree, tables, copy)
-
-
-def fill_placeholders(sql, found, backend, rows_of=None):
-    """``sql`` with every placeholder replaced by its table's rows (``rows_of(info)`` may narrow
-    them, e.g. to the positions near the chunks of one statement)."""
-    for name, info in found:
-        rows = info.rows if rows_of is None else rows_of(info)
-        sql = sql.replace(quote(name), f"({values_sql(info, rows, backend)})", 1)
-    return sql
+    """(tree, [(slot key, TableInfo)]): inline tables replaced by slots (``qserv.query.slots``)
+    that stand for the ``(SELECT ...)`` of :func:`values_sql` in the emitted SQL."""
+    return _renamed(tree, tables, slot, copy)
 
 
 def values_sql(info, rows, backend):

@@ -9,7 +9,8 @@ user's columns only, restricted to
 
 so ``SELECT *`` and every column reference of the query work unchanged, and the worker's engine
 pushes the filters down to the stored table. Inline tables (``qserv.query.inline``) become VALUES
-lists of their rows.
+lists of their rows. The chunk condition and the inline tables are slots (``qserv.query.slots``):
+the tree is rendered once per query and each statement fills the slots by position.
 """
 
 from dataclasses import dataclass
@@ -19,14 +20,16 @@ from sqlglot import exp
 
 from qserv.exec.worker import physical_table_name
 from qserv.exec.workers import quote
-from qserv.query.inline import fill_placeholders, placeholders
+from qserv.query.inline import placeholders, values_sql
 from qserv.query.joins import table_key
 from qserv.query.plan import CHUNK_COLUMN, ZONE_COLUMN, ChunkPlan
+from qserv.query import slots
 from qserv.sql.emit import to_sql
 
 
-# Stands for the chunk list of a batch in a rendered template (an identifier no catalog can have).
-CHUNKS_PLACEHOLDER = "_qserv_batch_chunks"
+# The slot of the batch's chunk condition; in the visible-rows text (ours, parsed once) it is this
+# column name until the parsed tree gets the slot in its place.
+CHUNKS_SLOT = "_qserv_batch_chunks"
 
 
 def _visible_rows(info, hidden_transactions, with_overlap, with_chunk, zone=None):
@@ -37,7 +40,7 @@ def _visible_rows(info, hidden_transactions, with_overlap, with_chunk, zone=None
     if hidden_transactions:
         conditions.append(f"_qserv_txn NOT IN ({', '.join(str(int(t)) for t in sorted(hidden_transactions))})")
     if info.sharded:
-        conditions.append(f"_qserv_chunk IN ({quote(CHUNKS_PLACEHOLDER)})")
+        conditions.append(quote(CHUNKS_SLOT))
         if not with_overlap:
             conditions.append("NOT _qserv_overlap")
     columns = [quote(name) for name in info.column_names + ([CHUNK_COLUMN] if with_chunk else [])]
@@ -56,7 +59,11 @@ def _visible_rows(info, hidden_transactions, with_overlap, with_chunk, zone=None
 
 @lru_cache(maxsize=1024)
 def _parsed_once(sql):
-    return exp.maybe_parse(sql, dialect="duckdb")
+    tree = exp.maybe_parse(sql, dialect="duckdb")
+    for column in list(tree.find_all(exp.Column)):
+        if column.name == CHUNKS_SLOT:
+            column.replace(slots.slot(CHUNKS_SLOT))
+    return tree
 
 
 def _parsed(sql):
@@ -86,23 +93,31 @@ def substitute_tables(tree, tables, hidden_transactions, overlap_alias=None, chu
 
 @dataclass(frozen=True)
 class WorkerTemplate:
-    """A plan's worker statement on one backend, with the batch's chunks and the inline tables'
-    rows left to fill in (rendering the tree once per query, not once per statement)."""
+    """A plan's worker statement on one backend, rendered once per query: ``parts`` is its text
+    split at the slots (``[text, key, text, ..., text]``); ``inline`` maps the slot key of each
+    inline table to its TableInfo."""
 
-    sql: str
-    inline: list  # [(placeholder, TableInfo)]
+    parts: tuple
+    inline: dict
 
     def fill(self, chunks, backend, inline_rows=None):
         """The statement for ``chunks`` (``None``: every chunk the worker holds, no chunk filter);
         inline tables as VALUES lists of their rows, or of ``inline_rows(info)`` when given."""
         if chunks is None:
-            sql = self.sql.replace(f"{quote('_qserv_chunk')} IN ({quote(CHUNKS_PLACEHOLDER)})", "TRUE")
+            chunk_condition = "TRUE"
         else:
             listed = ", ".join(str(int(c)) for c in chunks) if len(chunks) else "NULL"  # IN (NULL): no row
-            sql = self.sql.replace(quote(CHUNKS_PLACEHOLDER), listed)
-        if quote(CHUNKS_PLACEHOLDER) in sql:
-            raise AssertionError(f"a chunk placeholder was left in the worker SQL: {sql}")
-        return fill_placeholders(sql, self.inline, backend, inline_rows)
+            chunk_condition = f"{quote(CHUNK_COLUMN)} IN ({listed})"
+        pieces = list(self.parts)
+        for index in range(1, len(pieces), 2):
+            key = pieces[index]
+            if key == CHUNKS_SLOT:
+                pieces[index] = chunk_condition
+            else:
+                info = self.inline[key]
+                rows = info.rows if inline_rows is None else inline_rows(info)
+                pieces[index] = f"({values_sql(info, rows, backend)})"
+        return "".join(pieces)
 
 
 def worker_template(plan, backend, hidden_transactions):
@@ -116,7 +131,9 @@ def worker_template(plan, backend, hidden_transactions):
         tables = {info.key: info for info in plan.tables}
         tree = substitute_tables(plan.tree, tables, hidden_transactions)
     tree, found = placeholders(tree, tables, copy=False)  # ``tree`` is substitute_tables' copy
-    return WorkerTemplate(to_sql(tree, backend, copy=False), found)
+    expected = slots.count(tree)
+    sql = to_sql(tree, backend, copy=False)
+    return WorkerTemplate(tuple(slots.split(sql, expected, tree)), dict(found))
 
 
 def worker_sql(plan, chunks, backend, hidden_transactions, inline_rows=None):

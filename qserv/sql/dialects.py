@@ -21,6 +21,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.scope import traverse_scope
 
 from qserv.sql.adql import DIALECTS, QuerySyntaxError, normalise
+from qserv.sql.allowed_functions import check_functions
 from qserv.sql.emit import to_sql
 
 LANGUAGES = tuple(DIALECTS)
@@ -147,6 +148,7 @@ def parse(text, lang="adql"):
     if tree.find(exp.Into):
         raise QuerySyntaxError("SELECT ... INTO is not allowed")
     _check_depth(tree)
+    check_functions(tree, text)
     _check_names_and_limits(tree)
     return normalise(tree)
 

@@ -15,8 +15,8 @@ def names(text, lang="adql", given=None):
 @pytest.mark.parametrize("text, lang, expected", [
     ("SELECT COUNT(*) FROM t", "adql", ["COUNT(*)"]),
     ("SELECT DISTINCT TOP 5 count( * ), ra + 1 AS x, ra FROM t", "adql", ["count( * )", "field1", "field2"]),
-    ("SELECT (a + b) * 2, f(x,\n      y), 'a,b' FROM t WHERE a IN (1, 2) GROUP BY a", "adql",
-     ["(a + b) * 2", "f(x, y)", "'a,b'"]),
+    ("SELECT (a + b) * 2, POWER(x,\n      y), 'a,b' FROM t WHERE a IN (1, 2) GROUP BY a", "adql",
+     ["(a + b) * 2", "POWER(x, y)", "'a,b'"]),
     ("SELECT COUNT(*) FROM t LIMIT 3", "qserv", ["COUNT(*)"]),
     ("SELECT `ra`, SUM(`mag`) FROM t", "qserv", ["field0", "SUM(`mag`)"]),
     ("WITH c AS (SELECT 1 AS q) SELECT COUNT(*), MAX(q) FROM c", "adql", ["COUNT(*)", "MAX(q)"]),

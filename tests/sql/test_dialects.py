@@ -315,7 +315,7 @@ def test_normalised_tree():
                   "qserv")
     assert adql == qserv
     assert adql.args["limit"].expression.name == "3"
-    calls = [node.name for node in adql.find_all(parse("SELECT f()", "adql").expressions[0].__class__)]
+    calls = [node.name for node in adql.find_all(parse("SELECT scisql_angSep(1, 2, 3, 4)", "adql").expressions[0].__class__)]
     assert sorted(calls) == ["QSERV_CIRCLE", "QSERV_CONTAINS", "QSERV_POINT"]
     four = parse("SELECT DISTANCE(ra, decl, 1, 2) FROM Obj", "adql")
     assert four == parse("SELECT DISTANCE(POINT(ra, decl), POINT(1, 2)) FROM Obj", "adql")
