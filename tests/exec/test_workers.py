@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from qserv.errors import UserError
-from qserv.exec.postgres_worker import PostgresWorker
+from qserv.exec.postgres_worker import READER_ROLE, PostgresWorker
 from qserv.exec.worker import SYSTEM_COLUMNS
 from qserv.exec.workers import (
     SchemaMismatchError, WorkerQueryError, WorkerUnavailableError, open_worker,
@@ -246,6 +246,8 @@ def test_not_null_and_missing_tables(worker, table):
 
 def test_execute_and_names(worker, table):
     worker.execute(f'CREATE TABLE "{table}" ("x" INTEGER)')
+    if worker.backend == "postgres":  # queries run as READER_ROLE: a table not made by ensure_table needs a grant
+        worker.execute(f'GRANT SELECT ON "{table}" TO {READER_ROLE}')
     worker.execute(f'INSERT INTO "{table}" VALUES (1), (2)')
     assert worker.query(f'SELECT sum("x") AS s FROM "{table}"').column(0)[0].as_py() == 3
     with pytest.raises(SchemaError):

@@ -12,6 +12,7 @@ import psycopg2
 import pytest
 
 from qserv.errors import UserError
+from qserv.exec.postgres_worker import READER_ROLE
 from qserv.exec.workers import open_worker
 from qserv.sphere import Box, Circle, Ellipse, Polygon, angular_separation_deg
 from qserv.sphere.angles import unit_vectors
@@ -47,6 +48,8 @@ def evaluate(worker, columns, expressions):
     table = f"fn_points_{uuid.uuid4().hex[:12]}"
     names = list(columns)
     worker.execute(f"CREATE TABLE {table} (i BIGINT, {', '.join(f'{n} FLOAT8' for n in names)})")
+    if worker.backend == "postgres":  # queries run as READER_ROLE, which needs a grant on this table
+        worker.execute(f"GRANT SELECT ON {table} TO {READER_ROLE}")
     try:
         count = len(columns[names[0]])
         for start in range(0, count, 2000):
