@@ -30,9 +30,9 @@ def test_help_imports_no_heavy_library():
     assert imported_after(code) == []
 
 
-def test_the_engine_does_not_import_healpy_or_astropy():
+def test_the_engine_does_not_import_healpy_astropy_or_alembic():
     loaded = imported_after("import qserv.engine")
-    assert "healpy" not in loaded and "astropy" not in loaded
+    assert "healpy" not in loaded and "astropy" not in loaded and "alembic" not in loaded
     assert "duckdb" in loaded  # the probe can see what it looks for
 
 

@@ -25,6 +25,7 @@ on both backends. All angles are in degrees; a NULL argument gives NULL.
   (here) for a magnitude whose flux would overflow or underflow a double.
 """
 
+import hashlib
 import math
 import sys
 
@@ -161,9 +162,37 @@ def function_sql(backend):
     return statements
 
 
+VERSION_FUNCTION = "qserv_functions_version"
+
+
+def _installed_version(worker):
+    """What VERSION_FUNCTION says on ``worker`` (PostgreSQL: its source text), None if undefined."""
+    from qserv.exec.workers import WorkerQueryError
+
+    if worker.backend == "duckdb":  # calling it takes 0.5 ms, listing duckdb_functions() 10 ms
+        try:
+            return worker.query(f"SELECT {VERSION_FUNCTION}() AS v").column("v")[0].as_py()
+        except WorkerQueryError:
+            return None
+    found = worker.query(f"SELECT prosrc AS v FROM pg_proc WHERE proname = '{VERSION_FUNCTION}' "
+                         "AND pg_function_is_visible(oid)").column("v").to_pylist()
+    return found[0] if found else None
+
+
 def install(worker):
-    """Define (or redefine) every worker function on ``worker`` (a ``qserv.exec.worker.Worker``)."""
-    for statement in function_sql(worker.backend):
+    """Define (or redefine) every worker function on ``worker`` (a ``qserv.exec.worker.Worker``),
+    unless this very set is there: VERSION_FUNCTION returns the fingerprint of their SQL, so a
+    process that only queries writes nothing to the workers."""
+    statements = function_sql(worker.backend)
+    fingerprint = hashlib.sha256("\n".join(statements).encode()).hexdigest()[:16]
+    if fingerprint in (_installed_version(worker) or ""):
+        return
+    if worker.backend == "duckdb":
+        statements.append(f"CREATE OR REPLACE MACRO {VERSION_FUNCTION}() AS '{fingerprint}'")
+    else:
+        statements.append(f"CREATE OR REPLACE FUNCTION {VERSION_FUNCTION}() RETURNS text LANGUAGE sql "
+                          f"IMMUTABLE AS $$ SELECT '{fingerprint}'::text $$")
+    for statement in statements:
         worker.execute(statement)
 
 
