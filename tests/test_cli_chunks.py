@@ -117,3 +117,38 @@ def test_expected_rows_of_ingest_inputs(tmp_path, objects_file):
     big.write_text("id,ra\n" + "".join(f"{i % 1000:06d},1.5\n" for i in range(200_000)))  # 2.2 MB
     assert abs(expected_rows([big]) - 200_000) < 2_000
     assert expected_rows([tmp_path / "c.csv.gz"]) is None and expected_rows([tmp_path / "missing.csv"]) is None
+
+
+def test_bars_draw_on_a_terminal_only(monkeypatch, objects_file):
+    import io
+
+    from qserv import progress as progress_module
+
+    screen = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", screen)
+    assert progress_module.query_bar()[0] is None and progress_module.ingest_bar("x", [objects_file])[0] is None
+    monkeypatch.setattr(progress_module, "_terminal", lambda: True)
+    rows, committing, close = progress_module.ingest_bar("sky.Object", [objects_file])
+    rows(1000)
+    rows(ROWS - 1000)
+    committing()
+    close()
+    assert f"/{ROWS / 1000:.2f}k [" in screen.getvalue() and "100%" in screen.getvalue() and "committing" in screen.getvalue()
+    monkeypatch.setattr(progress_module, "QUERY_BAR_DELAY_S", 3600.0)
+    counter, close = progress_module.query_bar()
+    shown = len(screen.getvalue())
+    counter.planned(8)
+    counter.done(8)
+    close()
+    assert len(screen.getvalue()) == shown  # a quick query draws nothing
+    monkeypatch.setattr(progress_module, "QUERY_BAR_DELAY_S", 0.0)
+    counter, close = progress_module.query_bar()
+    counter.planned(8)
+    counter.done(3)
+    assert "3/8" in screen.getvalue()
+    close()
+
+
+def test_a_query_in_a_pipe_prints_nothing_on_stderr(home):
+    result = run(home, "query", "SELECT COUNT(*) FROM sky.Object WHERE dec > 0")
+    assert ok(result).splitlines()[0] == '"COUNT(*)"' and result.stderr == ""
