@@ -443,6 +443,16 @@ def demo(context, keep):
     run_demo(context.obj["home"] if keep else None, echo=click.echo)
 
 
+@cli.command("sample-files")
+@click.argument("folder", type=click.Path(file_okay=False), default=".")
+def sample_files(folder):
+    """Write the quick start's input files (from the bundled Gaia DR3 stars) into FOLDER."""
+    from qserv.sample_files import write_sample_files
+
+    for path in write_sample_files(folder):
+        click.echo(f"wrote {path}")
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=8080, show_default=True, help="TCP port.")
