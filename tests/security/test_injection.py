@@ -244,3 +244,8 @@ def test_czar_cannot_read_files_or_change_settings(tmp_path):
     finally:
         czar.close()
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "y.duckdb").exists()
+
+
+def test_a_nul_character_in_the_query_is_refused(engine):
+    with pytest.raises(UserError, match="NUL"):
+        engine.query("SELECT objectId FROM sky.Object WHERE name = 'a\x00b'")
