@@ -55,7 +55,7 @@ class Engine:
             self.settings = load_settings(session)
         self.transactions = Transactions(self.store, self.pool, self.index, self.settings)
         self.transactions.recover()
-        self.czar = Czar(self.settings["czar_memory_mb"])
+        self.czar = Czar(self.settings["czar_memory_mb"], self.home / "tmp" / "czar")
         self.query_log = QueryLogWriter(self.store)
         self._snapshots = SnapshotCache()
         # Worker statements of all queries run on these threads (each query keeps at most

@@ -61,10 +61,12 @@ def bound_arrow_type(duckdb_name):
 
 
 class Czar:
-    def __init__(self, memory_mb=None):
+    def __init__(self, memory_mb=None, spill_dir=None):
         self.memory_mb = memory_mb  # DuckDB's memory_limit of the czar's connection (None: its default)
+        # ``spill_dir``: where DuckDB may spill (default: ``.tmp`` in the current directory)
         memory = {} if memory_mb is None else {"memory_limit": f"{memory_mb}MiB"}
-        self._database = duckdb.connect(config={**CONFIG, **memory})
+        spill = {} if spill_dir is None else {"temp_directory": str(spill_dir)}
+        self._database = duckdb.connect(config={**CONFIG, **memory, **spill})
         for statement in function_sql("duckdb"):
             self._database.execute(statement)
         self._tables = {}  # "db.table" -> columns signature of its empty copy
