@@ -4,8 +4,9 @@
 
 Sections: sphere, visit (one Alert Production visit), the peer comparison workloads
 (load, cone, lookup, scan, crossmatch, child, concurrent; see bench/scaling.py), merge, votable,
-tap, chunkorder (query times against chunk order; bench/chunk_order_bench.py), startup (CLI start time).
-Progress goes to stderr; the report to bench/results/latest.md and stdout."""
+tap, chunkorder (query times against chunk order; bench/chunk_order_bench.py), chunks (latency against
+populated chunks, with a plot; bench/chunk_count_bench.py), startup (CLI start time).
+Progress goes to stderr; the report to bench/results/latest.md (or --output) and stdout."""
 
 import argparse
 import sys
@@ -13,12 +14,12 @@ import time
 from pathlib import Path
 
 from bench import chunk_order_bench, ingest_bench, machine, merge_bench, report, scaling, sphere_bench, tap_bench, votable_bench
-from bench import startup_bench
+from bench import chunk_count_bench, startup_bench
 from bench.data import log
 
 RESULTS_DIR = Path(__file__).parent / "results"
 RESULTS = RESULTS_DIR / "latest.md"
-SECTIONS = ("sphere", "visit") + scaling.WORKLOADS + ("merge", "votable", "tap", "chunkorder", "startup")
+SECTIONS = ("sphere", "visit") + scaling.WORKLOADS + ("merge", "votable", "tap", "chunkorder", "chunks", "startup")
 SCALING_GROUPS = [  # (title, workload name prefix)
     ("Ingest (one run per size)", "ingest "),
     ("Cone search", "cone "),
@@ -40,10 +41,15 @@ def parse_args(argv):
     parser.add_argument("--lsdb-max", type=float, default=1e7, help="largest size LSDB runs at (default 1e7)")
     parser.add_argument("--qserv-pg-max", type=float, default=1e6,
                         help="largest size qserv with PostgreSQL workers runs at (default 1e6)")
-    parser.add_argument("--chunk-order", type=int, default=4, help="qserv chunk order (default 4)")
-    parser.add_argument("--subchunk-order", type=int, default=9, help="qserv sub-chunk order (default 9)")
+    parser.add_argument("--chunk-orders", default="4,7",
+                        help="qserv chunk orders compared side by side, comma-separated (default 4,7)")
+    parser.add_argument("--subchunk-order", type=int, default=9,
+                        help="qserv sub-chunk order, at least chunk order + 3 (default 9)")
+    parser.add_argument("--output", type=Path, default=RESULTS,
+                        help="the report file (default bench/results/latest.md; plots go beside it)")
     args = parser.parse_args(argv)
     args.sizes = [int(float(size)) for size in args.sizes.split(",") if size]
+    args.chunk_orders = [int(order) for order in args.chunk_orders.split(",") if order]
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(args.only) - set(SECTIONS)
     if unknown:
@@ -59,13 +65,15 @@ def simple_section(title, rows):
 def scaling_section(run, options, plots):
     lines = ["## qserv against its peers, by size", ""]
     lines += [f"- {note}" for note in scaling.describe(options)]
-    lines += ["- ratio = qserv time / peer time (below 1: qserv is faster); the target column says whether "
-              "the issue's target is met at that size.", ""]
+    lines += ["- ratio = qserv time / peer time (below 1: qserv is faster), for each chunk order side by side; "
+              "the target columns say whether the issue's target is met at that size and order.", ""]
     for title, prefix in SCALING_GROUPS:
         found = [m for m in run.measurements if m.workload.startswith(prefix)]
         if found:
             lines += [f"### {title}", ""]
-            lines += report.markdown_table(report.table_rows(found, scaling.TARGETS, not_run=run.not_run)) + [""]
+            names = options.qserv_names()
+            lines += report.markdown_table(report.table_rows(found, scaling.TARGETS, names, run.not_run),
+                                           report.table_header(names)) + [""]
     if run.mismatches:
         lines += ["Answers that differ from qserv's:", ""] + [f"- {m}" for m in run.mismatches] + [""]
     else:
@@ -101,9 +109,9 @@ def main(argv=None):
     if workloads:
         options = scaling.Options(sizes=args.sizes, only=workloads, centres=args.centres,
                                   lsdb_max=int(args.lsdb_max), qserv_pg_max=int(args.qserv_pg_max),
-                                  chunk_order=args.chunk_order, subchunk_order=args.subchunk_order)
+                                  chunk_orders=args.chunk_orders, subchunk_order=args.subchunk_order)
         run = timed("peers by size", lambda: scaling.run_all(options))
-        plots = report.plot_scaling(run.measurements, RESULTS_DIR) if len(args.sizes) > 1 else []
+        plots = report.plot_scaling(run.measurements, args.output.parent) if len(args.sizes) > 1 else []
         lines += scaling_section(run, options, plots)
     if "merge" in args.only:
         lines += simple_section("Merge kernels (czar)", timed("merge", merge_bench.bench_merge))
@@ -114,13 +122,16 @@ def main(argv=None):
     if "chunkorder" in args.only:
         lines += ["## Chunk order against data size (qserv, 4 DuckDB workers, medians)", ""]
         lines += timed("chunkorder", chunk_order_bench.bench_chunk_orders) + [""]
+    if "chunks" in args.only:
+        lines += ["## Per-query latency against populated chunks (qserv, 4 DuckDB workers, medians)", ""]
+        lines += timed("chunks", lambda: chunk_count_bench.bench_chunk_counts(args.output.parent)) + [""]
     if "startup" in args.only:
         lines += simple_section("CLI start time (new process per run)", timed("startup", startup_bench.bench_startup))
     lines += [f"`python -m bench {' '.join(sys.argv[1:] if argv is None else argv)}`".replace(" `", "`")
               + f" took {(time.perf_counter() - started) / 60:.1f} min.", ""]
     text = "\n".join(lines)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
     sys.stdout.write(text + "\n")
 
 

@@ -10,7 +10,8 @@ QSERV = "qserv"
 @dataclass(frozen=True)
 class Measurement:
     """The median (p50, or p95 where the workload says so) seconds of one workload on one
-    system at one size (director rows); ``rows`` is what a rate is computed on (ingest)."""
+    system at one size (director rows); ``rows`` is what a rate is computed on (ingest);
+    ``errors`` counts the calls that failed (concurrent workloads)."""
 
     workload: str
     size: int
@@ -18,12 +19,13 @@ class Measurement:
     seconds: float
     samples: int = 1
     rows: int | None = None
+    errors: int = 0
 
 
 @dataclass(frozen=True)
 class Target:
     """A target of an issue: qserv's time at most ``max_ratio`` times ``peer``'s, or at most
-    ``max_seconds`` (absolute; then ``peer`` is None)."""
+    ``max_seconds`` (absolute; then ``peer`` is None); a measurement with errors misses it."""
 
     text: str
     peer: str | None = None
@@ -33,10 +35,13 @@ class Target:
     def applies(self, peer):
         return self.peer is None or self.peer == peer
 
-    def met(self, qserv_seconds, peer_seconds):
+    def met(self, ours, theirs=None):
+        """Whether the Measurement ``ours`` meets the target (``theirs``: the peer's)."""
+        if ours.errors:
+            return False
         if self.max_seconds is not None:
-            return qserv_seconds <= self.max_seconds
-        return qserv_seconds <= self.max_ratio * peer_seconds
+            return ours.seconds <= self.max_seconds
+        return ours.seconds <= self.max_ratio * theirs.seconds
 
 
 def format_seconds(seconds):
@@ -71,14 +76,28 @@ def _cell(measurement):
         text += f" ({measurement.rows / measurement.seconds / 1e6:.2f} M rows/s)"
     elif measurement.samples < 3:
         text += f" ({measurement.samples} run{'s' if measurement.samples > 1 else ''})"
+    if measurement.errors:
+        text += f" ({measurement.errors} errors)"
     return text
 
 
-def table_rows(measurements, targets=None, qserv=QSERV, not_run=None):
-    """(workload, size, qserv median, peer, peer median, ratio, target) for every workload and
-    size in the order first seen, one row per peer (a row with peer '—' when there is none).
-    The ratio is qserv's time over the peer's (below 1: qserv is faster). ``not_run`` maps
-    (size, system) to why a system that ran the workload at other sizes did not at this one."""
+def _verdicts(targets, ours, theirs, peer, first):
+    verdicts = []
+    for target in targets:
+        if not target.applies(peer) or (target.peer is None and not first):
+            continue  # an absolute target is judged once, on the first row
+        if ours is None or (target.peer is not None and theirs is None):
+            continue
+        verdicts.append(f"{target.text}: {'met' if target.met(ours, theirs) else 'missed'}")
+    return "; ".join(verdicts)
+
+
+def table_rows(measurements, targets=None, qserv=(QSERV,), not_run=None):
+    """(workload, size, peer, peer median, then for each of the ``qserv`` systems side by side:
+    its median, ratio, target verdicts) for every workload and size in the order first seen, one
+    row per peer (a row with peer '—' when there is none). The ratio is qserv's time over the
+    peer's (below 1: qserv is faster). ``not_run`` maps (size, system) to why a peer that ran
+    the workload at other sizes did not at this one."""
     targets, not_run = targets or {}, not_run or {}
     order, by_key, systems_of = [], {}, {}
     for m in measurements:
@@ -91,30 +110,28 @@ def table_rows(measurements, targets=None, qserv=QSERV, not_run=None):
     rows = []
     for workload, size in order:
         found = by_key[(workload, size)]
-        ours = found.get(qserv)
-        peers = [name for name in found if name != qserv] or [None]
+        peers = [name for name in found if name not in qserv] or [None]
         missing = [name for name in systems_of[workload] if name not in found and (size, name) in not_run]
-        for index, peer in enumerate(peers):
+        for index, peer in enumerate(peers + missing):
             theirs = found.get(peer)
-            verdicts = []
-            for target in targets.get(workload, []):
-                if not target.applies(peer) or (target.peer is None and index > 0):
-                    continue  # an absolute target is judged once, on the first row
-                if ours is None or (target.peer is not None and theirs is None):
-                    continue
-                met = target.met(ours.seconds, theirs.seconds if theirs else None)
-                verdicts.append(f"{target.text}: {'met' if met else 'missed'}")
-            rows.append((workload, format_size(size), _cell(ours) if ours else "—", peer or "—",
-                         _cell(theirs) if theirs else "—",
-                         format_ratio(ours.seconds, theirs.seconds) if ours and theirs else "—",
-                         "; ".join(verdicts)))
-        rows += [(workload, format_size(size), _cell(ours) if ours else "—", name, not_run[(size, name)], "—", "")
-                 for name in missing]
+            row = [workload, format_size(size), peer or "—", _cell(theirs) if theirs else not_run.get((size, peer), "—")]
+            for name in qserv:
+                ours = found.get(name)
+                row += [_cell(ours) if ours else "—",
+                        format_ratio(ours.seconds, theirs.seconds) if ours and theirs else "—",
+                        _verdicts(targets.get(workload, []), ours, theirs, peer, index == 0)]
+            rows.append(tuple(row))
     return rows
 
 
-def markdown_table(rows, header=("workload", "size", "qserv median", "peer", "peer median",
-                                 "ratio (qserv / peer)", "target")):
+def table_header(qserv=(QSERV,)):
+    header = ["workload", "size", "peer", "peer median"]
+    for name in qserv:
+        header += [f"{name} median", f"ratio ({name} / peer)", f"target ({name})"]
+    return header
+
+
+def markdown_table(rows, header):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return lines
@@ -150,7 +167,7 @@ def plot_scaling(measurements, directory, title_of=None):
         figure, axes = pyplot.subplots(figsize=(6, 4))
         for system, (sizes, seconds) in lines.items():
             axes.plot(sizes, seconds, marker="o", label=system, color=f"C{systems.index(system) % 10}",
-                      linewidth=2.5 if system == QSERV else 1.5)
+                      linewidth=2.5 if system.startswith(QSERV) else 1.5)
         axes.set_xscale("log")
         axes.set_yscale("log")
         axes.set_xlabel("director rows")

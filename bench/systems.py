@@ -7,6 +7,7 @@ director crossmatched with ``Object``) and answers the workloads of bench/scalin
 - ``cone(ra, dec, radius_deg)``: id, ra, dec, flux_0 of the rows within the circle (row count);
 - ``lookup(object_id)``: every column of one director row;
 - ``scan()``: ``COUNT(*), AVG(flux_0) WHERE flux_1 > 1.5`` over the director table;
+- ``grouped_scan()``: ``GROUPED_SQL`` (a filter and a GROUP BY over 50 groups), as ``grouped_answer``;
 - ``crossmatch(radius_deg)``: the number of (Match, Object) pairs closer than the radius;
 - ``child_cone(ra, dec, radius_deg)``: director rows in a circle joined with their children;
 - ``cone_client()``: a cone function for one thread of the concurrent workload.
@@ -35,7 +36,16 @@ from qserv.schema.infer import columns_from_parquet
 
 PG_SERVER = "host=127.0.0.1 port=5432 user=postgres connect_timeout=10"
 SCAN_FILTER = 1.5
+# the issue's form: SELECT flag, COUNT(*), AVG(gmag) ... WHERE rmag > 18 GROUP BY flag (nsrc: 50 values)
+GROUPED_SQL = "SELECT nsrc, COUNT(*), AVG(mag_g) FROM {table} WHERE mag_r > 18 GROUP BY nsrc"
 CONE_COLUMNS = "id, ra, dec, flux_0"
+
+
+def grouped_answer(rows):
+    """(groups, counts..., averages...) of (group, count, average) rows, in group order: the
+    form every system's GROUP BY answer is compared in."""
+    rows = sorted((int(g), int(c), float(a)) for g, c, a in rows)
+    return (len(rows),) + tuple(c for _, c, _ in rows) + tuple(a for _, _, a in rows)
 
 
 def _seconds(run):
@@ -85,9 +95,9 @@ class Qserv:
 
     def __init__(self, root, backend="duckdb", workers=4, chunk_order=4, subchunk_order=9,
                  overlap_arcsec=60.0, databases=None):
-        self.name = "qserv" if backend == "duckdb" else self.POSTGRES_NAME
+        self.name = f"qserv order {chunk_order}" if backend == "duckdb" else self.POSTGRES_NAME
         self.backend = backend
-        self.home = Path(root) / f"qserv-{backend}"
+        self.home = Path(root) / f"qserv-{backend}-{chunk_order}"
         self.databases = databases
         if backend == "postgres":
             init_instance(self.home, backend="postgres",
@@ -126,6 +136,9 @@ class Qserv:
     def scan(self):
         result = self._query(f"SELECT COUNT(*), AVG(flux_0) FROM Object WHERE flux_1 > {SCAN_FILTER}")
         return tuple(column[0].as_py() for column in result.columns)
+
+    def grouped_scan(self):
+        return grouped_answer(zip(*(c.to_pylist() for c in self._query(GROUPED_SQL.format(table="Object")).columns)))
 
     def crossmatch(self, radius_deg):
         result = self._query("SELECT COUNT(*) FROM Match AS m, Object AS o WHERE "
@@ -226,6 +239,9 @@ class DuckDBTable:
         return self.connection.sql(
             f"SELECT COUNT(*), AVG(flux_0) FROM objects WHERE flux_1 > {SCAN_FILTER}").fetchall()[0]
 
+    def grouped_scan(self):
+        return grouped_answer(self.connection.sql(GROUPED_SQL.format(table="objects")).fetchall())
+
     def crossmatch(self, radius_deg):
         return self.connection.sql(duckdb_zones_sql(radius_deg)).fetchall()[0][0]
 
@@ -319,6 +335,9 @@ class Q3C:
     def scan(self):
         return self._one(f"SELECT COUNT(*), AVG(flux_0) FROM objects WHERE flux_1 > {SCAN_FILTER}")[0]
 
+    def grouped_scan(self):
+        return grouped_answer(self._one(GROUPED_SQL.format(table="objects")))
+
     def crossmatch(self, radius_deg):
         return self._one("SELECT COUNT(*) FROM match AS m, objects AS o "
                          "WHERE q3c_join(m.ra, m.dec, o.ra, o.dec, %s)", (radius_deg,))[0][0]
@@ -360,7 +379,8 @@ class Lsdb:
 
             seconds[table] = _seconds(run)
         self.objects = lsdb.open_catalog(self.root / "Object", columns=["id", "ra", "dec", "flux_0"])
-        self.match = lsdb.open_catalog(self.root / "Match", columns=["id", "ra", "dec"])
+        if "Match" in paths:
+            self.match = lsdb.open_catalog(self.root / "Match", columns=["id", "ra", "dec"])
         return seconds
 
     def cone(self, ra, dec, radius_deg):

@@ -5,7 +5,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from bench.report import Measurement, Target, format_ratio, format_seconds, format_size, series, table_rows
+from bench.report import (Measurement, Target, format_ratio, format_seconds, format_size, series, table_header,
+                          table_rows)
+from bench.systems import grouped_answer
 from bench.systems import duckdb_zones_sql
 
 
@@ -28,26 +30,46 @@ def test_table_rows_ratios_and_targets():
     targets = {"cone": [Target("3x DuckDB", "duck", max_ratio=1 / 3), Target("<= pg", "pg", max_ratio=1.0)],
                "lookup": [Target("2 ms", max_seconds=0.002)]}
     rows = table_rows(measurements, targets)
-    assert rows[0] == ("cone", "1e3", "10 ms", "duck", "40 ms", "0.25", "3x DuckDB: met")
-    assert rows[1] == ("cone", "1e3", "10 ms", "pg", "5 ms", "2.00", "<= pg: missed")
-    assert rows[2] == ("cone", "1e4", "20 ms", "—", "—", "—", "")  # no peer at that size
+    assert rows[0] == ("cone", "1e3", "duck", "40 ms", "10 ms", "0.25", "3x DuckDB: met")
+    assert rows[1] == ("cone", "1e3", "pg", "5 ms", "10 ms", "2.00", "<= pg: missed")
+    assert rows[2] == ("cone", "1e4", "—", "—", "20 ms", "—", "")  # no peer at that size
     # an absolute target is judged once per workload and size
     assert [row[6] for row in rows[3:5]] == ["2 ms: missed", ""]
-    assert rows[4][4] == "1 ms (1 run)"  # fewer runs than asked are marked
-    assert rows[5][2] == "2 s (0.50 M rows/s)"
+    assert rows[4][3] == "1 ms (1 run)"  # fewer runs than asked are marked
+    assert rows[5][4] == "2 s (0.50 M rows/s)"
+
+
+def test_table_rows_put_several_qserv_systems_side_by_side():
+    measurements = [Measurement("scan", 10, "q4", 0.011, 3), Measurement("scan", 10, "q7", 0.050, 3),
+                    Measurement("scan", 10, "duck", 0.010, 3), Measurement("scan", 10, "pg", 0.100, 3),
+                    Measurement("conc", 10, "q4", 0.05, 200, errors=3), Measurement("conc", 10, "q7", 0.09, 200),
+                    Measurement("conc", 10, "duck", 0.2, 200)]
+    targets = {"scan": [Target("1.15x", "duck", max_ratio=1.15)], "conc": [Target("100 ms", max_seconds=0.1)]}
+    rows = table_rows(measurements, targets, qserv=("q4", "q7"))
+    assert rows[0] == ("scan", "10", "duck", "10 ms", "11 ms", "1.10", "1.15x: met", "50 ms", "5.00", "1.15x: missed")
+    assert rows[1][2:] == ("pg", "100 ms", "11 ms", "0.11", "", "50 ms", "0.50", "")
+    # errors are shown and miss the target even when the time meets it
+    assert rows[2][4:] == ("50 ms (3 errors)", "0.25", "100 ms: missed", "90 ms", "0.45", "100 ms: met")
+    assert table_header(("q4", "q7"))[4:] == ["q4 median", "ratio (q4 / peer)", "target (q4)",
+                                              "q7 median", "ratio (q7 / peer)", "target (q7)"]
 
 
 def test_table_rows_say_which_system_did_not_run_at_a_size():
     measurements = [Measurement("cone", 10, "qserv", 1.0, 50), Measurement("cone", 10, "lsdb", 2.0, 50),
                     Measurement("cone", 100, "qserv", 1.0, 50), Measurement("cone", 100, "duck", 1.0, 50)]
     rows = table_rows(measurements, not_run={(100, "lsdb"): "not run (too slow)"})
-    assert [row[3:5] for row in rows] == [("lsdb", "2 s"), ("duck", "1 s"), ("lsdb", "not run (too slow)")]
+    assert [row[2:4] for row in rows] == [("lsdb", "2 s"), ("duck", "1 s"), ("lsdb", "not run (too slow)")]
 
 
 def test_series_sorts_sizes_per_system():
     measurements = [Measurement("cone", 100, "a", 2.0), Measurement("cone", 10, "a", 1.0),
                     Measurement("scan", 10, "a", 5.0), Measurement("cone", 10, "b", 3.0)]
     assert series(measurements, "cone") == {"a": ([10, 100], [1.0, 2.0]), "b": ([10], [3.0])}
+
+
+def test_grouped_answer_orders_groups_and_splits_counts_from_averages():
+    assert grouped_answer([(7, 2, 1.5), (3, 5, 2.5)]) == (2, 5, 2, 2.5, 1.5)
+    assert grouped_answer([]) == (0,)
 
 
 def _separation_deg(ra1, dec1, ra2, dec2):
