@@ -14,7 +14,9 @@ from qserv.errors import QservError, UserError
 from qserv.exec.cancel import Cancellation, QueryCancelledError
 from qserv.exec.executor import QueryRun
 from qserv.exec.explain import explain_plan
+from qserv.exec.moves import ChunkMover
 from qserv.exec.pool import WorkerPool
+from qserv.exec.query_tracker import RunningQueries
 from qserv.exec.worker import physical_table_name
 from qserv.ingest.director_index import DirectorIndex
 from qserv.ingest.transactions import Transactions, pending_transactions
@@ -32,6 +34,7 @@ from qserv.query.areaspec import rewrite_areaspecs
 from qserv.query.inline import czar_relations, inline_table
 from qserv.query.plan import plan_query
 from qserv.query.result_columns import declared_columns, written_names
+from qserv.replication import Replication
 from qserv.schema.columns import field_with_column
 from qserv.schema.types import arrow_type, duckdb_type
 from qserv.settings import load_settings, store_setting
@@ -55,6 +58,10 @@ class Engine:
             self.settings = load_settings(session)
         self.transactions = Transactions(self.store, self.pool, self.index, self.settings)
         self.transactions.recover()
+        self.running = RunningQueries()
+        self.mover = ChunkMover(self.store, self.pool, self.running, self.settings["query_timeout_s"])
+        self.mover.recover()
+        self.replication = Replication(self)
         self.czar = Czar(self.settings["czar_memory_mb"], self.home / "tmp" / "czar")
         self.query_log = QueryLogWriter(self.store)
         self._snapshots = SnapshotCache()
@@ -104,6 +111,31 @@ class Engine:
         """Store an instance setting (see qserv.settings); it applies from the next open."""
         with self.store.session() as session:
             return store_setting(session, name, value)
+
+    # -- workers and replicas (qserv.replication) --------------------------------------------
+    def add_worker(self, name, backend="duckdb", dsn=None):
+        return self.replication.add_worker(name, backend, dsn)
+
+    def list_workers(self):
+        return self.replication.list_workers()
+
+    def set_worker_state(self, name, state):
+        self.replication.set_worker_state(name, state)
+
+    def drain_worker(self, name, progress=None):
+        return self.replication.drain(name, progress)
+
+    def remove_worker(self, name):
+        self.replication.remove_worker(name)
+
+    def replicate(self, database_name, level, progress=None):
+        return self.replication.replicate(database_name, level, progress)
+
+    def rebalance(self, database_name, progress=None):
+        return self.replication.rebalance(database_name, progress)
+
+    def verify(self, database_name, repair=False, progress=None):
+        return self.replication.verify(database_name, repair, progress)
 
     # -- ingest -----------------------------------------------------------------------------
     def ingest(self, qualified_name, sources, format=None, null=None, progress=None, committing=None):
@@ -267,9 +299,10 @@ class Engine:
         cancellation.progress = progress or cancellation.progress  # a qserv.progress.ChunkProgress
         run = None
         try:
-            snapshot, _, plan, schema = self._prepare(text, lang, db, uploads, max_rows, include_unpublished)
-            run = QueryRun(self, snapshot, cancellation)
-            result = conform(run.run(plan), schema)
+            with self.running.track():  # a moved chunk's old copy stays until the query ends
+                snapshot, _, plan, schema = self._prepare(text, lang, db, uploads, max_rows, include_unpublished)
+                run = QueryRun(self, snapshot, cancellation)
+                result = conform(run.run(plan), schema)
         except BaseException as error:
             status = "cancelled" if isinstance(error, QueryCancelledError) else "error"
             message = str(error) if isinstance(error, QservError) else f"internal error: {error!r}"

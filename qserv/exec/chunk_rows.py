@@ -1,0 +1,84 @@
+"""The rows of whole chunks on one worker: copy them, delete them, and sign them.
+
+A chunk's signature on a worker is, per table, the number of visible rows stored with that chunk
+id (own rows and overlap copies) and an order-independent checksum: the sum modulo 2**64 of a
+64-bit hash of every row (all stored columns, system columns included). Rows are read as Arrow,
+cast to the table's canonical Arrow types and hashed by an in-memory DuckDB, so replicas on
+DuckDB and PostgreSQL workers sign alike. The sum (unlike an XOR) also tells a duplicated row.
+"""
+
+import duckdb
+import pyarrow as pa
+
+from qserv.exec.worker import SYSTEM_COLUMNS
+from qserv.exec.workers import quote
+from qserv.schema.types import arrow_type
+
+# Chunks read per worker statement when signing many chunks.
+SIGN_BATCH_CHUNKS = 256
+HASH_MODULUS = 1 << 64
+
+
+def stored_schema(columns):
+    """The Arrow schema of a stored table: the user's ``Column``s, then SYSTEM_COLUMNS."""
+    return pa.schema([(c.name, arrow_type(c)) for c in columns]
+                     + [(name, arrow_type(datatype)) for name, datatype in SYSTEM_COLUMNS])
+
+
+def _visible(hidden):
+    """The SQL condition of rows not written by the ``hidden`` transactions (ints)."""
+    return f"_qserv_txn NOT IN ({', '.join(str(int(t)) for t in sorted(hidden))})" if hidden else "TRUE"
+
+
+def read_chunk(worker, table, chunk):
+    """Every row stored with chunk id ``chunk`` in physical table ``table`` (None if no table)."""
+    if not worker.table_exists(table):
+        return None
+    return worker.query(f"SELECT * FROM {quote(table)} WHERE _qserv_chunk = {int(chunk)}")
+
+
+def delete_chunk(worker, table, chunk):
+    """Delete the rows of ``chunk`` from ``table`` (when the table exists); the count deleted."""
+    if not worker.table_exists(table):
+        return 0
+    return worker.delete_where(table, f"_qserv_chunk = {int(chunk)}")
+
+
+def copy_chunk(source, target, table, columns, chunk):
+    """Replace the rows of ``chunk`` in ``table`` on ``target`` by those on ``source``."""
+    rows = read_chunk(source, table, chunk)
+    target.ensure_table(table, columns)
+    delete_chunk(target, table, chunk)
+    if rows is not None and rows.num_rows:
+        target.load(table, rows)
+
+
+def sign_rows(rows, schema):
+    """{chunk: (rows, checksum)} of an Arrow table of stored rows."""
+    rows = rows.select(schema.names).cast(schema)
+    names = ", ".join(quote(name) for name in schema.names)
+    connection = duckdb.connect()
+    try:
+        connection.register("_rows", rows)
+        found = connection.execute(
+            f"SELECT _qserv_chunk, count(*), sum(hash({names})::HUGEINT) % {HASH_MODULUS} "
+            "FROM _rows GROUP BY _qserv_chunk").fetchall()
+    finally:
+        connection.close()
+    return {int(chunk): (int(count), int(checksum)) for chunk, count, checksum in found}
+
+
+def sign_chunks(worker, table, columns, chunks, hidden):
+    """{chunk: (visible rows, checksum)} of ``table`` on ``worker`` for the ``chunks`` (ints);
+    a chunk without rows there is absent."""
+    if not worker.table_exists(table):
+        return {}
+    schema = stored_schema(columns)
+    chunks = sorted(int(c) for c in chunks)
+    signed = {}
+    for start in range(0, len(chunks), SIGN_BATCH_CHUNKS):
+        part = chunks[start:start + SIGN_BATCH_CHUNKS]
+        rows = worker.query(f"SELECT * FROM {quote(table)} WHERE _qserv_chunk IN "
+                            f"({', '.join(map(str, part))}) AND {_visible(hidden)}")
+        signed.update(sign_rows(rows, schema))
+    return signed

@@ -1,0 +1,195 @@
+"""Replica changes of one chunk, online and crash-safe.
+
+A move is copy -> verify -> switch -> delete the old copy; an added replica is copy -> verify ->
+switch; a dropped one is switch -> delete. Each is recorded in the ``moves`` table first (one
+change per chunk at a time). The switch changes the replica records, raises the database's
+``placement_version`` and marks the record ``switched`` in one central-state transaction, so a
+crash leaves either the old placement (state ``copying``: the next open deletes the partial copy)
+or the new one (``switched``: the next open deletes the old copy). Until the switch, queries read
+the old copy; the old copy is deleted only after the queries of this process that may still read
+it have finished.
+
+Rows of one chunk are copied with the database's transactions quiet: a change is refused while a
+transaction of the database is pending, and undone at the switch when a transaction began
+meanwhile (its rows could be missing from the copy).
+"""
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from qserv.errors import ServiceError
+from qserv.exec.chunk_rows import copy_chunk, delete_chunk, sign_chunks
+from qserv.exec.worker import physical_table_name
+from qserv.exec.workers import WorkerUnavailableError
+from qserv.faults import crash_point
+from qserv.ingest.owners import current_owner, owner_gone
+from qserv.ingest.transactions import PENDING_STATES
+from qserv.meta.catalog import ConflictError, table_columns
+from qserv.meta.models import Database, Move, Replica, Transaction, Worker
+
+
+class MoveVerifyError(ServiceError):
+    """A copied chunk does not sign like its source (the copy was removed)."""
+
+
+def chunked_tables(database):
+    """(physical name, columns) of the database's tables stored by chunk."""
+    return [(physical_table_name(database.name, t.name), table_columns(t))
+            for t in database.tables if t.kind != "replicated"]
+
+
+class ChunkMover:
+    """``pool``: the engine's WorkerPool; ``running``: its RunningQueries; ``grace_s``: the longest
+    wait for running queries before an old copy is deleted."""
+
+    def __init__(self, store, pool, running, grace_s):
+        self.store, self.pool, self.running, self.grace_s = store, pool, running, grace_s
+
+    # -- the three changes ------------------------------------------------------------------
+    def move(self, database_id, chunk, source_id, target_id):
+        self._copy_and_switch("move", database_id, chunk, source_id, target_id)
+        self._finish(database_id, chunk)
+
+    def add(self, database_id, chunk, source_id, target_id):
+        self._copy_and_switch("add", database_id, chunk, source_id, target_id)
+        self._forget(database_id, chunk)
+
+    def drop(self, database_id, chunk, worker_id):
+        with self.store.session() as session:
+            self._check_holders(session, database_id, chunk, worker_id, None)
+            if session.scalar(select(func.count()).where(Replica.database_id == database_id,
+                                                         Replica.chunk == chunk)) < 2:
+                raise ConflictError(f"chunk {chunk} has no other replica")
+            self._record(session, "drop", database_id, chunk, worker_id, None, "switched")
+            self._switch_replicas(session, "drop", database_id, chunk, worker_id, None)
+        crash_point("move-switched")
+        self._finish(database_id, chunk)
+
+    # -- steps ------------------------------------------------------------------------------
+    def _copy_and_switch(self, kind, database_id, chunk, source_id, target_id):
+        with self.store.session() as session:
+            self._check_holders(session, database_id, chunk, source_id, target_id)
+            self._record(session, kind, database_id, chunk, source_id, target_id, "copying")
+            database = session.get(Database, database_id)
+            tables = chunked_tables(database)
+            source, target = session.get(Worker, source_id), session.get(Worker, target_id)
+        try:
+            for table, columns in tables:
+                copy_chunk(self.pool.get(source), self.pool.get(target), table, columns, chunk)
+            crash_point("move-copied")
+            self._verify(source, target, tables, chunk)
+            crash_point("move-verified")
+            with self.store.session() as session:
+                move = self._move(session, database_id, chunk)
+                if self._transactions_since(session, database_id, move.last_transaction):
+                    raise ConflictError(f"an ingest transaction began while chunk {chunk} was copied; "
+                                        "the copy was undone, try again")
+                self._switch_replicas(session, kind, database_id, chunk, source_id, target_id)
+                move.state = "switched"
+        except BaseException:
+            self._undo(database_id, chunk, target, tables)
+            raise
+        crash_point("move-switched")
+
+    def _verify(self, source, target, tables, chunk):
+        with self.store.session() as session:
+            hidden = set(session.scalars(select(Transaction.id).where(Transaction.state.in_(PENDING_STATES))))
+        for table, columns in tables:
+            expected = sign_chunks(self.pool.get(source), table, columns, [chunk], hidden)
+            copied = sign_chunks(self.pool.get(target), table, columns, [chunk], hidden)
+            if expected != copied:
+                raise MoveVerifyError(f"chunk {chunk} of {table} copied from worker {source.name} to "
+                                      f"{target.name} does not match: {expected} vs {copied}")
+
+    def _finish(self, database_id, chunk):
+        """After a switch: wait for the queries that may read the old copy, delete it, forget."""
+        self.running.wait_for_started(self.grace_s)
+        with self.store.session() as session:
+            move = self._move(session, database_id, chunk)
+            tables = chunked_tables(session.get(Database, database_id))
+            old = session.get(Worker, move.source_worker_id)
+        for table, _ in tables:
+            delete_chunk(self.pool.get(old), table, chunk)
+        crash_point("move-deleted")
+        self._forget(database_id, chunk)
+
+    def _undo(self, database_id, chunk, target, tables):
+        for table, _ in tables:
+            delete_chunk(self.pool.get(target), table, chunk)
+        self._forget(database_id, chunk)
+
+    def _forget(self, database_id, chunk):
+        with self.store.session() as session:
+            session.delete(self._move(session, database_id, chunk))
+
+    # -- recovery ---------------------------------------------------------------------------
+    def recover(self):
+        """Undo or finish the changes whose process is gone; [(database id, chunk, outcome)].
+        A change whose worker cannot be reached is kept for the next open."""
+        with self.store.session() as session:
+            stale = [(m.database_id, m.chunk, m.kind, m.state, m.target_worker_id)
+                     for m in session.scalars(select(Move).order_by(Move.id))
+                     if owner_gone(m.owner_host, m.owner_pid, m.owner_start)]
+        done = []
+        for database_id, chunk, kind, state, target_id in stale:
+            try:
+                if state == "switched":
+                    if kind == "add":
+                        self._forget(database_id, chunk)
+                    else:
+                        self._finish(database_id, chunk)
+                    done.append((database_id, chunk, "finished"))
+                else:
+                    with self.store.session() as session:
+                        tables = chunked_tables(session.get(Database, database_id))
+                        target = session.get(Worker, target_id)
+                    self._undo(database_id, chunk, target, tables)
+                    done.append((database_id, chunk, "undone"))
+            except WorkerUnavailableError:
+                continue
+        return done
+
+    # -- central state ----------------------------------------------------------------------
+    @staticmethod
+    def _check_holders(session, database_id, chunk, source_id, target_id):
+        held = set(session.scalars(select(Replica.worker_id).where(
+            Replica.database_id == database_id, Replica.chunk == chunk)))
+        if source_id not in held:
+            raise ConflictError(f"worker {source_id} holds no replica of chunk {chunk}")
+        if target_id is not None and target_id in held:
+            raise ConflictError(f"worker {target_id} already holds chunk {chunk}")
+        pending = session.scalars(select(Transaction.id).where(
+            Transaction.database_id == database_id, Transaction.state.in_(PENDING_STATES))).all()
+        if pending:
+            raise ConflictError(f"transactions {', '.join(map(str, pending))} of the database are not "
+                                "finished; commit or abort them first")
+
+    @staticmethod
+    def _record(session, kind, database_id, chunk, source_id, target_id, state):
+        last = session.scalar(select(func.max(Transaction.id)).where(Transaction.database_id == database_id))
+        host, pid, start = current_owner()
+        session.add(Move(database_id=database_id, chunk=chunk, kind=kind, source_worker_id=source_id,
+                         target_worker_id=target_id, state=state, last_transaction=last or 0,
+                         owner_host=host, owner_pid=pid, owner_start=start))
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise ConflictError(f"chunk {chunk} is being changed by another operation") from exc
+
+    @staticmethod
+    def _move(session, database_id, chunk):
+        return session.scalar(select(Move).where(Move.database_id == database_id, Move.chunk == chunk))
+
+    @staticmethod
+    def _transactions_since(session, database_id, last):
+        return session.scalars(select(Transaction.id).where(
+            Transaction.database_id == database_id, Transaction.id > last)).all()
+
+    @staticmethod
+    def _switch_replicas(session, kind, database_id, chunk, source_id, target_id):
+        if kind in ("move", "drop"):
+            session.execute(Replica.__table__.delete().where(
+                Replica.database_id == database_id, Replica.chunk == chunk, Replica.worker_id == source_id))
+        if kind in ("move", "add"):
+            session.add(Replica(database_id=database_id, chunk=chunk, worker_id=target_id))
+        session.get(Database, database_id).placement_version += 1
