@@ -87,9 +87,19 @@ class Run:
             same = (answer == expected if not isinstance(answer, tuple) else
                     answer[0] == expected[0] and np.allclose(answer[1:], expected[1:], rtol=1e-9))
             if not same:
-                message = f"{workload} at {size}: {system} answered {answer!r}, {self.reference} {expected!r}"
+                message = f"{workload} at {size}: {system} answered {difference(answer, expected)}, {self.reference}"
                 log(f"[scaling] MISMATCH {message}")
                 self.mismatches.append(message)
+
+
+def difference(answer, expected):
+    """The first place where two answers differ, briefly (an answer can be hundreds of values)."""
+    if not (isinstance(answer, tuple) and isinstance(expected, tuple) and len(answer) == len(expected)):
+        return f"{answer!r} instead of {expected!r}"
+    where = [i for i, (a, e) in enumerate(zip(answer, expected)) if a != e]
+    relative = max(abs(answer[i] - expected[i]) / max(abs(expected[i]), 1e-300) for i in where)
+    return (f"{len(where)} of {len(answer)} values differently, the first at [{where[0]}]: "
+            f"{answer[where[0]]!r} instead of {expected[where[0]]!r} (largest relative difference {relative:.1e})")
 
 
 def _timed(function, *args):

@@ -1,5 +1,6 @@
-"""TAP service under load (issue 6): concurrent clients sending ADQL cone searches (CSV) to a
-running ``qserv serve`` for a fixed time; reports requests, errors, p50 and p95 latency."""
+"""TAP service under load (issues 6 and 15): concurrent clients sending ADQL cone searches (CSV) to
+a running ``qserv serve`` (a published catalog at the default chunk order 7) for a fixed time;
+reports requests, errors (with the first error's text), p50 and p95 latency."""
 
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ import requests
 
 import qserv
 from bench.data import objects_parquet
+from bench.report import format_seconds
 from qserv.instance import init_instance
 from qserv.meta.admin import TableSpec
 from qserv.schema.infer import columns_from_parquet
@@ -34,6 +36,7 @@ def _catalog(root):
         engine.create_table("bench.Object", TableSpec(kind="director", columns=columns_from_parquet(path),
                                                       id_column="id", ra_column="ra", dec_column="dec"))
         engine.ingest("bench.Object", [path])
+        engine.publish("bench")  # TAP serves published databases only
     return home
 
 
@@ -55,29 +58,38 @@ def _serve(home):
     raise RuntimeError("qserv serve did not start")
 
 
-def _client(url, seed, stop_at, latencies, errors):
+def _client(url, seed, cold, started, stop_at, latencies, errors):
+    """One client: a first (cold) request timed into ``cold``, then, once every client has had its
+    first answer (``started``), requests until ``stop_at`` timed into ``latencies``."""
     rng = np.random.default_rng(seed)
     session = requests.Session()
-    while time.monotonic() < stop_at:
+    timed = cold
+    while timed is cold or time.monotonic() < stop_at[0]:
         ra, dec = rng.uniform(0, 360), np.degrees(np.arcsin(rng.uniform(-1, 1)))
         query = (f"SELECT id, ra, dec, flux_0 FROM bench.Object WHERE "
                  f"CONTAINS(POINT(ra, dec), CIRCLE({ra:.6f}, {dec:.6f}, {RADIUS_DEG:.6f})) = 1")
         start = time.perf_counter()
         try:
             response = session.post(f"{url}/sync", data={"LANG": "ADQL", "FORMAT": "csv", "QUERY": query}, timeout=60)
-            ok = response.status_code == 200
-        except requests.RequestException:
-            ok = False
-        (latencies if ok else errors).append(time.perf_counter() - start)
+            error = None if response.status_code == 200 else f"HTTP {response.status_code}: {response.text[-300:]}"
+        except requests.RequestException as exception:
+            error = repr(exception)
+        if error is None:
+            timed.append(time.perf_counter() - start)
+        else:
+            errors.append(error)
+        if timed is cold:
+            started.wait()
+            timed = latencies
 
 
 def bench_tap_concurrency():
     with tempfile.TemporaryDirectory() as root:
         process, url = _serve(_catalog(root))
         try:
-            latencies, errors = [], []
-            stop_at = time.monotonic() + DURATION_S
-            threads = [threading.Thread(target=_client, args=(url, seed, stop_at, latencies, errors))
+            cold, latencies, errors, stop_at = [], [], [], [None]
+            started = threading.Barrier(CLIENTS, action=lambda: stop_at.__setitem__(0, time.monotonic() + DURATION_S))
+            threads = [threading.Thread(target=_client, args=(url, seed, cold, started, stop_at, latencies, errors))
                        for seed in range(CLIENTS)]
             for thread in threads:
                 thread.start()
@@ -86,11 +98,16 @@ def bench_tap_concurrency():
         finally:
             process.terminate()
             process.wait(timeout=30)
-    p50, p95 = (np.percentile(latencies, q) * 1000 for q in (50, 95))
-    note = (f"{CLIENTS} clients for {DURATION_S:g} s, cone r=1 arcmin over {ROWS:,} rows, ADQL to CSV; "
-            f"{len(latencies)} answered ({len(latencies) / DURATION_S:.0f}/s), {len(errors)} errors")
-    return [("TAP /sync cone search, p50", f"{p50:.0f} ms", note),
-            ("TAP /sync cone search, p95", f"{p95:.0f} ms", "target 100 ms")]
+    p50, p95 = (float(np.percentile(latencies, q)) if latencies else float("nan") for q in (50, 95))
+    note = (f"{CLIENTS} clients for {DURATION_S:g} s, cone r=1 arcmin over {ROWS:,} rows at chunk order 7, "
+            f"ADQL to CSV; {len(latencies)} answered ({len(latencies) / DURATION_S:.0f}/s), {len(errors)} errors"
+            + (f", first: {errors[0]}" if errors else "")
+            + (f"; before timing, every client's first request at once: p95 {format_seconds(np.percentile(cold, 95))}"
+               if cold else ""))
+    met = bool(latencies) and p95 <= 0.1 and not errors
+    return [("TAP /sync cone search, p50", format_seconds(p50), note),
+            ("TAP /sync cone search, p95", format_seconds(p95),
+             f"target p95 <= 100 ms, 0 errors: {'met' if met else 'missed'}")]
 
 
 if __name__ == "__main__":
