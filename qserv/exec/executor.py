@@ -5,8 +5,6 @@ from ``qserv.query.plan`` (its column names are the plan's; the engine casts to 
 ``chunks_touched`` counts the chunks whose rows were read.
 """
 
-from collections import Counter
-
 import numpy as np
 import pyarrow as pa
 
@@ -14,7 +12,6 @@ from qserv.errors import ServiceError
 from qserv.exec.dispatch import Statement, run_statements
 from qserv.exec.workers import WorkerQueryError, WorkerUnavailableError
 from qserv.merge.fast_path import fast_merge
-from qserv.meta.snapshot import chunk_rows, replicas
 from qserv.query.aggregates import PARTIALS
 from qserv.query.inline import czar_relations
 from qserv.query.partition_keys import typed_keys
@@ -64,9 +61,8 @@ class QueryRun:
         self._routed = None  # (plan, routes) of the last crossmatch plan
         self._templates = {}  # (id(plan), backend) -> (plan, its WorkerTemplate)
         self.failures = {}  # worker id -> the error that made this query stop using it
-        self._holders, self._database, self._chunks = {}, None, []  # the chunks being read, their replicas
+        self._placement, self._database, self._chunks = None, None, []  # the chunks being read, their replicas
         self._every_chunk = False  # whether they are all the populated chunks of the plan's tables
-        self._held = None  # Counter: worker id -> how many of those chunks it holds
 
     def _max_bytes(self):
         return self.engine.settings["query_result_max_mb"] << 20
@@ -84,7 +80,7 @@ class QueryRun:
                 tree = substitute(tree, name, kind, values)
             return self.run(plan_query(tree, self.snapshot.tables))
         if isinstance(plan, ReplicatedPlan):  # replicated tables are on every worker
-            self._holders, self._database, self._chunks = {}, None, []
+            self._placement, self._database, self._chunks = None, None, []
             statements = self._placed(plan, {self._any_worker(): []})
             return run_statements(statements, self.cancellation, 1, reroute=self._reroute(plan),
                                   max_bytes=self._max_bytes(), pool=self.engine.statement_pool)[0]
@@ -95,8 +91,8 @@ class QueryRun:
 
     # -- chunk plans ------------------------------------------------------------------------
     def selected_chunks(self, plan):
-        """Sorted chunk ids the plan must read: populated chunks of its tables that every
-        restriction allows."""
+        """(sorted chunk ids the plan must read: populated chunks of its tables that every
+        restriction allows, their ChunkCounts)."""
         allowed = plan.spatial_chunks
         for director, values in plan.key_lookups:
             keys = typed_keys(values, director.column(director.id_column).datatype)
@@ -109,15 +105,11 @@ class QueryRun:
         if plan.crossmatch is not None:
             routed = np.array(sorted(self._routes(plan)), dtype=np.int64)
             allowed = routed if allowed is None else np.intersect1d(allowed, routed)
-        with self.engine.store.session() as session:
-            counts = chunk_rows(session, plan.chunk_tables, allowed)
-        chunks = np.array(sorted(counts), dtype=np.int64)
-        if allowed is not None:
-            chunks = np.intersect1d(chunks, allowed)
+        counts = self.snapshot.chunk_map.table_counts(plan.chunk_tables).restricted(allowed)
         if plan.bucket_range is not None:
-            chunks = plan.bucket_range.select(chunks)
+            counts = counts.restricted(plan.bucket_range.select(counts.chunks))
         self._every_chunk = allowed is None and plan.bucket_range is None
-        return chunks, counts
+        return counts.chunks, counts
 
     def _routes(self, plan):
         """{chunk: rows of the inline table} of a crossmatch plan (computed once)."""
@@ -131,8 +123,7 @@ class QueryRun:
         chunks, counts = self.selected_chunks(plan)
         if plan.count_table is not None:
             self.chunks_touched += len(chunks)
-            total = sum(counts[int(c)][0] for c in chunks)
-            return pa.table({"count": pa.array([total], pa.int64())})
+            return pa.table({"count": pa.array([int(counts.rows.sum())], pa.int64())})
         if reads_no_rows(plan, chunks):  # evaluated by the czar on its empty tables: no worker asked
             tree, relations = czar_relations(plan.select, self.snapshot.tables)
             return self.engine.czar.run(to_sql(tree, "duckdb"), relations, self.cancellation)
@@ -151,13 +142,11 @@ class QueryRun:
     def statements(self, plan, database, chunks):
         """The worker statements reading ``chunks`` (ids) of ``database`` for ``plan``: each chunk
         on one active replica, the load spread evenly, batches of ``query_batch_chunks``."""
-        with self.engine.store.session() as session:
-            self._holders = replicas(session, database, chunks)
-        self._held = None
-        self._database, self._chunks = database, chunks.tolist()
+        self._placement = self.snapshot.chunk_map.placement(database)
+        self._database, self._chunks = database, chunks
         if len(chunks) == 0:  # nothing to read: one statement for the result's columns
             return self._placed(plan, {self._any_worker(): []})
-        return interleaved(self._placed(plan, self._assign(chunks.tolist())))
+        return interleaved(self._placed(plan, self._assign(chunks)))
 
     def _any_worker(self):
         usable = [w for w in self.snapshot.workers if w not in self.failures]
@@ -166,23 +155,22 @@ class QueryRun:
         return min(usable, key=lambda w: (self.engine.recently_failed(w), w))
 
     def _assign(self, chunks):
-        """{worker id: [chunk]}: each chunk on the least loaded active replica that has not failed
-        in this query, preferring workers that have not failed recently."""
-        assigned, load, missing = {}, {}, []
-        for chunk in chunks:
-            usable = self._usable(chunk)
-            if not usable:
-                missing.append(chunk)
-                continue
-            worker_id = min(usable, key=lambda w: (self.engine.recently_failed(w), load.get(w, 0), w))
-            load[worker_id] = load.get(worker_id, 0) + 1
-            assigned.setdefault(worker_id, []).append(chunk)
+        """{worker id: [chunk]}: each chunk (sorted ids) on an active replica that has not failed
+        in this query, spread evenly, preferring workers that have not failed recently."""
+        usable = {w for w in self.snapshot.workers if w not in self.failures}
+        preferred = {w for w in usable if not self.engine.recently_failed(w)}
+        assigned, missing = self._placement.assign(chunks, preferred)
+        if missing and preferred != usable:  # the rest on recently failed workers, if need be
+            more, missing = self._placement.assign(missing, usable - preferred)
+            assigned = {**assigned, **{w: sorted(assigned.get(w, []) + owned) for w, owned in more.items()}}
         if missing:
             raise self._no_replica_error(f"database {self._database}", missing)
         return assigned
 
-    def _usable(self, chunk):
-        return [w for w in self._holders.get(chunk, []) if w in self.snapshot.workers and w not in self.failures]
+    def _lost(self):
+        """The chunks being read that no usable worker holds any more."""
+        usable = {w for w in self.snapshot.workers if w not in self.failures}
+        return self._placement.assign(self._chunks, usable)[1]
 
     def _no_replica_error(self, what, chunks):
         failed = "; ".join(f"worker {self.snapshot.workers[w].name}: {error}" for w, error in self.failures.items())
@@ -220,9 +208,7 @@ class QueryRun:
         statement needs no chunk filter (a full scan without replicas read elsewhere)."""
         if not self._every_chunk or not owned:
             return False
-        if self._held is None:  # chunks held per worker, counted once per query
-            self._held = Counter(w for holders in self._holders.values() for w in holders)
-        return self._held[worker_id] == len(owned)
+        return self._placement.held_counts(self._chunks).get(worker_id, 0) == len(owned)
 
     def _template(self, plan, backend):
         key = (id(plan), backend)
@@ -245,8 +231,7 @@ class QueryRun:
             except NoReplicaError:
                 if isinstance(error, WorkerQueryError):
                     raise error from None  # the last replica's own reason (the query's, perhaps)
-                lost = [chunk for chunk in self._chunks if not self._usable(chunk)]
-                raise self._no_replica_error(f"database {self._database}", lost) from None
+                raise self._no_replica_error(f"database {self._database}", self._lost()) from None
             return self._placed(plan, assigned)
         return reroute
 

@@ -1,7 +1,6 @@
 """``qserv explain``: how a query runs, as text (the plan, the chunks, worker and merge SQL)."""
 
 from qserv.exec.executor import reads_no_rows
-from qserv.meta.snapshot import chunk_rows
 from qserv.query.plan import ChunkPlan, CzarPlan, SubqueryPlan
 from qserv.query.render import worker_sql
 from qserv.sql.emit import to_sql
@@ -33,8 +32,7 @@ def _explain_chunks(plan, run):
     if plan.buckets is not None:
         lines.append(f"hash buckets {list(plan.buckets)}")
     chunks, _ = run.selected_chunks(plan)
-    with run.engine.store.session() as session:
-        populated = len(chunk_rows(session, plan.chunk_tables))
+    populated = len(run.snapshot.chunk_map.table_counts(plan.chunk_tables))
     lines.append(f"chunks: {len(chunks)} of {populated} populated: {_chunk_list(chunks.tolist())}")
     if plan.count_table is not None:
         lines.append(f"answer: the sum of the row counters of {plan.count_table.key} (no worker reads)")

@@ -4,14 +4,15 @@ catalog version (not once per query), so that choosing and placing chunks is arr
 cost does not grow with the number of chunks a query does not read.
 
 Row counters change only when a transaction commits, and a chunk's workers are chosen when the
-chunk is first placed (before any of its rows can be committed), so the version is the committed
-transactions' count and largest id plus the tables' (see ``CHUNK_MAP_VERSION``). Whoever adds an
-operation that changes counters or replicas otherwise (moving a chunk, dropping a replica) must
-also change what this version reads.
+chunk is first placed (before any of its rows can be committed); every later change of replicas
+(a chunk moved, a replica added or dropped) raises its database's ``placement_version``. So the
+version is the committed transactions' count and largest id, the tables' and the sum of placement
+versions (``CHUNK_MAP_VERSION``; the catalog snapshot, ``qserv.meta.snapshot``, reads it with
+every query and the map only when it changed). Whoever changes counters or replicas otherwise
+must also change what this version reads.
 """
 
-from dataclasses import dataclass
-import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import func, select
@@ -19,12 +20,15 @@ from sqlalchemy import func, select
 from qserv.meta.models import Chunk, Database, Replica, Table, Transaction
 
 _EMPTY = np.zeros(0, dtype=np.int64)
+MEMO_MIN_CHUNKS = 2000  # smaller requests are computed each time (they are cheap)
+MEMO_ENTRIES = 16
 
 CHUNK_MAP_VERSION = (
     select(func.count(Transaction.id)).where(Transaction.state == "committed").scalar_subquery(),
     select(func.max(Transaction.id)).where(Transaction.state == "committed").scalar_subquery(),
     select(func.count(Table.id)).scalar_subquery(),
     select(func.max(Table.id)).scalar_subquery(),
+    select(func.sum(Database.placement_version)).scalar_subquery(),
 )
 
 
@@ -68,6 +72,20 @@ class Placement:
 
     chunks: np.ndarray
     holders: np.ndarray  # (len(chunks), replication) int64
+    # Answers for large chunk arrays of the (cached) chunk map, e.g. every chunk of a full scan:
+    # (method, id(chunks), usable) -> (chunks, answer); the array is kept so its id stays its own.
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def _remembered(self, method, chunks, usable, compute):
+        if len(chunks) < MEMO_MIN_CHUNKS:
+            return compute()
+        key = (method, id(chunks), usable)
+        found = self._memo.get(key)
+        if found is None or found[0] is not chunks:
+            if len(self._memo) >= MEMO_ENTRIES:
+                self._memo.clear()
+            found = self._memo[key] = (chunks, compute())
+        return found[1]
 
     def holders_of(self, chunks):
         """(holders rows of ``chunks``, whether each is placed at all)."""
@@ -79,9 +97,14 @@ class Placement:
         return np.where(placed[:, None], self.holders[index], -1), placed
 
     def assign(self, chunks, usable):
-        """({worker id: chunk ids array}, [chunks without a usable holder]): each chunk of
+        """({worker id: [chunk ids]}, [chunks without a usable holder]): each chunk of
         ``chunks`` (sorted ids) given to one of its holders among ``usable`` (worker ids), spread
-        evenly: the i-th chunk of the list goes to its (i mod n)-th of n usable holders."""
+        evenly: the i-th chunk of the list goes to its (i mod n)-th of n usable holders. The
+        caller must not change the lists it gets."""
+        usable = frozenset(usable)
+        return self._remembered("assign", chunks, usable, lambda: self._assign(chunks, usable))
+
+    def _assign(self, chunks, usable):
         chunks = np.asarray(chunks, dtype=np.int64)
         holders, _ = self.holders_of(chunks)
         ok = np.isin(holders, np.fromiter(usable, dtype=np.int64, count=len(usable)))
@@ -91,11 +114,15 @@ class Placement:
         rank = np.cumsum(ok, axis=1) - 1
         column = np.argmax(ok & (rank == pick[:, None]), axis=1)
         chosen = np.where(count > 0, holders[np.arange(len(chunks)), column], -1)
-        return {int(w): chunks[chosen == w] for w in np.unique(chosen[chosen >= 0])}, missing
+        return {int(w): chunks[chosen == w].tolist() for w in np.unique(chosen[chosen >= 0])}, missing
 
-    def held_by(self, worker_id):
-        """How many chunks ``worker_id`` holds."""
-        return int(np.count_nonzero(self.holders == worker_id))
+    def held_counts(self, chunks):
+        """{worker id: how many of ``chunks`` it holds}."""
+        def count():
+            holders, _ = self.holders_of(chunks)
+            workers, counts = np.unique(holders[holders >= 0], return_counts=True)
+            return dict(zip(workers.tolist(), counts.tolist()))
+        return self._remembered("held", chunks, None, count)
 
 
 @dataclass(frozen=True)
@@ -143,22 +170,3 @@ def read_chunk_map(session):
         holders[np.repeat(np.arange(len(chunks)), per_chunk), slot] = workers
         placements[database] = Placement(chunks, holders)
     return ChunkMap(counts, placements)
-
-
-class ChunkMapCache:
-    """``read(session)``: the ChunkMap, read again only when its version changed."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._version = None
-        self._map = None
-
-    def read(self, session):
-        version = tuple(session.execute(select(*CHUNK_MAP_VERSION)).one())
-        with self._lock:
-            if version == self._version:
-                return self._map
-        chunk_map = read_chunk_map(session)
-        with self._lock:
-            self._version, self._map = version, chunk_map
-        return chunk_map

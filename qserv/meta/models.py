@@ -60,6 +60,8 @@ class Database(Base):
     overlap_arcsec: Mapped[float] = mapped_column(Float)
     replication: Mapped[int] = mapped_column(Integer, default=1)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
+    # raised by every change of replicas after a chunk's first placement (qserv.meta.chunk_map)
+    placement_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
     tables: Mapped[list["Table"]] = relationship(back_populates="database", order_by="Table.id")
 

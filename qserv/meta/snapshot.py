@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 
 from qserv.ingest.transactions import pending_transactions
 from qserv.meta.catalog import active_workers, table_columns
-from qserv.meta.models import Chunk, Database, Replica, Table, Worker
+from qserv.meta.chunk_map import CHUNK_MAP_VERSION, read_chunk_map
+from qserv.meta.models import Database, Table, Worker
 from qserv.query.tables import Partitioning, TableInfo
 
 
@@ -26,6 +27,7 @@ class CatalogSnapshot:
     tables: dict  # "db.table" -> TableInfo
     hidden_transactions: frozenset  # ids whose rows queries must not see
     workers: dict  # worker id -> WorkerRef (active workers)
+    chunk_map: object  # qserv.meta.chunk_map.ChunkMap: committed rows and replicas by chunk
     unpublished: frozenset = frozenset()  # names of databases not yet published (qserv publish)
 
     def published_only(self):
@@ -33,7 +35,7 @@ class CatalogSnapshot:
         if not self.unpublished:
             return self
         tables = {key: info for key, info in self.tables.items() if info.database not in self.unpublished}
-        return CatalogSnapshot(tables, self.hidden_transactions, self.workers, frozenset())
+        return CatalogSnapshot(tables, self.hidden_transactions, self.workers, self.chunk_map, frozenset())
 
 
 def table_info(table):
@@ -54,7 +56,8 @@ def read_snapshot(session):
         tables[info.key] = info
     workers = {w.id: WorkerRef(w.id, w.name, w.backend, w.location) for w in active_workers(session)}
     unpublished = frozenset(session.scalars(select(Database.name).where(Database.published.is_not(True))))
-    return CatalogSnapshot(tables, frozenset(pending_transactions(session)), workers, unpublished)
+    return CatalogSnapshot(tables, frozenset(pending_transactions(session)), workers, read_chunk_map(session),
+                           unpublished)
 
 
 # Rows of databases, tables and workers are only ever added (nothing deletes them) and only their
@@ -64,65 +67,33 @@ def read_snapshot(session):
 _FINGERPRINT = select(*(select(aggregate(column)).scalar_subquery()
                         for column in (Database.id, Table.id, Worker.id) for aggregate in (func.count, func.max)),
                       select(func.count(Worker.id)).where(Worker.state == "active").scalar_subquery(),
-                      select(func.count(Database.id)).where(Database.published.is_(True)).scalar_subquery())
+                      select(func.count(Database.id)).where(Database.published.is_(True)).scalar_subquery(),
+                      *CHUNK_MAP_VERSION)
+_CATALOG_PART = len(_FINGERPRINT.selected_columns) - len(CHUNK_MAP_VERSION)
 
 
 class SnapshotCache:
     """``read(session)``: the same as ``read_snapshot``, but the tables and workers are read again
-    only when the catalog's fingerprint changed (one small query instead of one per table)."""
+    only when the catalog's fingerprint changed, and the chunk map only when a commit changed it
+    (one small query per query instead of one per table and per chunk)."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._fingerprint = None
-        self._catalog = None  # (tables, workers) of that fingerprint
+        self._catalog = None  # (tables, workers, unpublished) of the fingerprint's catalog part
+        self._chunk_map = None  # the ChunkMap of the fingerprint's chunk part
 
     def read(self, session):
         fingerprint = tuple(session.execute(_FINGERPRINT).one())
         with self._lock:
-            catalog = self._catalog if fingerprint == self._fingerprint else None
-        if catalog is None:
+            known, catalog, chunk_map = self._fingerprint, self._catalog, self._chunk_map
+        if known is None or known[:_CATALOG_PART] != fingerprint[:_CATALOG_PART]:
             snapshot = read_snapshot(session)
-            with self._lock:
-                self._fingerprint = fingerprint
-                self._catalog = (snapshot.tables, snapshot.workers, snapshot.unpublished)
-            return snapshot
+            catalog, chunk_map = (snapshot.tables, snapshot.workers, snapshot.unpublished), snapshot.chunk_map
+        elif known[_CATALOG_PART:] != fingerprint[_CATALOG_PART:]:
+            chunk_map = read_chunk_map(session)
+        with self._lock:
+            self._fingerprint, self._catalog, self._chunk_map = fingerprint, catalog, chunk_map
         tables, workers, unpublished = catalog
-        return CatalogSnapshot(dict(tables), frozenset(pending_transactions(session)), dict(workers), unpublished)
-
-
-# Up to this many chunks are looked up by id; more are filtered after reading them all.
-CHUNKS_BY_ID = 5000
-
-
-def _only(query, column, chunks):
-    """``query`` restricted to ``chunks`` in SQL when they are few enough."""
-    if chunks is None or len(chunks) > CHUNKS_BY_ID:
-        return query
-    return query.where(column.in_([int(c) for c in chunks]))
-
-
-def chunk_rows(session, tables, chunks=None):
-    """{chunk: [rows, overlap rows]} of the committed rows of the TableInfos ``tables``, summed;
-    only ``chunks`` (and maybe others) when given."""
-    found = {}
-    for info in tables:
-        query = (select(Chunk.chunk, Chunk.rows, Chunk.overlap_rows).join(Table, Chunk.table_id == Table.id)
-                 .join(Database).where(Database.name == info.database, Table.name == info.name))
-        for chunk, rows, overlap in session.execute(_only(query, Chunk.chunk, chunks)):
-            counts = found.setdefault(chunk, [0, 0])
-            counts[0] += rows
-            counts[1] += overlap
-    return found
-
-
-def replicas(session, database_name, chunks):
-    """{chunk: [worker ids]} of ``chunks`` of a database (all of them when ``chunks`` is None)."""
-    query = select(Replica.chunk, Replica.worker_id).join(Database).where(Database.name == database_name)
-    query = _only(query, Replica.chunk, chunks)
-    found = {}
-    for chunk, worker_id in session.execute(query.order_by(Replica.chunk, Replica.worker_id)):
-        found.setdefault(chunk, []).append(worker_id)
-    if chunks is not None:
-        wanted = set(int(c) for c in chunks)
-        found = {chunk: holders for chunk, holders in found.items() if chunk in wanted}
-    return found
+        return CatalogSnapshot(dict(tables), frozenset(pending_transactions(session)), dict(workers), chunk_map,
+                               unpublished)

@@ -14,7 +14,6 @@ the tree is rendered once per query and each statement fills the slots by positi
 """
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlglot import exp
 
@@ -27,68 +26,61 @@ from qserv.query import slots
 from qserv.sql.emit import to_sql
 
 
-# The slot of the batch's chunk condition; in the visible-rows text (ours, parsed once) it is this
-# column name until the parsed tree gets the slot in its place.
+# The slot of the batch's chunk condition.
 CHUNKS_SLOT = "_qserv_batch_chunks"
+TABLE_SLOT = "_qserv_table_"  # + k: the k-th catalog table of the statement, as a derived table
 
 
-def _visible_rows(info, hidden_transactions, with_overlap, with_chunk, zone=None):
-    """The visible-rows SELECT of a table. ``zone`` (height in degrees, offered): also the row's
-    declination zone ``_qserv_zone``; an offered row comes three times, under its own zone and
-    both neighbours' (for the near-neighbour zone join of ``qserv.query.plan``)."""
+def visible_rows(info, alias, hidden_transactions, with_overlap, with_chunk, zone=None):
+    """The derived table reading the visible rows of a table as ``alias``, as SQL text pieces
+    ``[text]`` or, for a sharded table, ``[text, CHUNKS_SLOT, text]`` (the same text on both
+    backends). ``zone`` (height in degrees, offered): also the row's declination zone
+    ``_qserv_zone``; an offered row comes three times, under its own zone and both neighbours'
+    (for the near-neighbour zone join of ``qserv.query.plan``)."""
     conditions = []
     if hidden_transactions:
-        conditions.append(f"_qserv_txn NOT IN ({', '.join(str(int(t)) for t in sorted(hidden_transactions))})")
-    if info.sharded:
-        conditions.append(quote(CHUNKS_SLOT))
-        if not with_overlap:
-            conditions.append("NOT _qserv_overlap")
+        listed = ", ".join(str(int(t)) for t in sorted(hidden_transactions))
+        conditions.append(f"{quote('_qserv_txn')} NOT IN ({listed})")
+    if info.sharded and not with_overlap:
+        conditions.append(f"NOT {quote('_qserv_overlap')}")
     columns = [quote(name) for name in info.column_names + ([CHUNK_COLUMN] if with_chunk else [])]
     source = quote(physical_table_name(info.database, info.name))
     if zone is not None:
         height_deg, offered = zone
-        own_zone = f"FLOOR({quote(info.dec_column)} / {height_deg!r})"
+        own_zone = f"FLOOR({quote(info.dec_column)} / {float(height_deg)!r})"
         if offered:
             columns.append(f"{own_zone} + {quote('_qserv_z')}.{quote('_qserv_d')} AS {quote(ZONE_COLUMN)}")
             source += f" CROSS JOIN (VALUES (-1), (0), (1)) AS {quote('_qserv_z')}({quote('_qserv_d')})"
         else:
             columns.append(f"{own_zone} AS {quote(ZONE_COLUMN)}")
-    where = " AND ".join(conditions) or "TRUE"
-    return f"SELECT {', '.join(columns)} FROM {source} WHERE {where}"
-
-
-@lru_cache(maxsize=1024)
-def _parsed_once(sql):
-    tree = exp.maybe_parse(sql, dialect="duckdb")
-    for column in list(tree.find_all(exp.Column)):
-        if column.name == CHUNKS_SLOT:
-            column.replace(slots.slot(CHUNKS_SLOT))
-    return tree
-
-
-def _parsed(sql):
-    """The tree of ``sql`` (a visible-rows SELECT), parsed once and copied after."""
-    return _parsed_once(sql).copy()
+    head = f"(SELECT {', '.join(columns)} FROM {source} WHERE "
+    tail = "".join(f" AND {condition}" for condition in conditions) + f") AS {quote(alias)}"
+    if info.sharded:
+        return [head, CHUNKS_SLOT, tail]
+    return [head + "TRUE" + tail]
 
 
 def substitute_tables(tree, tables, hidden_transactions, overlap_alias=None, chunk_aliases=(),
                       zone_height_deg=None):
-    """A copy of ``tree`` reading the visible rows of the batch's chunks (a placeholder) from every
-    catalog table in it; the tables of ``chunk_aliases`` also expose ``_qserv_chunk`` and, with
-    ``zone_height_deg``, ``_qserv_zone`` (``overlap_alias`` offering each row in three zones)."""
+    """(a copy of ``tree`` whose catalog tables are slots, {slot key: pieces of the derived table
+    reading the visible rows of the batch's chunks}); the tables of ``chunk_aliases`` also expose
+    ``_qserv_chunk`` and, with ``zone_height_deg``, ``_qserv_zone`` (``overlap_alias`` offering each
+    row in three zones)."""
     tree = tree.copy()
+    derived = {}
     for table in list(tree.find_all(exp.Table)):
         info = tables.get(table_key(table))
         if info is None or info.inline:
             continue
         alias = table.alias_or_name
         zone = (zone_height_deg, alias == overlap_alias) if zone_height_deg and alias in chunk_aliases else None
-        rows = _parsed(_visible_rows(info, hidden_transactions, alias == overlap_alias, alias in chunk_aliases, zone))
-        derived = exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+        key = f"{TABLE_SLOT}{len(derived)}"
+        derived[key] = visible_rows(info, alias, hidden_transactions, alias == overlap_alias,
+                                    alias in chunk_aliases, zone)
         if table is tree:
-            return derived
-        table.replace(derived)
-    return tree
+            return slots.slot(key), derived
+        table.replace(slots.slot(key))
+    return tree, derived
 
 
 @dataclass(frozen=True)
@@ -125,15 +117,27 @@ def worker_template(plan, backend, hidden_transactions):
     if isinstance(plan, ChunkPlan):
         tables = {info.key: info for info in plan.aliases.values()}
         pair = (plan.overlap_alias, plan.near_alias) if plan.overlap_alias else ()
-        tree = substitute_tables(plan.worker, tables, hidden_transactions, plan.overlap_alias, pair,
-                                 plan.zone_height_deg)
+        tree, derived = substitute_tables(plan.worker, tables, hidden_transactions, plan.overlap_alias, pair,
+                                          plan.zone_height_deg)
     else:
         tables = {info.key: info for info in plan.tables}
-        tree = substitute_tables(plan.tree, tables, hidden_transactions)
+        tree, derived = substitute_tables(plan.tree, tables, hidden_transactions)
     tree, found = placeholders(tree, tables, copy=False)  # ``tree`` is substitute_tables' copy
     expected = slots.count(tree)
-    sql = to_sql(tree, backend, copy=False)
-    return WorkerTemplate(tuple(slots.split(sql, expected, tree)), dict(found))
+    parts = slots.split(to_sql(tree, backend, copy=False), expected, tree)
+    return WorkerTemplate(tuple(_expanded(parts, derived)), dict(found))
+
+
+def _expanded(parts, derived):
+    """``parts`` with each table slot replaced by the pieces of its derived table (whose chunk
+    condition stays a slot), neighbouring texts joined."""
+    out = [parts[0]]
+    for index in range(1, len(parts), 2):
+        pieces = derived.get(parts[index], ["", parts[index], ""])
+        out[-1] += pieces[0]
+        out.extend(pieces[1:])  # [] or [CHUNKS_SLOT, text]
+        out[-1] += parts[index + 1]
+    return out
 
 
 def worker_sql(plan, chunks, backend, hidden_transactions, inline_rows=None):

@@ -11,8 +11,9 @@ from sqlalchemy import select
 import qserv
 from qserv.instance import init_instance
 from qserv.meta.admin import TableSpec
-from qserv.meta.chunk_map import ChunkCounts, ChunkMapCache, Placement, read_chunk_map
+from qserv.meta.chunk_map import ChunkCounts, Placement, read_chunk_map
 from qserv.meta.models import Chunk, Database, Replica, Table
+from qserv.meta.snapshot import SnapshotCache
 from qserv.schema.columns import Column
 
 
@@ -65,16 +66,20 @@ class _info:
         self.database, self.name = "sky", name
 
 
-def test_the_cache_reads_again_only_after_a_commit(engine):
-    cache = ChunkMapCache()
+def test_the_snapshot_reads_the_map_again_only_after_a_commit(engine):
+    cache = SnapshotCache()
     with engine.store.session() as session:
         first = cache.read(session)
-        assert cache.read(session) is first
-    engine.ingest("sky.A", [_rows(10, 7)])
+        assert cache.read(session).chunk_map is first.chunk_map
+    transaction = engine.transactions.begin("sky")
+    engine.transactions.contribute(transaction, "A", _rows(10, 7), key="k")
+    with engine.store.session() as session:  # an open transaction changes nothing visible
+        assert cache.read(session).chunk_map is first.chunk_map
+    engine.transactions.commit(transaction)
     with engine.store.session() as session:
         again = cache.read(session)
-    assert again is not first
-    assert again.counts[("sky", "A")].rows.sum() == 510
+    assert again.chunk_map is not first.chunk_map and again.tables.keys() == first.tables.keys()
+    assert again.chunk_map.counts[("sky", "A")].rows.sum() == 510
 
 
 def test_counts_restricted_and_summed():
@@ -106,3 +111,19 @@ def test_assignment_uses_only_usable_holders_and_spreads_the_load(seed):
     assert sorted(by_chunk) == sorted(set(wanted.tolist()) - set(missing))
     load = Counter(by_chunk.values())
     assert max(load.values()) < 1.35 * (len(by_chunk) / len(usable))  # even within a third
+
+
+def test_a_replica_change_is_seen_through_the_placement_version(engine):
+    cache = SnapshotCache()
+    with engine.store.session() as session:
+        first = cache.read(session)
+        chunk = int(first.chunk_map.placement("sky").chunks[0])
+        held = set(first.chunk_map.placement("sky").holders_of([chunk])[0][0].tolist())
+        spare = next(w for w in first.workers if w not in held)
+        session.add(Replica(database_id=session.scalars(select(Database.id)).one(), chunk=chunk, worker_id=spare))
+    with engine.store.session() as session:
+        assert cache.read(session).chunk_map is first.chunk_map  # not announced: not seen
+        session.scalars(select(Database)).one().placement_version += 1
+    with engine.store.session() as session:
+        holders = cache.read(session).chunk_map.placement("sky").holders_of([chunk])[0][0]
+    assert spare in holders.tolist()

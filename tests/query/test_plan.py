@@ -174,7 +174,7 @@ def test_worker_sql_hides_uncommitted_rows_and_other_chunks():
     found = plan("SELECT ra FROM Object")
     for backend in ("duckdb", "postgres"):
         sql = worker_sql(found, [4, 9], backend, {12, 3})
-        assert '"_qserv_txn" IN (3, 12)' in sql and '"_qserv_chunk" IN (4, 9)' in sql
+        assert '"_qserv_txn" NOT IN (3, 12)' in sql and '"_qserv_chunk" IN (4, 9)' in sql
     empty = worker_sql(found, [], "duckdb", set())
     assert '"_qserv_chunk" IN (NULL)' in empty
     assert duckdb.sql("SELECT count(*) FROM (SELECT 4 AS c) WHERE c IN (NULL)").fetchall() == [(0,)]  # no chunk, no row
