@@ -472,6 +472,131 @@ def serve(context, host, port, threads):
         app.extensions["qserv"].close()
 
 
+@cli.group("worker")
+def worker_group():
+    """Workers: add, list, disable, enable, drain, remove."""
+
+
+@worker_group.command("add")
+@click.argument("name")
+@click.option("--backend", type=click.Choice(["duckdb"]), default=None,
+              help="An embedded DuckDB worker (a file under the home's workers/).")
+@click.option("--dsn", default=None, help="A PostgreSQL worker: its DSN or URL (checked before it is added).")
+@click.pass_context
+def worker_add(context, name, backend, dsn):
+    """Add worker NAME (give --backend duckdb or --dsn DSN)."""
+    if (backend is None) == (dsn is None):
+        raise UserError("give --backend duckdb or --dsn DSN (one of them)")
+    with _engine(context) as engine:
+        engine.add_worker(name, "postgres" if dsn else "duckdb", dsn)
+    click.echo(f"added worker {name}")
+
+
+@worker_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of objects.")
+@click.pass_context
+def worker_list(context, as_json):
+    """Workers: state, chunk replicas, committed rows, bytes on the worker, error if unreachable."""
+    import dataclasses
+    import json
+
+    with _engine(context) as engine:
+        workers = engine.list_workers()
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(w) for w in workers], indent=2))
+        return
+    click.echo("name\tbackend\tstate\tchunks\trows\tbytes\tlocation\terror")
+    for w in workers:
+        click.echo(f"{w.name}\t{w.backend}\t{w.state}\t{w.chunks}\t{w.rows}\t"
+                   f"{'' if w.bytes is None else w.bytes}\t{w.location}\t{w.error or ''}")
+
+
+def _worker_state_command(state, verb, help_text):
+    @click.argument("name")
+    @click.pass_context
+    def command(context, name):
+        with _engine(context) as engine:
+            engine.set_worker_state(name, state)
+        click.echo(f"{verb} worker {name}")
+
+    command.__doc__ = help_text
+    worker_group.command(verb.rstrip("d"))(command)
+
+
+_worker_state_command("disabled", "disabled", "Disable worker NAME: no queries, no new chunks (its replicas stay).")
+_worker_state_command("active", "enabled", "Enable worker NAME again (also a drained one).")
+
+
+@worker_group.command("drain")
+@click.argument("name")
+@click.pass_context
+def worker_drain(context, name):
+    """Move every chunk of worker NAME to other active workers, then mark it drained."""
+    with _engine(context) as engine:
+        steps = engine.drain_worker(name)
+    click.echo(f"drained worker {name} ({steps} chunk replica(s) moved or dropped)")
+
+
+@worker_group.command("remove")
+@click.argument("name")
+@click.pass_context
+def worker_remove(context, name):
+    """Remove worker NAME (refused while it holds the only replica of a chunk). Its data stays."""
+    with _engine(context) as engine:
+        engine.remove_worker(name)
+    click.echo(f"removed worker {name}")
+
+
+@cli.command()
+@click.argument("database")
+@click.option("--level", type=int, required=True, help="Replicas per chunk (1 to the active workers).")
+@click.pass_context
+def replicate(context, database, level):
+    """Give every chunk of DATABASE --level replicas (adds or drops replicas)."""
+    with _engine(context) as engine:
+        steps = engine.replicate(database, level)
+    click.echo(f"database {database}: replication {level} ({steps} replica(s) added or dropped)")
+
+
+@cli.command()
+@click.argument("database")
+@click.pass_context
+def rebalance(context, database):
+    """Even the chunks and rows of DATABASE over the active workers (few moves)."""
+    with _engine(context) as engine:
+        steps = engine.rebalance(database)
+    click.echo(f"database {database}: {steps} chunk(s) moved")
+
+
+@cli.command()
+@click.argument("database")
+@click.option("--repair", is_flag=True, help="Rebuild each bad replica from a good one.")
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@click.pass_context
+def verify(context, database, repair, as_json):
+    """Check every chunk replica of DATABASE (rows and a checksum of its visible rows); exit 1 when
+    a replica disagrees with the others and was not repaired."""
+    import dataclasses
+    import json
+
+    from qserv.errors import ServiceError
+
+    with _engine(context) as engine:
+        report = engine.verify(database, repair=repair)
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(report), indent=2))
+    else:
+        click.echo(f"database {database}: {report.chunks} chunk(s), {report.replicas} replica(s), "
+                   f"{len(report.problems)} problem(s)")
+        for p in report.problems:
+            click.echo(f"chunk {p.chunk}\tworker {p.worker}\t{p.status}\trows {'' if p.rows is None else p.rows}"
+                       f"{chr(9) + 'repaired' if p.repaired else ''}")
+    left = [p for p in report.problems if not p.repaired]
+    if left:
+        raise ServiceError(f"{len(left)} replica(s) of {database} are bad"
+                           + ("" if repair else " (qserv verify --repair rebuilds them)"))
+
+
 def main(argv=None):
     try:
         cli.main(args=argv, prog_name="qserv", standalone_mode=False)
