@@ -89,6 +89,16 @@ def test_counts_restricted_and_summed():
     assert summed.chunks.tolist() == [1, 3, 4, 8] and summed.rows.tolist() == [10, 25, 6, 30]
     assert summed.overlap_rows.tolist() == [1, 2, 1, 3]
     assert a.restricted(np.array([3, 8, 9])).rows.tolist() == [20, 30]
+    assert a.restricted(np.array([9, 8, 3, 3, 0])).chunks.tolist() == [3, 8]  # any order, repeats
+    assert len(a.restricted(np.array([], dtype=np.int64))) == 0
+    assert len(ChunkCounts.summed([]).restricted(np.array([1]))) == 0
+    rng = np.random.default_rng(3)
+    many = ChunkCounts(np.unique(rng.integers(0, 10**6, 5000)), *(rng.integers(0, 9, (2, 5000))))
+    many = ChunkCounts(many.chunks, many.rows[:len(many.chunks)], many.overlap_rows[:len(many.chunks)])
+    wanted = rng.integers(0, 10**6, 300)
+    kept = np.isin(many.chunks, wanted)  # brute force
+    assert many.restricted(wanted).chunks.tolist() == many.chunks[kept].tolist()
+    assert many.restricted(wanted).rows.tolist() == many.rows[kept].tolist()
     assert a.restricted(None) is a
 
 
