@@ -98,3 +98,11 @@ def test_duckdb_zones_crossmatch_equals_all_pairs_across_ra_wrap_and_poles():
     connection.register("match", match)
     assert expected > 1000
     assert connection.sql(duckdb_zones_sql(radius)).fetchall()[0][0] == expected
+
+
+def test_difference_names_the_first_differing_value_and_the_largest_relative_difference():
+    from bench.scaling import difference
+
+    assert difference((3, 1.0, 2.0, 4.0), (3, 1.0, 2.5, 5.0)) == (
+        "2 of 4 values differently, the first at [2]: 2.0 instead of 2.5 (largest relative difference 2.0e-01)")
+    assert difference(7, 8) == "7 instead of 8"
