@@ -3,11 +3,9 @@ loaded into qserv (4 DuckDB workers) at chunk orders 3..7 (about 7.7e2 .. 2e5 po
 at 1e6 rows), timing a 1-arcmin cone, a director-id lookup and the full-scan GROUP BY through
 ``Engine.query``; one unsharded DuckDB table holding the same rows is the reference. The target
 is a flat curve: the cost of a query follows the rows it reads, not the chunks that exist.
-
-    python -m bench.chunk_count_bench [--size 1e6] [--orders 3,4,5,6,7] [--centres 30]
+Run as the ``chunks`` section of ``python -m bench``.
 """
 
-import argparse
 import shutil
 import tempfile
 from pathlib import Path
@@ -119,17 +117,3 @@ def bench_chunk_counts(results_dir, size=1_000_000, orders=range(3, 8), centres=
     plot(size, points, baseline, Path(results_dir) / PLOT_NAME)
     return table_lines(size, points, baseline) + ["", f"Plot: `{PLOT_NAME}`."]
 
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m bench.chunk_count_bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", default="1e6")
-    parser.add_argument("--orders", default="3,4,5,6,7")
-    parser.add_argument("--centres", type=int, default=30)
-    args = parser.parse_args(argv)
-    orders = [int(o) for o in args.orders.split(",") if o]
-    lines = bench_chunk_counts(Path(__file__).parent / "results", int(float(args.size)), orders, args.centres)
-    print("\n".join(lines))
-
-
-if __name__ == "__main__":
-    main()
