@@ -11,27 +11,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from qserv.errors import ServiceError
-from qserv.exec.worker import physical_table_name
+from qserv.errors import InstanceBusyError
+from qserv.storage import index_table_name, visible_condition
 
 LITERAL_KEYS = 1000  # up to this many integer keys are looked up as a literal IN list
-
-class InstanceBusyError(ServiceError):
-    """Another process holds the instance's embedded DuckDB files."""
-
-    http_status = 503
-
-
-def index_table_name(database, table):
-    return f"idx_{physical_table_name(database, table)}"
-
-
-def hidden_condition(hidden_transactions, column="txn"):
-    """SQL condition true for rows of visible transactions."""
-    if not hidden_transactions:
-        return "TRUE"
-    return f"{column} NOT IN ({', '.join(str(int(t)) for t in sorted(hidden_transactions))})"
-
 
 def describe_duplicates(ids, total):
     """``ids`` (the first few of ``total`` repeated ids) for an error message."""
@@ -95,7 +78,7 @@ class DirectorIndex:
         result = self._run(
             f"SELECT w.position, min(i.chunk) AS chunk, min(i.subchunk) AS subchunk "
             f'FROM wanted w LEFT JOIN "{index_table_name(database, table)}" i '
-            f"ON i.id = w.key AND {hidden_condition(hidden_transactions, 'i.txn')} "
+            f"ON i.id = w.key AND {visible_condition(hidden_transactions, 'i.txn')} "
             f"GROUP BY w.position ORDER BY w.position",
             fetch=True,
             wanted=wanted,
@@ -111,7 +94,7 @@ class DirectorIndex:
         """Sorted distinct chunks holding any of ``keys`` (a pyarrow array of the id type). A few
         integer keys go in as literals, which lets DuckDB skip row groups by their min/max ids
         (a join against the key list scans the whole index)."""
-        visible = hidden_condition(hidden_transactions, "i.txn")
+        visible = visible_condition(hidden_transactions, "i.txn")
         if len(keys) <= LITERAL_KEYS and pa.types.is_integer(keys.type):
             listed = ", ".join(str(int(key)) for key in keys.to_pylist() if key is not None) or "NULL"
             result = self._run(f'SELECT DISTINCT i.chunk FROM "{index_table_name(database, table)}" i '
@@ -130,7 +113,7 @@ class DirectorIndex:
         """(the first ``limit`` ids, how many ids) written by the transaction that a visible row of
         another transaction holds too, and (``within``) that the transaction wrote more than once."""
         name = index_table_name(database, table)
-        others = hidden_condition(set(hidden_transactions) | {transaction_id}, "txn")
+        others = visible_condition(set(hidden_transactions) | {transaction_id}, "txn")
         repeated = (f' UNION SELECT id FROM "{name}" WHERE txn = ? GROUP BY id HAVING count(*) > 1'
                     if within else "")
         found = self._run(

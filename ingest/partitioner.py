@@ -6,7 +6,6 @@ its sub-chunk and whether it is an overlap copy.
 """
 
 from dataclasses import dataclass
-import hashlib
 
 from qserv.lazy import healpy
 import numpy as np
@@ -17,6 +16,7 @@ from qserv.errors import InputError, InvalidCoordinatesError
 from qserv.sphere.chunking import ChunkGrid
 from qserv.sphere.overlap import assign_points
 from qserv.sphere.pixels import nside_of
+from qserv.storage import hash_buckets as key_buckets, time_buckets as mjd_buckets
 
 NO_CHUNK = -1
 MJD_EPOCH = np.datetime64("1858-11-17T00:00:00", "us")
@@ -94,7 +94,7 @@ def time_buckets(batch, column_name, bucket_days, where):
             row = int(np.flatnonzero(bad)[0])
             raise InputError(where.source, f"partition time {mjd[row]!r} is not finite", row=where.row(row),
                              column=column_name)
-    return Placement.one_copy_each(np.floor(mjd / bucket_days).astype(np.int64))
+    return Placement.one_copy_each(mjd_buckets(mjd, bucket_days))
 
 
 def hash_buckets(batch, column_name, bucket_count, where):
@@ -103,24 +103,7 @@ def hash_buckets(batch, column_name, bucket_count, where):
     if column.null_count:
         row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
         raise InputError(where.source, "hash key is NULL", row=where.row(row), column=column_name)
-    return Placement.one_copy_each(stable_hash(column) % bucket_count)
-
-
-def stable_hash(column):
-    """Non-negative int64 hashes of an integer or string column, stable across processes."""
-    if pa.types.is_integer(column.type):
-        value = column.to_numpy(zero_copy_only=False).astype(np.uint64)
-        # splitmix64 finaliser
-        value = (value + np.uint64(0x9E3779B97F4A7C15))
-        value = (value ^ (value >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        value = (value ^ (value >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        value = value ^ (value >> np.uint64(31))
-        return (value >> np.uint64(1)).astype(np.int64)
-    values = column.to_pylist()
-    unique, inverse = np.unique(np.asarray([str(v) for v in values], dtype=object), return_inverse=True)
-    digests = np.array([int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little") >> 1
-                        for v in unique], dtype=np.int64)
-    return digests[inverse]
+    return Placement.one_copy_each(key_buckets(column, bucket_count))
 
 
 def with_system_columns(batch, placement, transaction_id, contribution_id, subset=None):

@@ -10,7 +10,7 @@ import pyarrow as pa
 from sqlalchemy import select
 
 from qserv.errors import UserError
-from qserv.ingest.partitioner import stable_hash
+from qserv.storage import stable_hash
 from qserv.meta.bulk import bulk_insert
 from qserv.meta.catalog import active_workers
 from qserv.meta.models import Replica

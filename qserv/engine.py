@@ -17,7 +17,6 @@ from qserv.exec.explain import explain_plan
 from qserv.exec.moves import ChunkMover
 from qserv.exec.pool import WorkerPool
 from qserv.exec.query_tracker import RunningQueries
-from qserv.exec.worker import physical_table_name
 from qserv.ingest.director_index import DirectorIndex
 from qserv.ingest.transactions import Transactions, pending_transactions
 from qserv.instance import read_instance, resolve_home
@@ -40,6 +39,7 @@ from qserv.schema.types import arrow_type, duckdb_type
 from qserv.settings import load_settings, store_setting
 from qserv.sql.dialects import parse, resolve_identifiers, to_sql
 from qserv.sql.worker_functions import install as install_functions
+from qserv.storage import OWN_ROWS_CONDITION, physical_table_name, visible_condition
 
 
 STATEMENT_THREADS = 256
@@ -203,11 +203,9 @@ class Engine:
                         readers.setdefault(worker_id, set()).add(chunk)
         name = physical_table_name(database_name, table_name)
         select_list = "*" if include_overlap else ", ".join(f'"{c.name}"' for c in columns)
-        conditions = ["TRUE"]
-        if hidden:
-            conditions.append(f"_qserv_txn NOT IN ({', '.join(map(str, sorted(hidden)))})")
+        conditions = [visible_condition(hidden)]
         if not include_overlap:
-            conditions.append("NOT _qserv_overlap")
+            conditions.append(OWN_ROWS_CONDITION)
         parts = []
         for worker_id, chunks in readers.items():
             where = list(conditions)

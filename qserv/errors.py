@@ -80,3 +80,39 @@ class InputError(UserError, ValueError):
         elif column is not None:
             where.append(f"column {column!r}")
         super().__init__(f"{', '.join(where)}: {reason}")
+
+
+class InstanceBusyError(ServiceError):
+    """Another process holds the instance's embedded DuckDB files."""
+
+    http_status = 503
+
+
+class WorkerUnavailableError(ServiceError):
+    """A worker cannot be reached (connection refused, database missing, file locked)."""
+
+    http_status = 503
+
+
+class WorkerQueryError(ServiceError):
+    """A worker rejected or failed a statement (the message carries the backend's reason)."""
+
+
+class SchemaMismatchError(UserError, ValueError):
+    """Rows or columns do not match the stored table's definition."""
+
+
+class NoReplicaError(ServiceError):
+    """Some chunks a query must read have no replica on a worker that answers."""
+
+    http_status = 503
+
+
+class ResultTooLargeError(UserError):
+    """The rows workers returned for a query exceed the instance's result-size limit."""
+
+    http_status = 413
+
+
+class QueryDataError(UserError):
+    """The query cannot be evaluated on the rows it reads (the backend's reason says why)."""

@@ -70,7 +70,8 @@ def init_instance(home, workers=None, backend="duckdb", worker_dsns=(), meta_url
 
 def check_postgres_workers(dsns):
     """Connect to every worker DSN once; a UserError naming each one that cannot be used."""
-    from qserv.exec.workers import WorkerUnavailableError, open_worker
+    from qserv.errors import WorkerUnavailableError
+    from qserv.exec.backends import open_worker
 
     problems = []
     for index, dsn in enumerate(dsns, start=1):

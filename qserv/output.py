@@ -13,17 +13,10 @@ import io
 import json
 import math
 
+from qserv.formats.names import unique_names
+
 FORMATS = ("csv", "tsv", "json", "votable", "parquet", "fits")
 BINARY_FORMATS = ("parquet", "fits")
-
-
-def unique_names(names):
-    seen, unique = {}, []
-    for name in names:
-        count = seen.get(name.lower(), 0) + 1
-        seen[name.lower()] = count
-        unique.append(name if count == 1 else f"{name}_{count}")
-    return unique
 
 
 def _json_value(value):
@@ -107,7 +100,7 @@ def render(table, format_):
         pq.write_table(table, buffer)
         return buffer.getvalue()
     if format_ == "votable":
-        from qserv.formats.votable import votable_bytes  # here: it imports unique_names from us
+        from qserv.formats.votable import votable_bytes  # here: numpy and the VOTable writer only when asked
 
         return votable_bytes(table)
     if format_ == "fits":

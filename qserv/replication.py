@@ -7,11 +7,11 @@ import os
 
 from sqlalchemy import select
 
-from qserv.errors import UserError
+from qserv.errors import UserError, WorkerQueryError, WorkerUnavailableError
 from qserv.exec.chunk_rows import copy_chunk, sign_chunks
 from qserv.exec.moves import chunked_tables
 from qserv.exec.worker import physical_table_name
-from qserv.exec.workers import WorkerQueryError, WorkerUnavailableError, open_worker
+from qserv.exec.backends import open_worker
 from qserv.ingest.transactions import pending_transactions
 from qserv.meta import workers as registry
 from qserv.meta.catalog import ConflictError, active_workers, get_database, table_columns

@@ -2,7 +2,8 @@
 
 A chunk's signature on a worker is, per table, the number of visible rows stored with that chunk
 id (own rows and overlap copies) and an order-independent checksum: the sum modulo 2**64 of a
-64-bit hash of every row (all stored columns, system columns included). Rows are read as Arrow,
+64-bit hash of every row (the user's columns, the chunk, sub-chunk and overlap flag; not the
+transaction and contribution ids, which a copy replaces). Rows are read as Arrow,
 cast to the table's canonical Arrow types and hashed by an in-memory DuckDB, so replicas on
 DuckDB and PostgreSQL workers sign alike. The sum (unlike an XOR) also tells a duplicated row.
 """
@@ -10,24 +11,19 @@ DuckDB and PostgreSQL workers sign alike. The sum (unlike an XOR) also tells a d
 import duckdb
 import pyarrow as pa
 
-from qserv.exec.worker import SYSTEM_COLUMNS
-from qserv.exec.workers import quote
 from qserv.schema.types import arrow_type
+from qserv.storage import SYSTEM_COLUMNS, quote, visible_condition
 
 # Chunks read per worker statement when signing many chunks.
 SIGN_BATCH_CHUNKS = 256
 HASH_MODULUS = 1 << 64
+UNSIGNED = ("_qserv_txn", "_qserv_contrib")
 
 
 def stored_schema(columns):
     """The Arrow schema of a stored table: the user's ``Column``s, then SYSTEM_COLUMNS."""
     return pa.schema([(c.name, arrow_type(c)) for c in columns]
                      + [(name, arrow_type(datatype)) for name, datatype in SYSTEM_COLUMNS])
-
-
-def _visible(hidden):
-    """The SQL condition of rows not written by the ``hidden`` transactions (ints)."""
-    return f"_qserv_txn NOT IN ({', '.join(str(int(t)) for t in sorted(hidden))})" if hidden else "TRUE"
 
 
 def read_chunk(worker, table, chunk):
@@ -44,19 +40,29 @@ def delete_chunk(worker, table, chunk):
     return worker.delete_where(table, f"_qserv_chunk = {int(chunk)}")
 
 
-def copy_chunk(source, target, table, columns, chunk):
-    """Replace the rows of ``chunk`` in ``table`` on ``target`` by those on ``source``."""
+def copy_chunk(source, target, table, columns, chunk, transaction=None):
+    """Replace the rows of ``chunk`` in ``table`` on ``target`` by those on ``source``, written as
+    rows of ``transaction`` when given (so they stay hidden until it commits)."""
     rows = read_chunk(source, table, chunk)
     target.ensure_table(table, columns)
     delete_chunk(target, table, chunk)
     if rows is not None and rows.num_rows:
+        if transaction is not None:
+            index = rows.schema.get_field_index("_qserv_txn")
+            rows = rows.set_column(index, rows.schema.field(index), pa.array([transaction] * rows.num_rows, pa.int64()))
         target.load(table, rows)
+
+
+def retag_chunk(worker, table, chunk, transaction):
+    """Mark the rows of ``chunk`` on ``worker`` as rows of ``transaction``."""
+    if worker.table_exists(table):
+        worker.execute(f"UPDATE {quote(table)} SET _qserv_txn = {int(transaction)} WHERE _qserv_chunk = {int(chunk)}")
 
 
 def sign_rows(rows, schema):
     """{chunk: (rows, checksum)} of an Arrow table of stored rows."""
     rows = rows.select(schema.names).cast(schema)
-    names = ", ".join(quote(name) for name in schema.names)
+    names = ", ".join(quote(name) for name in schema.names if name not in UNSIGNED)
     connection = duckdb.connect()
     try:
         connection.register("_rows", rows)
@@ -79,6 +85,6 @@ def sign_chunks(worker, table, columns, chunks, hidden):
     for start in range(0, len(chunks), SIGN_BATCH_CHUNKS):
         part = chunks[start:start + SIGN_BATCH_CHUNKS]
         rows = worker.query(f"SELECT * FROM {quote(table)} WHERE _qserv_chunk IN "
-                            f"({', '.join(map(str, part))}) AND {_visible(hidden)}")
+                            f"({', '.join(map(str, part))}) AND {visible_condition(hidden)}")
         signed.update(sign_rows(rows, schema))
     return signed

@@ -26,22 +26,11 @@ from itertools import count
 
 import duckdb
 
-from qserv.errors import UserError
+from qserv.errors import QueryDataError, ResultTooLargeError, WorkerQueryError, WorkerUnavailableError
 from qserv.exec.cancel import QueryCancelledError
-from qserv.exec.workers import WorkerQueryError, WorkerUnavailableError
 from qserv.query.aggregates import UnsupportedQueryError
 
 WORKER_ERRORS = (WorkerUnavailableError, WorkerQueryError)
-
-
-class ResultTooLargeError(UserError):
-    """The rows workers returned for a query exceed the instance's result-size limit."""
-
-    http_status = 413
-
-
-class QueryDataError(UserError):
-    """The query cannot be evaluated on the rows it reads (the backend's reason says why)."""
 
 
 DUCKDB_DATA_ERRORS = (duckdb.DataError, duckdb.InvalidInputException)

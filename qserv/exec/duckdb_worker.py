@@ -17,11 +17,10 @@ import threading
 
 import duckdb
 
+from qserv.errors import WorkerQueryError, WorkerUnavailableError
 from qserv.exec.worker import Worker
-from qserv.exec.workers import (
-    WorkerQueryError, WorkerUnavailableError, check_same_columns, check_table, conform,
-    create_table_sql, quote,
-)
+from qserv.exec.workers import check_same_columns, check_table, conform, create_table_sql
+from qserv.storage import quote
 
 # Never fetch extensions at run time, never touch files other than the database's own, and let
 # no statement change that.

@@ -8,9 +8,8 @@ from ``qserv.query.plan`` (its column names are the plan's; the engine casts to 
 import numpy as np
 import pyarrow as pa
 
-from qserv.errors import ServiceError
+from qserv.errors import NoReplicaError, WorkerQueryError, WorkerUnavailableError
 from qserv.exec.dispatch import Statement, run_statements
-from qserv.exec.workers import WorkerQueryError, WorkerUnavailableError
 from qserv.merge.fast_path import fast_merge
 from qserv.query.aggregates import PARTIALS
 from qserv.query.inline import czar_relations
@@ -23,12 +22,6 @@ from qserv.sql.emit import to_sql
 
 
 MISSING_SHOWN = 20  # chunk ids named in a "no replica left" error
-
-
-class NoReplicaError(ServiceError):
-    """Some chunks a query must read have no replica on a worker that answers."""
-
-    http_status = 503
 
 
 def batches(chunks, size):

@@ -21,7 +21,7 @@ class WorkerPool:
 
     def get(self, worker_row):
         """The open Worker for a ``qserv.meta.models.Worker`` row (opened on first use)."""
-        from qserv.exec.workers import open_worker
+        from qserv.exec.backends import open_worker
 
         with self._lock:
             worker = self._workers.get(worker_row.id)

@@ -34,11 +34,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as csv
 
+from qserv.errors import WorkerQueryError, WorkerUnavailableError
 from qserv.exec.worker import Worker
-from qserv.exec.workers import (
-    WorkerQueryError, WorkerUnavailableError, check_same_columns, check_table, conform,
-    create_table_sql, quote,
-)
+from qserv.exec.workers import check_same_columns, check_table, conform, create_table_sql
+from qserv.storage import quote
 
 # Arrow type of a result column by PostgreSQL type OID; anything else is read as text.
 ARROW_TYPES = {

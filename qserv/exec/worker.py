@@ -1,25 +1,14 @@
 """The interface of a worker backend: one database engine holding chunk rows of many tables.
 
-Every stored table has the user's columns followed by the system columns below. Physical table
-names are ``<database>__<table>`` (both validated identifiers). Rows become visible to queries only
-through the transaction rules of ``qserv.ingest`` (the ``_qserv_txn`` column); a worker itself
-knows nothing about visibility.
+Every stored table has the user's columns followed by the system columns, under its physical
+name (``qserv.storage``: the conventions, re-exported here for the many modules that name tables).
+Rows become visible to queries only through the transaction rules of ``qserv.ingest`` (the
+``_qserv_txn`` column); a worker itself knows nothing about visibility.
 """
 
 from abc import ABC, abstractmethod
 
-# (name, canonical datatype) of the columns qserv adds to every stored row, in order.
-SYSTEM_COLUMNS = (
-    ("_qserv_chunk", "long"),      # chunk id (HEALPix pixel, time bucket or hash bucket); -1 if none
-    ("_qserv_subchunk", "long"),   # sub-chunk id (nested pixel at the sub-chunk order); -1 if none
-    ("_qserv_overlap", "boolean"),  # true for a copy stored in the overlap of another (sub-)chunk
-    ("_qserv_txn", "long"),        # super-transaction that wrote the row
-    ("_qserv_contrib", "long"),    # contribution that wrote the row (for retries)
-)
-
-
-def physical_table_name(database, table):
-    return f"{database}__{table}"
+from qserv.storage import SYSTEM_COLUMNS, physical_table_name  # noqa: F401 (re-exported)
 
 
 class Worker(ABC):

@@ -1,48 +1,14 @@
-"""Opening worker backends, their errors, and the table rules both backends share.
+"""The table rules both worker backends share (stored columns, CREATE TABLE, row conformance).
 
-``open_worker(name, backend, dsn_or_path)`` returns a :class:`~qserv.exec.worker.Worker`:
-``backend="duckdb"`` takes a database file path, ``backend="postgres"`` a libpq DSN or URL.
+Opening a worker is ``qserv.exec.backends.open_worker``; the worker errors are in ``qserv.errors``.
 """
 
 import pyarrow as pa
 
-from qserv.errors import ServiceError, UserError
-from qserv.exec.worker import SYSTEM_COLUMNS
+from qserv.errors import SchemaMismatchError
+from qserv.errors import WorkerUnavailableError  # noqa: F401 (re-exported for qserv.exec.moves)
 from qserv.schema.columns import Column, SchemaError, check_identifier
-
-BACKENDS = ("duckdb", "postgres")
-
-
-class WorkerUnavailableError(ServiceError):
-    """A worker cannot be reached (connection refused, database missing, file locked)."""
-
-    http_status = 503
-
-
-class WorkerQueryError(ServiceError):
-    """A worker rejected or failed a statement (the message carries the backend's reason)."""
-
-
-class SchemaMismatchError(UserError, ValueError):
-    """Rows or columns do not match the stored table's definition."""
-
-
-def open_worker(name, backend, dsn_or_path):
-    """A worker of ``backend`` named ``name`` (used in every error message)."""
-    if backend == "duckdb":
-        from qserv.exec.duckdb_worker import DuckDBWorker
-
-        return DuckDBWorker(name, dsn_or_path)
-    if backend == "postgres":
-        from qserv.exec.postgres_worker import PostgresWorker
-
-        return PostgresWorker(name, dsn_or_path)
-    raise UserError(f"unknown worker backend {backend!r} (expected one of {', '.join(BACKENDS)})")
-
-
-def quote(identifier):
-    """An identifier in double quotes (as both DuckDB and PostgreSQL read them)."""
-    return '"' + identifier.replace('"', '""') + '"'
+from qserv.storage import SYSTEM_COLUMNS, quote
 
 
 def check_table(table):

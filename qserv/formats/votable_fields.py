@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from qserv.errors import UserError
-from qserv.output import unique_names
+from qserv.formats.names import unique_names
 from qserv.schema.columns import column_of_field
 from qserv.schema.types import votable_field
 

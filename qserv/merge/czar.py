@@ -13,11 +13,11 @@ import threading
 import duckdb
 import pyarrow as pa
 
-from qserv.errors import ServiceError, UserError
-from qserv.exec.dispatch import QueryDataError, ResultTooLargeError, user_fault
-from qserv.exec.workers import quote
+from qserv.errors import QueryDataError, ResultTooLargeError, ServiceError, UserError
+from qserv.exec.dispatch import user_fault
 from qserv.schema.types import duckdb_type
 from qserv.sql.worker_functions import function_sql
+from qserv.storage import quote
 
 CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
           "enable_external_access": False, "lock_configuration": True}  # no files, no SET

@@ -12,12 +12,12 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from qserv.errors import UserError
-from qserv.exec.workers import quote
 from qserv.query.joins import table_key
 from qserv.query.slots import slot
 from qserv.query.tables import Partitioning, TableInfo
 from qserv.schema.columns import Column, SchemaError, check_identifier, column_of_field
 from qserv.schema.types import arrow_type, datatype_from_arrow, duckdb_type, postgres_type
+from qserv.storage import quote
 
 PLACEHOLDER = "_qserv_inline_"
 _NO_PARTITIONING = Partitioning(0, 0, 0.0)

@@ -1,7 +1,7 @@
 """Chunk pruning for non-spatial partitioned tables (pure, no I/O).
 
 - A ``time`` table stores a row in bucket ``floor(MJD / bucket_days)`` of its partition column (an
-  MJD in days; timestamp columns are not pruned). Constant bounds on both sides (``BETWEEN``,
+  MJD in days; timestamp columns are not pruned; the rules are ``qserv.storage``'s). Constant bounds on both sides (``BETWEEN``,
   ``>=``/``>``/``<=``/``<``, ``=``) as top-level WHERE conjuncts give a ``BucketRange``.
 - A ``hash`` table stores a row in bucket ``stable_hash(key) % bucket_count``. ``key = constant``
   and ``key IN (constants)`` give the buckets of those values (``KeyRestriction`` rules), when the
@@ -17,10 +17,10 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
-from qserv.ingest.partitioner import stable_hash
 from qserv.query.conjuncts import identifier_matches, top_level_conjuncts
 from qserv.query.director_keys import director_key_restrictions
 from qserv.query.restrictors import FLIPPED, constant
+from qserv.storage import hash_buckets as key_buckets, time_bucket
 
 INTEGER_TYPES = ("byte", "short", "int", "long")
 TEXT_TYPES = ("char", "string", "unicode", "text")
@@ -76,7 +76,7 @@ def time_bucket_range(select, alias, info):
         return None
     if low > high:
         return BucketRange(0, -1)
-    return BucketRange(math.floor(low / info.bucket_days), math.floor(high / info.bucket_days))
+    return BucketRange(time_bucket(low, info.bucket_days), time_bucket(high, info.bucket_days))
 
 
 def typed_keys(values, datatype):
@@ -97,4 +97,4 @@ def hash_buckets(select, alias, info):
     keys = typed_keys(restrictions[0].values, info.column(info.partition_column).datatype)
     if keys is None:
         return None
-    return np.unique(stable_hash(keys) % info.bucket_count) if len(keys) else np.empty(0, np.int64)
+    return np.unique(key_buckets(keys, info.bucket_count)) if len(keys) else np.empty(0, np.int64)

@@ -31,9 +31,9 @@ from qserv.query.joins import inline_crossmatch, join_shape, source_tables, tabl
 from qserv.query.partition_keys import hash_buckets, time_bucket_range
 from qserv.query.restrictors import chunks_for, spatial_restrictors
 from qserv.query.subqueries import extract_subqueries
+from qserv.storage import CHUNK_COLUMN
 
 MATERIALISED = "_qserv_m"
-CHUNK_COLUMN = "_qserv_chunk"
 ZONE_COLUMN = "_qserv_zone"
 MIN_ZONE_HEIGHT_DEG = 1e-6  # zones of a near-neighbour join are the radius high, at least this
 _QUERIES = (exp.Select, exp.Union, exp.Intersect, exp.Except)

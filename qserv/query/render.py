@@ -3,7 +3,8 @@
 Every catalog table of the template becomes a derived table with the same alias that exposes the
 user's columns only, restricted to
 
-- visible rows: ``_qserv_txn NOT IN (<transactions not committed>)``;
+- visible rows (``qserv.storage.visible_condition``): ``_qserv_txn NOT IN (<transactions not
+  committed>)``;
 - for a sharded table: ``_qserv_chunk IN (<the batch>)`` and, except for the near-neighbour partner
   that reads the overlap, ``NOT _qserv_overlap``.
 
@@ -17,13 +18,12 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from qserv.exec.worker import physical_table_name
-from qserv.exec.workers import quote
 from qserv.query.inline import placeholders, values_sql
 from qserv.query.joins import table_key
-from qserv.query.plan import CHUNK_COLUMN, ZONE_COLUMN, ChunkPlan
+from qserv.query.plan import ZONE_COLUMN, ChunkPlan
 from qserv.query import slots
 from qserv.sql.emit import to_sql
+from qserv.storage import CHUNK_COLUMN, OWN_ROWS_CONDITION, physical_table_name, quote, visible_condition
 
 
 # The slot of the batch's chunk condition.
@@ -39,10 +39,9 @@ def visible_rows(info, alias, hidden_transactions, with_overlap, with_chunk, zon
     (for the near-neighbour zone join of ``qserv.query.plan``)."""
     conditions = []
     if hidden_transactions:
-        listed = ", ".join(str(int(t)) for t in sorted(hidden_transactions))
-        conditions.append(f"{quote('_qserv_txn')} NOT IN ({listed})")
+        conditions.append(visible_condition(hidden_transactions))
     if info.sharded and not with_overlap:
-        conditions.append(f"NOT {quote('_qserv_overlap')}")
+        conditions.append(OWN_ROWS_CONDITION)
     columns = [quote(name) for name in info.column_names + ([CHUNK_COLUMN] if with_chunk else [])]
     source = quote(physical_table_name(info.database, info.name))
     if zone is not None:

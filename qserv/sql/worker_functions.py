@@ -167,7 +167,7 @@ VERSION_FUNCTION = "qserv_functions_version"
 
 def _installed_version(worker):
     """What VERSION_FUNCTION says on ``worker`` (PostgreSQL: its source text), None if undefined."""
-    from qserv.exec.workers import WorkerQueryError
+    from qserv.errors import WorkerQueryError
 
     if worker.backend == "duckdb":  # calling it takes 0.5 ms, listing duckdb_functions() 10 ms
         try:

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from qserv.exec.workers import open_worker
+from qserv.exec.backends import open_worker
 
 BACKENDS = ("duckdb", "postgres")
 

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 from qserv.exec.cancel import Cancellation, QueryCancelledError
-from qserv.exec.dispatch import ResultTooLargeError, Statement, run_statements
-from qserv.exec.workers import WorkerQueryError
+from qserv.exec.dispatch import Statement, run_statements
+from qserv.errors import ResultTooLargeError, WorkerQueryError
 
 
 class FakeWorker:

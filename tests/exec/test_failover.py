@@ -13,8 +13,7 @@ import pytest
 
 import qserv
 from qserv.errors import UserError
-from qserv.exec.dispatch import ResultTooLargeError
-from qserv.exec.executor import NoReplicaError
+from qserv.errors import NoReplicaError, ResultTooLargeError
 from qserv.meta.admin import TableSpec
 from qserv.meta.catalog import active_workers
 from qserv.schema.columns import Column

@@ -7,12 +7,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from qserv.errors import UserError
+from qserv.errors import SchemaMismatchError, UserError, WorkerQueryError, WorkerUnavailableError
+from qserv.exec.backends import open_worker
 from qserv.exec.postgres_worker import READER_ROLE, PostgresWorker
-from qserv.exec.worker import SYSTEM_COLUMNS
-from qserv.exec.workers import (
-    SchemaMismatchError, WorkerQueryError, WorkerUnavailableError, open_worker,
-)
+from qserv.storage import SYSTEM_COLUMNS
 from qserv.schema.columns import Column, SchemaError
 from qserv.schema.types import arrow_type
 

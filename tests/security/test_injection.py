@@ -15,7 +15,7 @@ from astropy.table import Table
 import qserv
 from qserv.api.app import create_app
 from qserv.errors import UserError
-from qserv.exec.workers import WorkerQueryError
+from qserv.errors import WorkerQueryError
 from qserv.merge.czar import Czar
 from qserv.meta.admin import TableSpec
 from qserv.schema.columns import Column

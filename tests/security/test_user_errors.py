@@ -10,9 +10,8 @@ import pytest
 
 import qserv
 from qserv.api.app import create_app
-from qserv.errors import UserError
+from qserv.errors import ResultTooLargeError, UserError
 from qserv.exec.cancel import QueryCancelledError
-from qserv.exec.dispatch import ResultTooLargeError
 from qserv.merge.czar import Czar
 from qserv.meta.admin import TableSpec
 from qserv.schema.columns import Column

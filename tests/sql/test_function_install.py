@@ -3,7 +3,7 @@ fingerprint VERSION_FUNCTION returns) writes nothing; a changed set is written a
 
 import pytest
 
-from qserv.exec.workers import open_worker
+from qserv.exec.backends import open_worker
 from qserv.sql import worker_functions
 from qserv.sql.worker_functions import VERSION_FUNCTION, install
 

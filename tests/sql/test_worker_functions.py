@@ -13,7 +13,7 @@ import pytest
 
 from qserv.errors import UserError
 from qserv.exec.postgres_worker import READER_ROLE
-from qserv.exec.workers import open_worker
+from qserv.exec.backends import open_worker
 from qserv.sphere import Box, Circle, Ellipse, Polygon, angular_separation_deg
 from qserv.sphere.angles import unit_vectors
 from qserv.sql.worker_functions import FUNCTION_NAMES, function_sql, install, polygon_condition_sql
