@@ -5,27 +5,33 @@ switch; a dropped one is switch -> delete. Each is recorded in the ``moves`` tab
 change per chunk at a time). The switch changes the replica records, raises the database's
 ``placement_version`` and marks the record ``switched`` in one central-state transaction, so a
 crash leaves either the old placement (state ``copying``: the next open deletes the partial copy)
-or the new one (``switched``: the next open deletes the old copy). Until the switch, queries read
-the old copy; the old copy is deleted only after the queries of this process that may still read
-it have finished.
+or the new one (``switched``: the next open deletes the old copy).
 
-Rows of one chunk are copied with the database's transactions quiet: a change is refused while a
-transaction of the database is pending, and undone at the switch when a transaction began
-meanwhile (its rows could be missing from the copy).
+A worker may read all its rows of a table without a chunk filter (a full scan), so rows of a
+chunk it does not hold must be invisible: the new copy is written as rows of an open transaction
+of its own, and the old copy is re-tagged with a committed one before the switch; the switch
+commits the first and marks the second aborting, which the transaction recovery would finish.
+Until the switch, queries read the old copy; the old copy is deleted only after the queries of
+this process that may still read it have finished, and the new copy is written only after the
+queries of this process that began before its transaction existed have finished (they would not
+know to hide it).
+
+Rows of one chunk are copied with the database's ingest quiet: a change is refused while a
+transaction of the database is pending, and undone at the switch when one began meanwhile.
 """
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from qserv.errors import ServiceError
-from qserv.exec.chunk_rows import copy_chunk, delete_chunk, sign_chunks
+from qserv.exec.chunk_rows import copy_chunk, delete_chunk, retag_chunk, sign_chunks
 from qserv.exec.worker import physical_table_name
 from qserv.exec.workers import WorkerUnavailableError
 from qserv.faults import crash_point
 from qserv.ingest.owners import current_owner, owner_gone
 from qserv.ingest.transactions import PENDING_STATES
 from qserv.meta.catalog import ConflictError, table_columns
-from qserv.meta.models import Database, Move, Replica, Transaction, Worker
+from qserv.meta.models import Database, Move, Replica, Transaction, Worker, utc_now
 
 
 class MoveVerifyError(ServiceError):
@@ -47,56 +53,67 @@ class ChunkMover:
 
     # -- the three changes ------------------------------------------------------------------
     def move(self, database_id, chunk, source_id, target_id):
-        self._copy_and_switch("move", database_id, chunk, source_id, target_id)
+        self._change("move", database_id, chunk, source_id, target_id)
         self._finish(database_id, chunk)
 
     def add(self, database_id, chunk, source_id, target_id):
-        self._copy_and_switch("add", database_id, chunk, source_id, target_id)
+        self._change("add", database_id, chunk, source_id, target_id)
         self._forget(database_id, chunk)
 
     def drop(self, database_id, chunk, worker_id):
-        with self.store.session() as session:
-            self._check_holders(session, database_id, chunk, worker_id, None)
-            if session.scalar(select(func.count()).where(Replica.database_id == database_id,
-                                                         Replica.chunk == chunk)) < 2:
-                raise ConflictError(f"chunk {chunk} has no other replica")
-            self._record(session, "drop", database_id, chunk, worker_id, None, "switched")
-            self._switch_replicas(session, "drop", database_id, chunk, worker_id, None)
-        crash_point("move-switched")
+        self._change("drop", database_id, chunk, worker_id, None)
         self._finish(database_id, chunk)
 
     # -- steps ------------------------------------------------------------------------------
-    def _copy_and_switch(self, kind, database_id, chunk, source_id, target_id):
+    def _change(self, kind, database_id, chunk, source_id, target_id):
+        """Everything up to and including the switch; undone on any error."""
         with self.store.session() as session:
-            self._check_holders(session, database_id, chunk, source_id, target_id)
-            self._record(session, kind, database_id, chunk, source_id, target_id, "copying")
+            self._check_holders(session, kind, database_id, chunk, source_id, target_id)
+            move = self._record(session, kind, database_id, chunk, source_id, target_id)
+            if kind != "drop":
+                move.new_transaction = self._transaction(session, database_id, "open", f"copy of chunk {chunk}")
+            new_transaction = move.new_transaction
             database = session.get(Database, database_id)
             tables = chunked_tables(database)
-            source, target = session.get(Worker, source_id), session.get(Worker, target_id)
+            source = session.get(Worker, source_id)
+            target = None if target_id is None else session.get(Worker, target_id)
         try:
-            for table, columns in tables:
-                copy_chunk(self.pool.get(source), self.pool.get(target), table, columns, chunk)
-            crash_point("move-copied")
-            self._verify(source, target, tables, chunk)
-            crash_point("move-verified")
+            if kind != "drop":
+                # a query that began before the copy's transaction existed would not hide its rows
+                self.running.wait_for_started(self.grace_s)
+                for table, columns in tables:
+                    copy_chunk(self.pool.get(source), self.pool.get(target), table, columns, chunk, new_transaction)
+                crash_point("move-copied")
+                self._verify(source, target, tables, chunk, new_transaction)
+                crash_point("move-verified")
+            if kind != "add":
+                with self.store.session() as session:
+                    move = self._move(session, database_id, chunk)
+                    move.old_transaction = self._transaction(session, database_id, "committed",
+                                                             f"old copy of chunk {chunk}")
+                    old_transaction = move.old_transaction
+                for table, _ in tables:
+                    retag_chunk(self.pool.get(source), table, chunk, old_transaction)
             with self.store.session() as session:
                 move = self._move(session, database_id, chunk)
-                if self._transactions_since(session, database_id, move.last_transaction):
+                if self._transactions_since(session, move):
                     raise ConflictError(f"an ingest transaction began while chunk {chunk} was copied; "
                                         "the copy was undone, try again")
                 self._switch_replicas(session, kind, database_id, chunk, source_id, target_id)
+                self._set_state(session, move.new_transaction, "committed")
+                self._set_state(session, move.old_transaction, "aborting")
                 move.state = "switched"
         except BaseException:
-            self._undo(database_id, chunk, target, tables)
+            self._undo(database_id, chunk)
             raise
         crash_point("move-switched")
 
-    def _verify(self, source, target, tables, chunk):
+    def _verify(self, source, target, tables, chunk, new_transaction):
         with self.store.session() as session:
             hidden = set(session.scalars(select(Transaction.id).where(Transaction.state.in_(PENDING_STATES))))
         for table, columns in tables:
             expected = sign_chunks(self.pool.get(source), table, columns, [chunk], hidden)
-            copied = sign_chunks(self.pool.get(target), table, columns, [chunk], hidden)
+            copied = sign_chunks(self.pool.get(target), table, columns, [chunk], hidden - {new_transaction})
             if expected != copied:
                 raise MoveVerifyError(f"chunk {chunk} of {table} copied from worker {source.name} to "
                                       f"{target.name} does not match: {expected} vs {copied}")
@@ -107,15 +124,28 @@ class ChunkMover:
         with self.store.session() as session:
             move = self._move(session, database_id, chunk)
             tables = chunked_tables(session.get(Database, database_id))
-            old = session.get(Worker, move.source_worker_id)
+            old, old_transaction = session.get(Worker, move.source_worker_id), move.old_transaction
         for table, _ in tables:
-            delete_chunk(self.pool.get(old), table, chunk)
+            worker = self.pool.get(old)
+            if worker.table_exists(table):
+                worker.delete_where(table, f"_qserv_txn = {int(old_transaction)}")
         crash_point("move-deleted")
+        with self.store.session() as session:
+            self._set_state(session, old_transaction, "aborted")
         self._forget(database_id, chunk)
 
-    def _undo(self, database_id, chunk, target, tables):
-        for table, _ in tables:
-            delete_chunk(self.pool.get(target), table, chunk)
+    def _undo(self, database_id, chunk):
+        """Before a switch: delete the partial copy, forget the change."""
+        with self.store.session() as session:
+            move = self._move(session, database_id, chunk)
+            tables = chunked_tables(session.get(Database, database_id))
+            target = None if move.target_worker_id is None else session.get(Worker, move.target_worker_id)
+            new_transaction = move.new_transaction
+        if target is not None:
+            for table, _ in tables:
+                delete_chunk(self.pool.get(target), table, chunk)
+        with self.store.session() as session:
+            self._set_state(session, new_transaction, "aborted")
         self._forget(database_id, chunk)
 
     def _forget(self, database_id, chunk):
@@ -131,33 +161,30 @@ class ChunkMover:
                      for m in session.scalars(select(Move).order_by(Move.id))
                      if owner_gone(m.owner_host, m.owner_pid, m.owner_start)]
         done = []
-        for database_id, chunk, kind, state, target_id in stale:
+        for database_id, chunk, kind, state, _ in stale:
             try:
-                if state == "switched":
-                    if kind == "add":
-                        self._forget(database_id, chunk)
-                    else:
-                        self._finish(database_id, chunk)
-                    done.append((database_id, chunk, "finished"))
+                if state == "switched" and kind == "add":
+                    self._forget(database_id, chunk)
+                elif state == "switched":
+                    self._finish(database_id, chunk)
                 else:
-                    with self.store.session() as session:
-                        tables = chunked_tables(session.get(Database, database_id))
-                        target = session.get(Worker, target_id)
-                    self._undo(database_id, chunk, target, tables)
-                    done.append((database_id, chunk, "undone"))
+                    self._undo(database_id, chunk)
             except WorkerUnavailableError:
                 continue
+            done.append((database_id, chunk, "finished" if state == "switched" else "undone"))
         return done
 
     # -- central state ----------------------------------------------------------------------
     @staticmethod
-    def _check_holders(session, database_id, chunk, source_id, target_id):
+    def _check_holders(session, kind, database_id, chunk, source_id, target_id):
         held = set(session.scalars(select(Replica.worker_id).where(
             Replica.database_id == database_id, Replica.chunk == chunk)))
         if source_id not in held:
             raise ConflictError(f"worker {source_id} holds no replica of chunk {chunk}")
         if target_id is not None and target_id in held:
             raise ConflictError(f"worker {target_id} already holds chunk {chunk}")
+        if kind == "drop" and len(held) < 2:
+            raise ConflictError(f"chunk {chunk} has no other replica")
         pending = session.scalars(select(Transaction.id).where(
             Transaction.database_id == database_id, Transaction.state.in_(PENDING_STATES))).all()
         if pending:
@@ -165,25 +192,48 @@ class ChunkMover:
                                 "finished; commit or abort them first")
 
     @staticmethod
-    def _record(session, kind, database_id, chunk, source_id, target_id, state):
+    def _record(session, kind, database_id, chunk, source_id, target_id):
         last = session.scalar(select(func.max(Transaction.id)).where(Transaction.database_id == database_id))
         host, pid, start = current_owner()
-        session.add(Move(database_id=database_id, chunk=chunk, kind=kind, source_worker_id=source_id,
-                         target_worker_id=target_id, state=state, last_transaction=last or 0,
-                         owner_host=host, owner_pid=pid, owner_start=start))
+        move = Move(database_id=database_id, chunk=chunk, kind=kind, source_worker_id=source_id,
+                    target_worker_id=target_id, state="copying", last_transaction=last or 0,
+                    owner_host=host, owner_pid=pid, owner_start=start)
+        session.add(move)
         try:
             session.flush()
         except IntegrityError as exc:
             raise ConflictError(f"chunk {chunk} is being changed by another operation") from exc
+        return move
+
+    @staticmethod
+    def _transaction(session, database_id, state, note):
+        """A transaction tagging the rows of one copy (owned by this process: the transaction
+        recovery aborts it if open once the process is gone)."""
+        host, pid, start = current_owner()
+        transaction = Transaction(database_id=database_id, state=state, note=note,
+                                  owner_host=host, owner_pid=pid, owner_start=start)
+        session.add(transaction)
+        session.flush()
+        return transaction.id
+
+    @staticmethod
+    def _set_state(session, transaction_id, state):
+        if transaction_id is not None:
+            transaction = session.get(Transaction, transaction_id)
+            transaction.state = state
+            if state in ("committed", "aborted") and transaction.ended_at is None:
+                transaction.ended_at = utc_now()
 
     @staticmethod
     def _move(session, database_id, chunk):
         return session.scalar(select(Move).where(Move.database_id == database_id, Move.chunk == chunk))
 
     @staticmethod
-    def _transactions_since(session, database_id, last):
-        return session.scalars(select(Transaction.id).where(
-            Transaction.database_id == database_id, Transaction.id > last)).all()
+    def _transactions_since(session, move):
+        """Transactions of the database begun since the change started, but its own."""
+        own = {move.new_transaction, move.old_transaction}
+        return [t for t in session.scalars(select(Transaction.id).where(
+            Transaction.database_id == move.database_id, Transaction.id > move.last_transaction)) if t not in own]
 
     @staticmethod
     def _switch_replicas(session, kind, database_id, chunk, source_id, target_id):

@@ -213,3 +213,29 @@ class Token(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Move(Base):
+    """A replica change in progress (qserv.exec.moves): ``kind`` move (source -> target), add (a new
+    replica on target, copied from source) or drop (source's replica). ``state`` copying: the target
+    may hold a partial copy, the replicas are unchanged; switched: the replica records changed, the
+    old copy may remain on source. The next open undoes or finishes it once its owner is gone."""
+
+    __tablename__ = "moves"
+    __table_args__ = (UniqueConstraint("database_id", "chunk"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    database_id: Mapped[int] = mapped_column(ForeignKey("databases.id"))
+    chunk: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(8))  # move | add | drop
+    source_worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"))
+    target_worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id"))
+    state: Mapped[str] = mapped_column(String(16))  # copying | switched
+    last_transaction: Mapped[int] = mapped_column(Integer, default=0)  # largest transaction id at start
+    # the transaction of the new copy's rows (open until the switch) and of the old copy's rows
+    # (committed until the switch, then aborting: hidden, and deleted by the transaction recovery)
+    new_transaction: Mapped[int | None] = mapped_column(Integer)
+    old_transaction: Mapped[int | None] = mapped_column(Integer)
+    owner_host: Mapped[str | None] = mapped_column(String(255))
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    owner_start: Mapped[int | None] = mapped_column(BigInteger)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
