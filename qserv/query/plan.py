@@ -1,9 +1,10 @@
 """The planner's driver (pure, no I/O): a resolved query tree -> the plans that answer it.
 
-``plan_query(tree, tables)`` sequences the rules:
+``plan_query(tree, tables)`` takes a resolved tree whose Qserv areaspecs are already
+point-in-region predicates (``rewrite_areaspecs``, run once by the engine's front end) and
+sequences the rules:
 
-1. ``rewrite_areaspecs``: Qserv areaspecs become point-in-region predicates on the director table.
-2. By what the query reads:
+1. By what the query reads:
    - no catalog table, or inline tables only (TAP_SCHEMA, uploads: ``qserv.query.inline``): a
      ``CzarPlan`` evaluated by the czar alone (``SELECT 1 + 1``);
    - replicated tables only: a ``ReplicatedPlan``, the whole query on one worker;
@@ -12,7 +13,7 @@
      of the parts that read catalog tables, each replaced by ``SELECT * FROM _qserv_m<k>`` and
      materialised before the czar runs the rest. A SELECT that reads catalog tables and also a
      derived table or a subquery is refused.
-3. A ``ChunkPlan``: ``join_shape`` (chunk-local joins), spatial restrictors and director-key
+2. A ``ChunkPlan``: ``join_shape`` (chunk-local joins), spatial restrictors and director-key
    restrictions of the chunk-defining aliases, time and hash buckets, ``split_aggregates`` (worker
    template and merge statement), ``SELECT COUNT(*) FROM t`` from the chunk row counters, and
    the row limit that lets dispatch stop early, and the routing of an inline list of positions
@@ -25,8 +26,8 @@ import numpy as np
 from sqlglot import exp
 
 from qserv.query.aggregates import PARTIALS, UnsupportedQueryError, split_aggregates
-from qserv.query.areaspec import rewrite_areaspecs
 from qserv.query.director_keys import director_key_restrictions
+from qserv.query.float_sums import widen_float_sums
 from qserv.query.joins import inline_crossmatch, join_shape, source_tables, table_key
 from qserv.query.partition_keys import hash_buckets, time_bucket_range
 from qserv.query.restrictors import chunks_for, spatial_restrictors
@@ -102,10 +103,9 @@ def catalog_tables(tree, tables):
 
 
 def plan_query(tree, tables):
-    """The plan answering ``tree`` (resolved by ``resolve_identifiers``; not changed).
-    ``tables`` maps "db.table" -> TableInfo for every catalog table."""
-    tree = rewrite_areaspecs(tree.copy(), tables)
-    return _plan(tree, tables, [0])
+    """The plan answering ``tree`` (resolved by ``resolve_identifiers``, areaspecs rewritten; not
+    changed). ``tables`` maps "db.table" -> TableInfo for every catalog table."""
+    return _plan(widen_float_sums(tree.copy(), tables), tables, [0])
 
 
 def _plan(tree, tables, counter):
