@@ -97,9 +97,12 @@ class ContributionLoader:
         return jobs
 
     def write(self, worker_id, batch, placement, mask):
-        subset = None if mask is None else np.flatnonzero(mask)
-        if subset is not None and len(subset) == 0:
+        """Append a worker's rows of ``batch``, ordered by chunk: stored row groups then cover few
+        chunks each, so a query reading some chunks skips the others' row groups (min/max)."""
+        subset = np.arange(len(placement.chunks)) if mask is None else np.flatnonzero(mask)
+        if len(subset) == 0:
             return
+        subset = subset[np.argsort(placement.chunks[subset], kind="stable")]
         rows = partitioner.with_system_columns(batch, placement, self.plan.transaction_id,
                                                self.plan.contribution_id, subset)
         worker = self.pool.get(self.workers[worker_id])
