@@ -61,12 +61,16 @@ def read_snapshot(session):
 
 
 # Rows of databases, tables and workers are only ever added (nothing deletes them) and only their
-# publication and state change, so these counts and largest ids say whether the catalog changed.
+# publication and state change, so these counts, sums and largest ids say whether the catalog changed.
 # Whoever adds an operation that alters or deletes such a row must extend this fingerprint (e.g.
 # with a version column).
 _FINGERPRINT = select(*(select(aggregate(column)).scalar_subquery()
                         for column in (Database.id, Table.id, Worker.id) for aggregate in (func.count, func.max)),
-                      select(func.count(Worker.id)).where(Worker.state == "active").scalar_subquery(),
+                      # which workers are active: their count, and sums of ids and squared ids (a
+                      # worker disabled and another enabled changes them)
+                      *(select(aggregate).where(Worker.state == "active").scalar_subquery()
+                        for aggregate in (func.count(Worker.id), func.sum(Worker.id),
+                                          func.sum(Worker.id * Worker.id))),
                       select(func.count(Database.id)).where(Database.published.is_(True)).scalar_subquery(),
                       *CHUNK_MAP_VERSION)
 _CATALOG_PART = len(_FINGERPRINT.selected_columns) - len(CHUNK_MAP_VERSION)

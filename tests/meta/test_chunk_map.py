@@ -12,7 +12,7 @@ import qserv
 from qserv.instance import init_instance
 from qserv.meta.admin import TableSpec
 from qserv.meta.chunk_map import ChunkCounts, Placement, read_chunk_map
-from qserv.meta.models import Chunk, Database, Replica, Table
+from qserv.meta.models import Chunk, Database, Replica, Table, Worker
 from qserv.meta.snapshot import SnapshotCache
 from qserv.schema.columns import Column
 
@@ -137,3 +137,17 @@ def test_a_replica_change_is_seen_through_the_placement_version(engine):
     with engine.store.session() as session:
         holders = cache.read(session).chunk_map.placement("sky").holders_of([chunk])[0][0]
     assert spare in holders.tolist()
+
+
+def test_the_snapshot_sees_one_worker_disabled_and_another_enabled(engine):
+    cache = SnapshotCache()
+    with engine.store.session() as session:
+        rows = session.scalars(select(Worker).order_by(Worker.id)).all()
+        rows[0].state = "disabled"
+    with engine.store.session() as session:
+        assert set(cache.read(session).workers) == {rows[1].id, rows[2].id}
+    with engine.store.session() as session:  # as many active workers as before, other ones
+        for row in session.scalars(select(Worker)):
+            row.state = "disabled" if row.id == rows[1].id else "active"
+    with engine.store.session() as session:
+        assert set(cache.read(session).workers) == {rows[0].id, rows[2].id}
