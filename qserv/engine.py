@@ -3,7 +3,6 @@
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-import threading
 import time
 
 import pyarrow as pa
@@ -12,6 +11,7 @@ from sqlglot import exp
 
 from qserv.errors import QservError, UserError
 from qserv.exec.cancel import Cancellation, QueryCancelledError
+from qserv.exec.context import ExecutionContext, WorkerAccess
 from qserv.exec.executor import QueryRun
 from qserv.exec.explain import explain_plan
 from qserv.exec.moves import ChunkMover
@@ -38,7 +38,6 @@ from qserv.schema.columns import field_with_column
 from qserv.schema.types import arrow_type, duckdb_type
 from qserv.settings import load_settings, store_setting
 from qserv.sql.dialects import parse, resolve_identifiers, to_sql
-from qserv.sql.worker_functions import install as install_functions
 from qserv.storage import OWN_ROWS_CONDITION, physical_table_name, visible_condition
 
 
@@ -68,9 +67,8 @@ class Engine:
         # Worker statements of all queries run on these threads (each query keeps at most
         # ``query_threads`` of its own going); sized so that concurrent queries rarely wait.
         self.statement_pool = ThreadPoolExecutor(STATEMENT_THREADS, thread_name_prefix="qserv-statement")
-        self._functions_installed = set()
-        self._functions_lock = threading.Lock()
-        self._failed_at = {}  # worker id -> time.monotonic() of its last unavailability
+        self.execution = ExecutionContext(WorkerAccess(self.pool, self.settings["worker_suspect_s"]),
+                                          self.index.chunks_holding, self.czar, self.statement_pool, self.settings)
 
     def __enter__(self):
         return self
@@ -261,27 +259,6 @@ class Engine:
                 found[info.key] = info
         return found
 
-    def worker(self, worker_ref):
-        """The open Worker of a snapshot's worker, with the query functions installed."""
-        worker = self.pool.get(worker_ref)
-        with self._functions_lock:
-            if worker_ref.id not in self._functions_installed:
-                install_functions(worker)
-                self._functions_installed.add(worker_ref.id)
-        return worker
-
-    def worker_failed(self, worker_id):
-        """A worker could not be reached: reopen it on next use, and prefer its replicas for a
-        while (setting ``worker_suspect_s``)."""
-        self._failed_at[worker_id] = time.monotonic()
-        with self._functions_lock:
-            self._functions_installed.discard(worker_id)
-        self.pool.discard(worker_id)
-
-    def recently_failed(self, worker_id):
-        failed_at = self._failed_at.get(worker_id)
-        return failed_at is not None and time.monotonic() - failed_at < self.settings["worker_suspect_s"]
-
     def query(self, text, lang="adql", db=None, user=None, timeout_s=None, cancellation=None,
               uploads=None, max_rows=None, include_unpublished=True, progress=None):
         """The answer of one ADQL (``lang="adql"``) or Qserv SQL (``"qserv"``) query as a
@@ -299,7 +276,7 @@ class Engine:
         try:
             with self.running.track():  # a moved chunk's old copy stays until the query ends
                 snapshot, _, plan, schema = self._prepare(text, lang, db, uploads, max_rows, include_unpublished)
-                run = QueryRun(self, snapshot, cancellation)
+                run = QueryRun(self.execution, snapshot, cancellation)
                 result = conform(run.run(plan), schema)
         except BaseException as error:
             status = "cancelled" if isinstance(error, QueryCancelledError) else "error"
@@ -324,7 +301,7 @@ class Engine:
         """A readable description of how a query runs: its plan, the chunks it reads, the worker
         statements and the merge statement."""
         snapshot, _, plan, _ = self._prepare(text, lang, db, uploads)
-        return explain_plan(plan, QueryRun(self, snapshot, Cancellation()))
+        return explain_plan(plan, QueryRun(self.execution, snapshot, Cancellation()))
 
     def reference_sql(self, text, lang="adql", db=None):
         """The query as DuckDB SQL over unsharded tables named "db"."table" (the differential

@@ -1,7 +1,8 @@
 """Executing a plan: chunk selection, replica choice, worker statements, merge at the czar.
 
-``QueryRun(engine, snapshot, cancellation).run(plan)`` returns the merged pyarrow.Table of a plan
+``QueryRun(context, snapshot, cancellation).run(plan)`` returns the merged pyarrow.Table of a plan
 from ``qserv.query.plan`` (its column names are the plan's; the engine casts to the final schema).
+``context`` (``qserv.exec.context.ExecutionContext``) is all it reaches of the instance.
 ``chunks_touched`` counts the chunks whose rows were read.
 """
 
@@ -46,8 +47,8 @@ def interleaved(statements):
 
 
 class QueryRun:
-    def __init__(self, engine, snapshot, cancellation):
-        self.engine = engine
+    def __init__(self, context, snapshot, cancellation):
+        self.context = context
         self.snapshot = snapshot
         self.cancellation = cancellation
         self.chunks_touched = 0
@@ -58,13 +59,13 @@ class QueryRun:
         self._every_chunk = False  # whether they are all the populated chunks of the plan's tables
 
     def _max_bytes(self):
-        return self.engine.settings["query_result_max_mb"] << 20
+        return self.context.settings["query_result_max_mb"] << 20
 
     def run(self, plan):
         if isinstance(plan, CzarPlan):
             inputs = {name: self.run(part) for name, part in plan.inputs.items()}
             tree, relations = czar_relations(plan.tree, self.snapshot.tables)
-            return self.engine.czar.run(to_sql(tree, "duckdb"), {**inputs, **relations}, self.cancellation)
+            return self.context.czar.run(to_sql(tree, "duckdb"), {**inputs, **relations}, self.cancellation)
         if isinstance(plan, SubqueryPlan):
             tree = plan.tree.copy()
             for name, (kind, part) in plan.subqueries.items():
@@ -76,11 +77,11 @@ class QueryRun:
             self._placement, self._database, self._chunks = None, None, []
             statements = self._placed(plan, {self._any_worker(): []})
             return run_statements(statements, self.cancellation, 1, reroute=self._reroute(plan),
-                                  max_bytes=self._max_bytes(), pool=self.engine.statement_pool)[0]
+                                  max_bytes=self._max_bytes(), pool=self.context.statement_pool)[0]
         return self._chunk_plan(plan)
 
     def worker_for(self, worker_id):
-        return self.engine.worker(self.snapshot.workers[worker_id])
+        return self.context.workers.open(self.snapshot.workers[worker_id])
 
     # -- chunk plans ------------------------------------------------------------------------
     def selected_chunks(self, plan):
@@ -90,8 +91,8 @@ class QueryRun:
         for director, values in plan.key_lookups:
             keys = typed_keys(values, director.column(director.id_column).datatype)
             if keys is not None:
-                held = self.engine.index.chunks_holding(director.database, director.name, keys,
-                                                       self.snapshot.hidden_transactions)
+                held = self.context.chunks_holding(director.database, director.name, keys,
+                                                    self.snapshot.hidden_transactions)
                 allowed = held if allowed is None else np.intersect1d(allowed, held)
         if plan.buckets is not None:
             allowed = plan.buckets if allowed is None else np.intersect1d(allowed, plan.buckets)
@@ -119,18 +120,18 @@ class QueryRun:
             return pa.table({"count": pa.array([int(counts.rows.sum())], pa.int64())})
         if reads_no_rows(plan, chunks):  # evaluated by the czar on its empty tables: no worker asked
             tree, relations = czar_relations(plan.select, self.snapshot.tables)
-            return self.engine.czar.run(to_sql(tree, "duckdb"), relations, self.cancellation)
+            return self.context.czar.run(to_sql(tree, "duckdb"), relations, self.cancellation)
         database = next(iter(plan.chunk_tables)).database
         statements = self.statements(plan, database, chunks)
-        partials = run_statements(statements, self.cancellation, self.engine.settings["query_threads"],
+        partials = run_statements(statements, self.cancellation, self.context.settings["query_threads"],
                                   plan.row_limit, reroute=self._reroute(plan), max_bytes=self._max_bytes(),
-                                  pool=self.engine.statement_pool)
+                                  pool=self.context.statement_pool)
         self.chunks_touched += len(chunks)
         merged = pa.concat_tables(partials, promote_options="permissive")
         fast = fast_merge(plan.merge, merged)  # the Cython kernels, when they win for this case
         if fast is not None:
             return fast
-        return self.engine.czar.run(to_sql(plan.merge, "duckdb"), {PARTIALS: merged}, self.cancellation)
+        return self.context.czar.run(to_sql(plan.merge, "duckdb"), {PARTIALS: merged}, self.cancellation)
 
     def statements(self, plan, database, chunks):
         """The worker statements reading ``chunks`` (ids) of ``database`` for ``plan``: each chunk
@@ -145,13 +146,13 @@ class QueryRun:
         usable = [w for w in self.snapshot.workers if w not in self.failures]
         if not usable:
             raise self._no_replica_error("every worker failed", ())
-        return min(usable, key=lambda w: (self.engine.recently_failed(w), w))
+        return min(usable, key=lambda w: (self.context.workers.recently_failed(w), w))
 
     def _assign(self, chunks):
         """{worker id: [chunk]}: each chunk (sorted ids) on an active replica that has not failed
         in this query, spread evenly, preferring workers that have not failed recently."""
         usable = {w for w in self.snapshot.workers if w not in self.failures}
-        preferred = {w for w in usable if not self.engine.recently_failed(w)}
+        preferred = {w for w in usable if not self.context.workers.recently_failed(w)}
         assigned, missing = self._placement.assign(chunks, preferred)
         if missing and preferred != usable:  # the rest on recently failed workers, if need be
             more, missing = self._placement.assign(missing, usable - preferred)
@@ -177,7 +178,7 @@ class QueryRun:
     def _placed(self, plan, assigned):
         """Statements for an assignment; a worker that cannot be opened counts as failed and its
         chunks are placed again."""
-        size = self.engine.settings["query_batch_chunks"]
+        size = self.context.settings["query_batch_chunks"]
         statements = []
         for worker_id, owned in sorted(assigned.items()):
             try:
@@ -212,7 +213,7 @@ class QueryRun:
     def _failed(self, worker_id, error):
         self.failures[worker_id] = error
         if isinstance(error, WorkerUnavailableError):
-            self.engine.worker_failed(worker_id)
+            self.context.workers.failed(worker_id)
 
     def _reroute(self, plan):
         """Failover for ``run_statements``: the chunks of a failed statement on other replicas."""

@@ -61,7 +61,7 @@ class Outage:
 
     def __init__(self, engine, worker_row, after):
         self.engine, self.row, self.after = engine, worker_row, after
-        self.worker = engine.worker(worker_row)
+        self.worker = engine.execution.workers.open(worker_row)
         self.calls = 0
         self.broken = False
         self._query = self.worker.query
@@ -90,7 +90,7 @@ class Outage:
         self.worker.query = self._query
         if self.row.backend == "postgres":
             _admin(f'ALTER DATABASE "{self._dbname()}" ALLOW_CONNECTIONS true')
-        self.engine.worker_failed(self.row.id)  # reopened on next use
+        self.engine.execution.workers.failed(self.row.id)  # reopened on next use
 
 
 def _admin(*statements):

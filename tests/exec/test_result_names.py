@@ -88,7 +88,7 @@ def test_absent_director_ids_ask_no_worker(engine, reference, template, monkeypa
     def no_worker(*_):
         raise AssertionError("a worker was asked")
 
-    monkeypatch.setattr(engine, "worker", no_worker)
+    monkeypatch.setattr(engine.execution.workers, "open", no_worker)
     got = engine.query(text)
     assert got.schema == answered.schema
     want = expected(engine, reference, text)

@@ -186,7 +186,7 @@ def test_tap_sync_upload_injection(engine):
 def worker(engine):
     with engine.store.session() as session:
         snapshot = engine._snapshots.read(session)
-    return engine.worker(next(iter(snapshot.workers.values())))
+    return engine.execution.workers.open(next(iter(snapshot.workers.values())))
 
 
 def test_worker_statements_cannot_read_files_or_write(worker, tmp_path):
