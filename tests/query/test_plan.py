@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 
 from qserv.query.aggregates import UnsupportedQueryError
+from qserv.query.areaspec import rewrite_areaspecs
 from qserv.query.plan import ChunkPlan, CzarPlan, ReplicatedPlan, plan_query
 from qserv.query.render import worker_sql
 from qserv.sql.worker_functions import function_sql
@@ -40,7 +41,8 @@ TABLES = {info.key: info for info in [
 
 def plan(text, lang="adql"):
     columns = {key: info.column_names for key, info in TABLES.items()}
-    return plan_query(resolve_identifiers(parse(text, lang), columns, default_database="sky"), TABLES)
+    tree = resolve_identifiers(parse(text, lang), columns, default_database="sky")
+    return plan_query(rewrite_areaspecs(tree, TABLES), TABLES)
 
 
 def test_kinds_of_plans():
