@@ -286,14 +286,12 @@ def _one_line(text, width=HISTORY_TEXT_WIDTH):
 @click.pass_context
 def history(context, limit, status, user):
     """The query log, newest first: id, submitted, status, duration_ms, rows, chunks, user, query."""
-    from qserv.meta.query_log import recent_queries
-
     def dash(value):
         return "-" if value is None else str(value)
 
     lines = []
-    with _engine(context) as engine, engine.store.session() as session:
-        for record in recent_queries(session, limit=limit, status=status, user=user):
+    with _engine(context) as engine:
+        for record in engine.recent_queries(limit=limit, status=status, user=user):
             duration = "-" if record.duration_s is None else f"{record.duration_s * 1000:.1f}"
             lines.append(f"{record.id}\t{record.submitted_at:%Y-%m-%dT%H:%M:%S}\t{record.status}\t"
                          f"{duration}\t{dash(record.rows)}\t{dash(record.chunks)}\t{dash(record.user)}\t"

@@ -252,9 +252,7 @@ class Engine:
             found[info.key] = info
         if any(table.args.get("db") and table.args["db"].name.upper() == "TAP_SCHEMA"
                for table in tree.find_all(exp.Table)):
-            with self.store.session() as session:
-                contents = tap_schema_tables(session, include_unpublished)
-            for name, rows in contents.items():
+            for name, rows in self.tap_schema(include_unpublished).items():
                 info = inline_table("TAP_SCHEMA", name, rows, TAP_SCHEMA_COLUMNS[name])
                 found[info.key] = info
         return found
@@ -289,6 +287,12 @@ class Engine:
     def _finish(self, logged, started, status, rows, run, error):
         self.query_log.finished(logged, status, time.monotonic() - started, rows=rows,
                                 chunks=run.chunks_touched if run else None, error=error)
+
+    def tap_schema(self, include_unpublished=True):
+        """The TAP_SCHEMA tables ("schemas", "tables", ... -> pyarrow.Table,
+        ``qserv.meta.tap_schema``); only published databases without ``include_unpublished``."""
+        with self.store.session() as session:
+            return tap_schema_tables(session, include_unpublished)
 
     def recent_queries(self, limit=20, status=None, user=None):
         """The query log, newest first (``qserv.meta.query_log.recent_queries``), including every

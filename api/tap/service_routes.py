@@ -11,7 +11,6 @@ from qserv.api.tap.params import TapParameterError, parse_whole, query_parameter
 from qserv.api.tap.service import base_url, caller, parameters, request_uploads, service
 from qserv.api.tap.vosi import availability_xml, capabilities_xml, table_xml, tables_xml
 from qserv.errors import AuthenticationError
-from qserv.meta.tap_schema import tap_schema_tables
 from qserv.meta.users import ANONYMOUS
 
 blueprint = Blueprint("tap", __name__, url_prefix="/tap")
@@ -24,8 +23,7 @@ SYNC_HINT = "queries running longer than the /sync limit must be submitted to {b
 def root():
     who = caller()
     base = base_url()
-    with service().engine.store.session() as session:
-        schema = tap_schema_tables(session, include_unpublished=who.is_admin)
+    schema = service().engine.tap_schema(include_unpublished=who.is_admin)
     tables = [name for name in schema["tables"].column("table_name").to_pylist()
               if not name.upper().startswith("TAP_SCHEMA.")]
     items = "".join(f"<li><code>{escape(name)}</code></li>" for name in tables) or "<li>(none yet)</li>"
@@ -65,8 +63,7 @@ def capabilities():
 def availability():
     engine = service().engine
     try:
-        with engine.store.session() as session:
-            tap_schema_tables(session)
+        engine.tap_schema(include_unpublished=False)
         available, note = True, "the service is accepting queries"
     except Exception as error:  # the answer is the report
         available, note = False, f"the central state cannot be read: {error}"
@@ -79,16 +76,14 @@ def tables():
     detail = parameters().get("detail", "max").lower()
     if detail not in ("min", "max"):
         raise TapParameterError(f"detail={detail} is not supported (use min or max)")
-    with service().engine.store.session() as session:
-        schema = tap_schema_tables(session, include_unpublished=who.is_admin)
+    schema = service().engine.tap_schema(include_unpublished=who.is_admin)
     return Response(tables_xml(schema, detail=detail), mimetype=XML)
 
 
 @blueprint.get("/tables/<path:name>")
 def table(name):
     who = caller()
-    with service().engine.store.session() as session:
-        schema = tap_schema_tables(session, include_unpublished=who.is_admin)
+    schema = service().engine.tap_schema(include_unpublished=who.is_admin)
     return Response(table_xml(schema, name), mimetype=XML)
 
 
