@@ -9,8 +9,8 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlglot import exp
 
-from qserv.errors import QservError, UserError
-from qserv.exec.cancel import Cancellation, QueryCancelledError
+from qserv.errors import QservError, QueryCancelledError, UserError
+from qserv.exec.cancel import Cancellation
 from qserv.exec.context import ExecutionContext, WorkerAccess
 from qserv.exec.executor import QueryRun
 from qserv.exec.explain import explain_plan

@@ -34,6 +34,10 @@ class NotFoundError(UserError, LookupError):
     http_status = 404
 
 
+class ConflictError(UserError):
+    """The request conflicts with the current state (exists already, wrong state...)."""
+
+
 class AuthenticationError(UserError):
     """The request carries no valid credentials and anonymous access is not allowed."""
 
@@ -116,3 +120,40 @@ class ResultTooLargeError(UserError):
 
 class QueryDataError(UserError):
     """The query cannot be evaluated on the rows it reads (the backend's reason says why)."""
+
+
+class QueryCancelledError(QservError):
+    """A query was cancelled, by its caller or because it ran past its time limit."""
+
+    exit_code = 1
+    http_status = 408
+
+
+class QuerySyntaxError(UserError, ValueError):
+    """The query text cannot be parsed, or uses a construct this engine refuses."""
+
+
+class UnsupportedQueryError(UserError, ValueError):
+    """The query uses a construct that cannot be run exactly over a sharded table."""
+
+
+class QueryBindError(UserError, ValueError):
+    """The query is well-formed but cannot be evaluated (types, functions, names)."""
+
+
+class MetaStoreError(ServiceError):
+    """The central state database cannot be used."""
+
+
+class TapParameterError(UserError):
+    """A TAP parameter is missing or has a value the service does not accept."""
+
+
+class UploadError(UserError):
+    """An uploaded table cannot be read."""
+
+
+class UploadsBusyError(ServiceError):
+    """Every slot for fetching upload URLs is taken."""
+
+    http_status = 503

@@ -7,10 +7,10 @@ import time
 
 from flask import Blueprint, Response, redirect, request, send_file, url_for
 
-from qserv.api.tap.params import TapParameterError, parse_execution_duration, parse_maxrec, parse_wait
+from qserv.api.tap.params import parse_execution_duration, parse_maxrec, parse_wait
 from qserv.api.tap.service import caller, parameters, request_uploads, service
 from qserv.api.tap.uws_xml import job_list_xml, job_xml, parameters_xml, results_xml
-from qserv.errors import NotFoundError
+from qserv.errors import NotFoundError, TapParameterError
 from qserv.formats.votable import VOTABLE_MIME, error_votable
 from qserv.meta.models import utc_now
 from qserv.meta.tap_jobs import (

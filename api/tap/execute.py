@@ -1,7 +1,8 @@
 """Running one TAP query: parameters in, an Arrow table (capped at MAXREC) and its overflow out."""
 
 from qserv.api.tap.params import effective_maxrec
-from qserv.exec.cancel import Cancellation, QueryCancelledError
+from qserv.errors import QueryCancelledError
+from qserv.exec.cancel import Cancellation
 
 
 def run_query(engine, parameters, caller, uploads, timeout_s, cancellation=None, timeout_hint=None):

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from qserv.formats.votable import VOTABLE_MIME, votable_chunks
 from qserv.output import render
-from qserv.api.tap.params import TapParameterError
+from qserv.errors import TapParameterError
 
 BATCH_ROWS = 65_536
 

@@ -4,13 +4,9 @@ parameters are ignored. Pure functions over a plain {name: value} mapping."""
 from dataclasses import dataclass
 import math
 
-from qserv.errors import UserError
+from qserv.errors import TapParameterError
 
 LANGUAGES = ("ADQL", "ADQL-2.0", "ADQL-2.1")
-
-
-class TapParameterError(UserError):
-    """A TAP parameter is missing or has a value the service does not accept."""
 
 
 def lower_names(pairs):

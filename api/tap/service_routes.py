@@ -7,10 +7,10 @@ from flask import Blueprint, Response, jsonify
 
 from qserv.api.tap.execute import run_query
 from qserv.api.tap.formats import output_format, result_chunks
-from qserv.api.tap.params import TapParameterError, parse_whole, query_parameters
+from qserv.api.tap.params import parse_whole, query_parameters
 from qserv.api.tap.service import base_url, caller, parameters, request_uploads, service
 from qserv.api.tap.vosi import availability_xml, capabilities_xml, table_xml, tables_xml
-from qserv.errors import AuthenticationError
+from qserv.errors import AuthenticationError, TapParameterError
 from qserv.meta.users import ANONYMOUS
 
 blueprint = Blueprint("tap", __name__, url_prefix="/tap")

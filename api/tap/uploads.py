@@ -14,22 +14,11 @@ import numpy as np
 import pyarrow as pa
 
 from qserv.api.tap.fetch import FetchError, FetchPolicy, fetch
-from qserv.api.tap.params import TapParameterError
-from qserv.errors import ServiceError, UserError
+from qserv.errors import TapParameterError, UploadError, UploadsBusyError
 from qserv.schema.columns import check_identifier
 
 log = logging.getLogger(__name__)
 MAX_TABLES = 8  # tables one UPLOAD parameter may name
-
-
-class UploadError(UserError):
-    """An uploaded table cannot be read."""
-
-
-class UploadsBusyError(ServiceError):
-    """Every slot for fetching upload URLs is taken."""
-
-    http_status = 503
 
 
 @dataclass(frozen=True)

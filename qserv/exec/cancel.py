@@ -4,14 +4,7 @@ from contextlib import contextmanager
 import threading
 import time
 
-from qserv.errors import QservError
-
-
-class QueryCancelledError(QservError):
-    """A query was cancelled, by its caller or because it ran past its time limit."""
-
-    exit_code = 1
-    http_status = 408
+from qserv.errors import QueryCancelledError
 
 
 class Cancellation:

@@ -26,9 +26,10 @@ from itertools import count
 
 import duckdb
 
-from qserv.errors import QueryDataError, ResultTooLargeError, WorkerQueryError, WorkerUnavailableError
-from qserv.exec.cancel import QueryCancelledError
-from qserv.query.aggregates import UnsupportedQueryError
+from qserv.errors import (
+    QueryCancelledError, QueryDataError, ResultTooLargeError, UnsupportedQueryError, WorkerQueryError,
+    WorkerUnavailableError,
+)
 
 WORKER_ERRORS = (WorkerUnavailableError, WorkerQueryError)
 

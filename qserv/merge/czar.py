@@ -13,7 +13,7 @@ import threading
 import duckdb
 import pyarrow as pa
 
-from qserv.errors import QueryDataError, ResultTooLargeError, ServiceError, UserError
+from qserv.errors import QueryBindError, QueryDataError, ResultTooLargeError, ServiceError
 from qserv.exec.dispatch import user_fault
 from qserv.schema.types import duckdb_type
 from qserv.sql.worker_functions import function_sql
@@ -21,10 +21,6 @@ from qserv.storage import quote
 
 CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
           "enable_external_access": False, "lock_configuration": True}  # no files, no SET
-
-
-class QueryBindError(UserError, ValueError):
-    """The query is well-formed but cannot be evaluated (types, functions, names)."""
 
 
 def _plain_type(data_type):

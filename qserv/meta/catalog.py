@@ -2,17 +2,9 @@
 
 from sqlalchemy import select
 
-from qserv.errors import UserError
+from qserv.errors import ConflictError, NotFoundError, UserError  # noqa: F401 (the errors of lookups, re-exported)
 from qserv.meta.models import Database, Table, Transaction, Worker
 from qserv.schema.columns import Column, check_identifier
-
-
-class NotFoundError(UserError, LookupError):
-    """A database, table, worker or transaction that does not exist."""
-
-
-class ConflictError(UserError):
-    """The request conflicts with the current state (exists already, wrong state...)."""
 
 
 def split_table_name(qualified, default_database=None):

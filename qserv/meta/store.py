@@ -15,15 +15,11 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.orm import sessionmaker
 
 import qserv.migrations
-from qserv.errors import ServiceError
+from qserv.errors import MetaStoreError
 
 MIGRATIONS_DIR = Path(qserv.migrations.__file__).parent
 VERSION_TABLE = "alembic_version"  # alembic's default, where it stamps the revision
 _REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.M)
-
-
-class MetaStoreError(ServiceError):
-    """The central state database cannot be used."""
 
 
 def sqlite_url(path):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from qserv.errors import UserError
+from qserv.errors import UnsupportedQueryError
 from qserv.sql.adql import is_call
 
 PARTIALS = "_qserv_partials"
@@ -37,10 +37,6 @@ _REFUSED = {exp.Window: "window functions", exp.Filter: "aggregate FILTER clause
             exp.Lateral: "LATERAL", exp.Qualify: "QUALIFY"}
 # aggregates sqlglot parses as plain (anonymous) function calls
 _OPAQUE_AGGREGATES = ("SCISQL_MEDIAN", "SCISQL_PERCENTILE", "JSON_ARRAYAGG", "JSON_OBJECTAGG")
-
-
-class UnsupportedQueryError(UserError, ValueError):
-    """The query uses a construct that cannot be run exactly over a sharded table."""
 
 
 @dataclass(frozen=True)

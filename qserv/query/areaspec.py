@@ -10,7 +10,7 @@ rows. Anything else is refused with ``UnsupportedQueryError``.
 
 from sqlglot import exp
 
-from qserv.query.aggregates import UnsupportedQueryError
+from qserv.errors import UnsupportedQueryError
 from qserv.query.conjuncts import top_level_conjuncts
 from qserv.query.joins import source_tables, table_key
 from qserv.query.restrictors import constant

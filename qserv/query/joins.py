@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from qserv.query.aggregates import UnsupportedQueryError
+from qserv.errors import UnsupportedQueryError
 from qserv.query.conjuncts import identifier_matches, top_level_conjuncts
 from qserv.query.restrictors import constant
 from qserv.sql.adql import is_call

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlglot import exp
 
-from qserv.query.aggregates import PARTIALS, UnsupportedQueryError, split_aggregates
+from qserv.errors import UnsupportedQueryError
+from qserv.query.aggregates import PARTIALS, split_aggregates
 from qserv.query.director_keys import director_key_restrictions
 from qserv.query.float_sums import widen_float_sums
 from qserv.query.joins import inline_crossmatch, join_shape, source_tables, table_key

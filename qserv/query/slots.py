@@ -10,7 +10,7 @@ so a NUL from the query (or from values substituted into it) is refused. Pure.
 
 from sqlglot import exp
 
-from qserv.sql.adql import QuerySyntaxError
+from qserv.errors import QuerySyntaxError
 
 NUL = "\x00"
 

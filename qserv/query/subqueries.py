@@ -12,8 +12,7 @@ import math
 from sqlglot import exp
 from sqlglot.optimizer.scope import build_scope
 
-from qserv.errors import UserError
-from qserv.query.aggregates import UnsupportedQueryError
+from qserv.errors import UnsupportedQueryError, UserError
 from qserv.query.joins import table_key
 
 PLACEHOLDER = "QSERV_SUBQUERY_"

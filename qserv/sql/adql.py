@@ -22,11 +22,7 @@ from sqlglot import exp, parser, tokens
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.dialects.mysql import MySQL
 
-from qserv.errors import UserError
-
-
-class QuerySyntaxError(UserError, ValueError):
-    """The query text cannot be parsed, or uses a construct this engine refuses."""
+from qserv.errors import QuerySyntaxError
 
 
 class ADQL(Dialect):

@@ -15,7 +15,7 @@ common string and date parts. Some of them are refused later with a more precise
 
 from sqlglot import exp
 
-from qserv.sql.adql import QuerySyntaxError
+from qserv.errors import QuerySyntaxError
 from qserv.sql.worker_functions import FUNCTION_NAMES
 
 # sqlglot's typed nodes that are functions or operators spelt as functions.

@@ -20,7 +20,8 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.scope import traverse_scope
 
-from qserv.sql.adql import DIALECTS, QuerySyntaxError, normalise
+from qserv.errors import QuerySyntaxError
+from qserv.sql.adql import DIALECTS, normalise
 from qserv.sql.allowed_functions import check_functions
 from qserv.sql.emit import to_sql
 

@@ -20,7 +20,8 @@ from sqlglot import exp
 
 from qserv.sphere.box import Box
 from qserv.sphere.polygon import Polygon
-from qserv.sql.adql import AREASPECS, QuerySyntaxError, is_call
+from qserv.errors import QuerySyntaxError
+from qserv.sql.adql import AREASPECS, is_call
 from qserv.sql.worker_functions import BACKENDS, polygon_condition_sql
 
 def constant(node):

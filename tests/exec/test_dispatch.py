@@ -6,9 +6,9 @@ import time
 import pyarrow as pa
 import pytest
 
-from qserv.exec.cancel import Cancellation, QueryCancelledError
+from qserv.exec.cancel import Cancellation
 from qserv.exec.dispatch import Statement, run_statements
-from qserv.errors import ResultTooLargeError, WorkerQueryError
+from qserv.errors import QueryCancelledError, ResultTooLargeError, WorkerQueryError
 
 
 class FakeWorker:

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 import qserv
-from qserv.errors import UserError
-from qserv.exec.cancel import Cancellation, QueryCancelledError
+from qserv.errors import QueryCancelledError, UserError
+from qserv.exec.cancel import Cancellation
 from qserv.meta.admin import TableSpec
 from qserv.schema.columns import Column
 

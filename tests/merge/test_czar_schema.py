@@ -3,7 +3,8 @@
 import duckdb
 import pytest
 
-from qserv.merge.czar import Czar, QueryBindError, _plain_schema, bound_arrow_type
+from qserv.errors import QueryBindError
+from qserv.merge.czar import Czar, _plain_schema, bound_arrow_type
 
 EXPRESSIONS = [
     "true", "1::TINYINT", "1::SMALLINT", "1", "3000000000", "1::HUGEINT", "sum(1::BIGINT)", "1::UTINYINT",

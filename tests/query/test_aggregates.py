@@ -8,8 +8,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from qserv.errors import UserError
-from qserv.query.aggregates import PARTIALS, UnsupportedQueryError, split_aggregates
+from qserv.errors import UnsupportedQueryError, UserError
+from qserv.query.aggregates import PARTIALS, split_aggregates
 from qserv.sql.dialects import parse, to_sql
 
 CHUNKS = 5

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from qserv.query.aggregates import UnsupportedQueryError
+from qserv.errors import UnsupportedQueryError
 from qserv.query.areaspec import rewrite_areaspecs
 from qserv.query.plan import ChunkPlan, CzarPlan, ReplicatedPlan, plan_query
 from qserv.query.render import worker_sql

@@ -10,8 +10,7 @@ import pytest
 
 import qserv
 from qserv.api.app import create_app
-from qserv.errors import ResultTooLargeError, UserError
-from qserv.exec.cancel import QueryCancelledError
+from qserv.errors import QueryCancelledError, ResultTooLargeError, UserError
 from qserv.merge.czar import Czar
 from qserv.meta.admin import TableSpec
 from qserv.schema.columns import Column

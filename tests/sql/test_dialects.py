@@ -10,9 +10,9 @@ import numpy as np
 import psycopg2
 import pytest
 
-from qserv.errors import UserError
+from qserv.errors import QuerySyntaxError, UserError
 from qserv.sphere import Box, Circle, Polygon, angular_separation_deg
-from qserv.sql.dialects import QuerySyntaxError, parse, resolve_identifiers, to_sql
+from qserv.sql.dialects import parse, resolve_identifiers, to_sql
 from qserv.sql.worker_functions import function_sql
 
 COLUMNS = {"Obj": ["objectId", "ra", "decl", "gMag", "band", "name", "flux"]}
