@@ -107,7 +107,9 @@ def _check_names_and_limits(tree):
     """Table names of one or two non-empty parts; column names that are names (not ``t.'text'``);
     LIMIT/OFFSET/TOP a non-negative integer."""
     for column in tree.find_all(exp.Column):
-        if not isinstance(column.this, (exp.Identifier, exp.Star)):
+        qualifiers = [column.args.get(key) for key in ("table", "db", "catalog")]
+        if not isinstance(column.this, (exp.Identifier, exp.Star)) or \
+                any(part is not None and not isinstance(part, exp.Identifier) for part in qualifiers):
             raise QuerySyntaxError(f"{column.sql()} is not a column name (quote names with \"...\")")
     for table in tree.find_all(exp.Table):
         parts = [table.args.get(key) for key in ("catalog", "db", "this")]

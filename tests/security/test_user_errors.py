@@ -120,6 +120,7 @@ def test_long_chains(engine, reference, client):
     ("SELECT objectId FROM sky.Object ORDER BY objectId LIMIT 2 OFFSET 0.5", ["OFFSET", "0.5"]),
     ("SELECT objectId FROM sky..Object", ["sky..Object", "DATABASE.TABLE"]),
     ("SELECT objectId FROM cat.sky.Object", ["cat.sky.Object", "DATABASE.TABLE"]),
+    ("SELECT o.' o.ra, '.decl FROM sky.Object AS o", ["is not a column name"]),  # found by the fuzz test
     ("SELECT CAST(name AS INTEGER) AS n FROM sky.Object", ["cannot be evaluated", "n"]),
     ("SELECT objectId FROM sky.Object WHERE CAST(name AS INTEGER) > 3", ["cannot be evaluated"]),
 ])
