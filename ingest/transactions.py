@@ -10,7 +10,7 @@ cleaned up at the next start; a retried contribution (same key) never duplicates
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from qserv.errors import InputError, UserError
 from qserv.exec.worker import physical_table_name
@@ -21,6 +21,7 @@ from qserv.ingest.owners import current_owner, owner_gone, owner_running
 from qserv.meta.bulk import bulk_insert
 from qserv.meta.catalog import ConflictError, active_workers, get_table, get_transaction
 from qserv.meta.models import Contribution, ContributionChunk, Table, Transaction, utc_now
+from qserv.storage import HiddenTransactions
 
 PENDING_STATES = ("open", "aborting")
 
@@ -35,10 +36,11 @@ class ContributionResult:
 
 
 def pending_transactions(session, except_id=None):
-    """Ids of transactions whose rows must stay hidden."""
+    """The transactions whose rows a reader starting now must not see (a HiddenTransactions):
+    those not committed (except ``except_id``) and those begun after now."""
     ids = set(session.scalars(select(Transaction.id).where(Transaction.state.in_(PENDING_STATES))))
     ids.discard(except_id)
-    return ids
+    return HiddenTransactions(ids, session.scalar(select(func.max(Transaction.id))) or 0)
 
 
 def _loaded_by_live_owner(session, contribution):

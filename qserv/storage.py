@@ -3,9 +3,10 @@
 - Physical names: a catalog table is stored on every worker as ``<database>__<table>``; its
   director index (in the instance's index file) as ``idx_<database>__<table>``.
 - System columns: every stored row carries SYSTEM_COLUMNS after the user's columns.
-- Visible rows: a row is visible when the transaction that wrote it is not hidden (hidden: not
-  committed; ``qserv.ingest.transactions``); a query reads a sharded table's own rows, not the
-  overlap copies, unless it asks for them (the near-neighbour partner).
+- Visible rows: a row is visible when the transaction that wrote it is not hidden
+  (``HiddenTransactions``: not committed when the reader started, or begun after it started;
+  ``qserv.ingest.transactions``); a query reads a sharded table's own rows, not the overlap
+  copies, unless it asks for them (the near-neighbour partner).
 - Buckets of non-spatial partitioning: a ``time`` table stores a row in chunk
   ``floor(MJD / bucket_days)``, a ``hash`` table in chunk ``stable_hash(key) % bucket_count``.
 """
@@ -44,12 +45,27 @@ def index_table_name(database, table):
     return f"idx_{physical_table_name(database, table)}"
 
 
+class HiddenTransactions(frozenset):
+    """The transactions whose rows a reader must not see: the ids in the set (not committed when
+    the reader started) and, when ``newest`` is given, every id above it (transactions begun after
+    the reader started, whose rows may arrive while it reads)."""
+
+    def __new__(cls, ids=(), newest=None):
+        hidden = super().__new__(cls, ids)
+        hidden.newest = None if newest is None else int(newest)
+        return hidden
+
+
 def visible_condition(hidden_transactions, column=quote(TXN_COLUMN)):
     """SQL condition true for the rows of ``column`` (a transaction id) not written by the
-    ``hidden_transactions`` (ints); ``TRUE`` when none is hidden."""
-    if not hidden_transactions:
-        return "TRUE"
-    return f"{column} NOT IN ({', '.join(str(int(t)) for t in sorted(hidden_transactions))})"
+    ``hidden_transactions`` (ints, or a HiddenTransactions); ``TRUE`` when none is hidden."""
+    conditions = []
+    newest = getattr(hidden_transactions, "newest", None)
+    if newest is not None:
+        conditions.append(f"{column} <= {newest}")
+    if hidden_transactions:
+        conditions.append(f"{column} NOT IN ({', '.join(str(int(t)) for t in sorted(hidden_transactions))})")
+    return " AND ".join(conditions) or "TRUE"
 
 
 OWN_ROWS_CONDITION = f"NOT {quote(OVERLAP_COLUMN)}"  # not an overlap copy

@@ -27,7 +27,6 @@ def upgrade():
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("last_transaction", sa.Integer(), nullable=False),
         sa.Column("new_transaction", sa.Integer(), nullable=True),
-        sa.Column("old_transaction", sa.Integer(), nullable=True),
         sa.Column("owner_host", sa.String(255), nullable=True),
         sa.Column("owner_pid", sa.Integer(), nullable=True),
         sa.Column("owner_start", sa.BigInteger(), nullable=True),

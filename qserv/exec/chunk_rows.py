@@ -53,12 +53,6 @@ def copy_chunk(source, target, table, columns, chunk, transaction=None):
         target.load(table, rows)
 
 
-def retag_chunk(worker, table, chunk, transaction):
-    """Mark the rows of ``chunk`` on ``worker`` as rows of ``transaction``."""
-    if worker.table_exists(table):
-        worker.execute(f"UPDATE {quote(table)} SET _qserv_txn = {int(transaction)} WHERE _qserv_chunk = {int(chunk)}")
-
-
 def sign_rows(rows, schema):
     """{chunk: (rows, checksum)} of an Arrow table of stored rows."""
     rows = rows.select(schema.names).cast(schema)

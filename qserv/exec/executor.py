@@ -200,7 +200,7 @@ class QueryRun:
     def _whole_worker(self, worker_id, owned):
         """Whether ``owned`` is every chunk with rows of the plan's tables on the worker, so its
         statement needs no chunk filter (a full scan without replicas read elsewhere)."""
-        if not self._every_chunk or not owned:
+        if not self._every_chunk or not owned or worker_id in self._placement.leftovers:
             return False
         return self._placement.held_counts(self._chunks).get(worker_id, 0) == len(owned)
 

@@ -7,14 +7,12 @@ change per chunk at a time). The switch changes the replica records, raises the 
 crash leaves either the old placement (state ``copying``: the next open deletes the partial copy)
 or the new one (``switched``: the next open deletes the old copy).
 
-A worker may read all its rows of a table without a chunk filter (a full scan), so rows of a
-chunk it does not hold must be invisible: the new copy is written as rows of an open transaction
-of its own, and the old copy is re-tagged with a committed one before the switch; the switch
-commits the first and marks the second aborting, which the transaction recovery would finish.
-Until the switch, queries read the old copy; the old copy is deleted only after the queries of
-this process that may still read it have finished, and the new copy is written only after the
-queries of this process that began before its transaction existed have finished (they would not
-know to hide it).
+The new copy is written as rows of an open transaction of its own, which the switch commits:
+queries that began before the switch hide it (pending, or begun after they started) and read the
+old copy. After the switch the old copy's worker is listed in the chunk map as holding leftovers
+(``Placement.leftovers``), so queries read it with a chunk list, never whole, and do not see the
+old copy; it is deleted only after the queries of this process that may still read it have
+finished.
 
 Rows of one chunk are copied with the database's ingest quiet: a change is refused while a
 transaction of the database is pending, and undone at the switch when one began meanwhile.
@@ -24,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from qserv.errors import ServiceError
-from qserv.exec.chunk_rows import copy_chunk, delete_chunk, retag_chunk, sign_chunks
+from qserv.exec.chunk_rows import copy_chunk, delete_chunk, sign_chunks
 from qserv.exec.worker import physical_table_name
 from qserv.exec.workers import WorkerUnavailableError
 from qserv.faults import crash_point
@@ -79,21 +77,11 @@ class ChunkMover:
             target = None if target_id is None else session.get(Worker, target_id)
         try:
             if kind != "drop":
-                # a query that began before the copy's transaction existed would not hide its rows
-                self.running.wait_for_started(self.grace_s)
                 for table, columns in tables:
                     copy_chunk(self.pool.get(source), self.pool.get(target), table, columns, chunk, new_transaction)
                 crash_point("move-copied")
                 self._verify(source, target, tables, chunk, new_transaction)
                 crash_point("move-verified")
-            if kind != "add":
-                with self.store.session() as session:
-                    move = self._move(session, database_id, chunk)
-                    move.old_transaction = self._transaction(session, database_id, "committed",
-                                                             f"old copy of chunk {chunk}")
-                    old_transaction = move.old_transaction
-                for table, _ in tables:
-                    retag_chunk(self.pool.get(source), table, chunk, old_transaction)
             with self.store.session() as session:
                 move = self._move(session, database_id, chunk)
                 if self._transactions_since(session, move):
@@ -101,7 +89,6 @@ class ChunkMover:
                                         "the copy was undone, try again")
                 self._switch_replicas(session, kind, database_id, chunk, source_id, target_id)
                 self._set_state(session, move.new_transaction, "committed")
-                self._set_state(session, move.old_transaction, "aborting")
                 move.state = "switched"
         except BaseException:
             self._undo(database_id, chunk)
@@ -124,14 +111,10 @@ class ChunkMover:
         with self.store.session() as session:
             move = self._move(session, database_id, chunk)
             tables = chunked_tables(session.get(Database, database_id))
-            old, old_transaction = session.get(Worker, move.source_worker_id), move.old_transaction
+            old = session.get(Worker, move.source_worker_id)
         for table, _ in tables:
-            worker = self.pool.get(old)
-            if worker.table_exists(table):
-                worker.delete_where(table, f"_qserv_txn = {int(old_transaction)}")
+            delete_chunk(self.pool.get(old), table, chunk)
         crash_point("move-deleted")
-        with self.store.session() as session:
-            self._set_state(session, old_transaction, "aborted")
         self._forget(database_id, chunk)
 
     def _undo(self, database_id, chunk):
@@ -231,7 +214,7 @@ class ChunkMover:
     @staticmethod
     def _transactions_since(session, move):
         """Transactions of the database begun since the change started, but its own."""
-        own = {move.new_transaction, move.old_transaction}
+        own = {move.new_transaction}
         return [t for t in session.scalars(select(Transaction.id).where(
             Transaction.database_id == move.database_id, Transaction.id > move.last_transaction)) if t not in own]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import func, select
 
-from qserv.meta.models import Chunk, Database, Replica, Table, Transaction
+from qserv.meta.models import Chunk, Database, Move, Replica, Table, Transaction
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 MEMO_MIN_CHUNKS = 2000  # smaller requests are computed each time (they are cheap)
@@ -77,6 +77,9 @@ class Placement:
 
     chunks: np.ndarray
     holders: np.ndarray  # (len(chunks), replication) int64
+    # workers still storing a chunk they no longer hold (a moved or dropped replica's old copy,
+    # deleted once the queries that may read it are over): read with a chunk list, never whole
+    leftovers: frozenset = frozenset()
     # Answers for large chunk arrays of the (cached) chunk map, e.g. every chunk of a full scan:
     # (method, id(chunks), usable) -> (chunks, answer); the array is kept so its id stays its own.
     _memo: dict = field(default_factory=dict, compare=False, repr=False)
@@ -167,11 +170,16 @@ def read_chunk_map(session):
              .order_by(Database.name, Replica.chunk, Replica.worker_id))
     for database, chunk, worker_id in session.execute(query):
         grouped.setdefault(database, []).append((chunk, worker_id))
+    leftovers = {}
+    for database, worker_id in session.execute(
+            select(Database.name, Move.source_worker_id).join(Database, Move.database_id == Database.id)
+            .where(Move.state == "switched", Move.kind != "add")):
+        leftovers.setdefault(database, set()).add(worker_id)
     for database, rows in grouped.items():
         chunk_of, workers = _arrays(rows, 2)  # sorted by chunk, then worker
         chunks, starts, per_chunk = np.unique(chunk_of, return_index=True, return_counts=True)
         slot = np.arange(len(chunk_of)) - np.repeat(starts, per_chunk)
         holders = np.full((len(chunks), int(per_chunk.max())), -1, dtype=np.int64)
         holders[np.repeat(np.arange(len(chunks)), per_chunk), slot] = workers
-        placements[database] = Placement(chunks, holders)
+        placements[database] = Placement(chunks, holders, frozenset(leftovers.get(database, ())))
     return ChunkMap(counts, placements)

@@ -234,7 +234,6 @@ class Move(Base):
     # the transaction of the new copy's rows (open until the switch) and of the old copy's rows
     # (committed until the switch, then aborting: hidden, and deleted by the transaction recovery)
     new_transaction: Mapped[int | None] = mapped_column(Integer)
-    old_transaction: Mapped[int | None] = mapped_column(Integer)
     owner_host: Mapped[str | None] = mapped_column(String(255))
     owner_pid: Mapped[int | None] = mapped_column(Integer)
     owner_start: Mapped[int | None] = mapped_column(BigInteger)

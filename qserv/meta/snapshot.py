@@ -3,13 +3,15 @@
 from dataclasses import dataclass
 import threading
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 
-from qserv.ingest.transactions import pending_transactions
+from qserv.errors import MetaStoreError
+from qserv.ingest.transactions import PENDING_STATES
 from qserv.meta.catalog import active_workers, table_columns
 from qserv.meta.chunk_map import CHUNK_MAP_VERSION, read_chunk_map
-from qserv.meta.models import Database, Table, Worker
+from qserv.meta.models import Database, Table, Transaction, Worker
 from qserv.query.tables import Partitioning, TableInfo
+from qserv.storage import HiddenTransactions
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class WorkerRef:
 @dataclass
 class CatalogSnapshot:
     tables: dict  # "db.table" -> TableInfo
-    hidden_transactions: frozenset  # ids whose rows queries must not see
+    hidden_transactions: frozenset  # qserv.storage.HiddenTransactions: rows queries must not see
     workers: dict  # worker id -> WorkerRef (active workers)
     chunk_map: object  # qserv.meta.chunk_map.ChunkMap: committed rows and replicas by chunk
     unpublished: frozenset = frozenset()  # names of databases not yet published (qserv publish)
@@ -49,55 +51,76 @@ def table_info(table):
         bucket_days=table.bucket_size, bucket_count=table.bucket_count)
 
 
-def read_snapshot(session):
+def _read_catalog(session):
+    """(tables, workers, unpublished database names) of the central state now."""
     tables = {}
     for table in session.scalars(select(Table).join(Database).order_by(Database.name, Table.name)):
         info = table_info(table)
         tables[info.key] = info
     workers = {w.id: WorkerRef(w.id, w.name, w.backend, w.location) for w in active_workers(session)}
     unpublished = frozenset(session.scalars(select(Database.name).where(Database.published.is_not(True))))
-    return CatalogSnapshot(tables, frozenset(pending_transactions(session)), workers, read_chunk_map(session),
-                           unpublished)
+    return tables, workers, unpublished
 
 
 # Rows of databases, tables and workers are only ever added (nothing deletes them) and only their
 # publication and state change, so these counts, sums and largest ids say whether the catalog changed.
 # Whoever adds an operation that alters or deletes such a row must extend this fingerprint (e.g.
 # with a version column).
-_FINGERPRINT = select(*(select(aggregate(column)).scalar_subquery()
-                        for column in (Database.id, Table.id, Worker.id) for aggregate in (func.count, func.max)),
-                      # which workers are active: their count, and sums of ids and squared ids (a
-                      # worker disabled and another enabled changes them)
-                      *(select(aggregate).where(Worker.state == "active").scalar_subquery()
-                        for aggregate in (func.count(Worker.id), func.sum(Worker.id),
-                                          func.sum(Worker.id * Worker.id))),
-                      select(func.count(Database.id)).where(Database.published.is_(True)).scalar_subquery(),
-                      *CHUNK_MAP_VERSION)
-_CATALOG_PART = len(_FINGERPRINT.selected_columns) - len(CHUNK_MAP_VERSION)
+_CATALOG_VERSION = (
+    *(select(aggregate(column)).scalar_subquery()
+      for column in (Database.id, Table.id, Worker.id) for aggregate in (func.count, func.max)),
+    # which workers are active: their count, and sums of ids and squared ids (a worker disabled
+    # and another enabled changes them)
+    *(select(aggregate).where(Worker.state == "active").scalar_subquery()
+      for aggregate in (func.count(Worker.id), func.sum(Worker.id), func.sum(Worker.id * Worker.id))),
+    select(func.count(Database.id)).where(Database.published.is_(True)).scalar_subquery(),
+)
+# What a reader must hide (pending transactions, the newest id), read in the same statement as
+# the versions, so that it matches the catalog and chunk map of those versions.
+_VISIBILITY = (
+    select(func.aggregate_strings(cast(Transaction.id, String), ","))
+    .where(Transaction.state.in_(PENDING_STATES)).scalar_subquery(),
+    select(func.max(Transaction.id)).scalar_subquery(),
+)
+_FINGERPRINT = select(*_CATALOG_VERSION, *CHUNK_MAP_VERSION, *_VISIBILITY)
+_CATALOG_PART = len(_CATALOG_VERSION)
+_VERSIONS = _CATALOG_PART + len(CHUNK_MAP_VERSION)
+_READ_ATTEMPTS = 20
+
+
+def _hidden(pending, newest):
+    return HiddenTransactions((int(t) for t in pending.split(",")) if pending else (), newest or 0)
 
 
 class SnapshotCache:
-    """``read(session)``: the same as ``read_snapshot``, but the tables and workers are read again
-    only when the catalog's fingerprint changed, and the chunk map only when a commit changed it
-    (one small query per query instead of one per table and per chunk)."""
+    """``read(session)``: the CatalogSnapshot of the central state now. One statement per query
+    reads the versions and what to hide; the tables and workers are read again only when the
+    catalog's version changed, the chunk map only when a commit or a replica change changed it.
+    Everything returned belongs to one state: a catalog or chunk map read in several statements is
+    kept only if the versions did not move meanwhile (else it is read again)."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._fingerprint = None
-        self._catalog = None  # (tables, workers, unpublished) of the fingerprint's catalog part
-        self._chunk_map = None  # the ChunkMap of the fingerprint's chunk part
+        self._versions = None
+        self._catalog = None  # (tables, workers, unpublished) of the versions' catalog part
+        self._chunk_map = None  # the ChunkMap of the versions' chunk part
 
     def read(self, session):
-        fingerprint = tuple(session.execute(_FINGERPRINT).one())
-        with self._lock:
-            known, catalog, chunk_map = self._fingerprint, self._catalog, self._chunk_map
-        if known is None or known[:_CATALOG_PART] != fingerprint[:_CATALOG_PART]:
-            snapshot = read_snapshot(session)
-            catalog, chunk_map = (snapshot.tables, snapshot.workers, snapshot.unpublished), snapshot.chunk_map
-        elif known[_CATALOG_PART:] != fingerprint[_CATALOG_PART:]:
-            chunk_map = read_chunk_map(session)
-        with self._lock:
-            self._fingerprint, self._catalog, self._chunk_map = fingerprint, catalog, chunk_map
-        tables, workers, unpublished = catalog
-        return CatalogSnapshot(dict(tables), frozenset(pending_transactions(session)), dict(workers), chunk_map,
-                               unpublished)
+        for _ in range(_READ_ATTEMPTS):
+            row = tuple(session.execute(_FINGERPRINT).one())
+            versions = row[:_VERSIONS]
+            with self._lock:
+                known, catalog, chunk_map = self._versions, self._catalog, self._chunk_map
+            reread = False
+            if known is None or known[:_CATALOG_PART] != versions[:_CATALOG_PART]:
+                catalog, reread = _read_catalog(session), True
+            if known is None or known[_CATALOG_PART:] != versions[_CATALOG_PART:]:
+                chunk_map, reread = read_chunk_map(session), True
+            if reread:
+                if tuple(session.execute(select(*_CATALOG_VERSION, *CHUNK_MAP_VERSION)).one()) != versions:
+                    continue  # changed while it was read: read again
+                with self._lock:
+                    self._versions, self._catalog, self._chunk_map = versions, catalog, chunk_map
+            tables, workers, unpublished = catalog
+            return CatalogSnapshot(dict(tables), _hidden(*row[_VERSIONS:]), dict(workers), chunk_map, unpublished)
+        raise MetaStoreError(f"the catalog changed during each of {_READ_ATTEMPTS} attempts to read it")

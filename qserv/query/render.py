@@ -37,9 +37,7 @@ def visible_rows(info, alias, hidden_transactions, with_overlap, with_chunk, zon
     backends). ``zone`` (height in degrees, offered): also the row's declination zone
     ``_qserv_zone``; an offered row comes three times, under its own zone and both neighbours'
     (for the near-neighbour zone join of ``qserv.query.plan``)."""
-    conditions = []
-    if hidden_transactions:
-        conditions.append(visible_condition(hidden_transactions))
+    conditions = [] if visible_condition(hidden_transactions) == "TRUE" else [visible_condition(hidden_transactions)]
     if info.sharded and not with_overlap:
         conditions.append(OWN_ROWS_CONDITION)
     columns = [quote(name) for name in info.column_names + ([CHUNK_COLUMN] if with_chunk else [])]
