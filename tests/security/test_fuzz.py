@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 import pytest
 
 import qserv
-from qserv.api.app import create_app
 from qserv.errors import QservError
 from qserv.instance import init_instance
 from qserv.sql.adql import DIALECTS
@@ -91,11 +90,6 @@ def engine(tmp_path_factory):
         yield opened
 
 
-@pytest.fixture(scope="module")
-def client(engine):
-    app = create_app({"engine": engine, "cleanup_interval_s": 3600})
-    yield app.test_client()
-    app.extensions["qserv"].stopping.set()
 
 
 def _answered_or_refused(call):

@@ -12,41 +12,21 @@ import pytest
 from astropy.io.votable import from_table, parse_single_table
 from astropy.table import Table
 
-import qserv
 from qserv.api.app import create_app
-from qserv.errors import UserError
-from qserv.errors import WorkerQueryError
+from qserv.errors import UserError, WorkerQueryError
 from qserv.merge.czar import Czar
-from qserv.meta.admin import TableSpec
-from qserv.schema.columns import Column
+
+from .conftest import sky_objects
 
 OBJECTS = 2000
-COLUMNS = [Column("objectId", "long", False), Column("ra", "double", False),
-           Column("decl", "double", False), Column("name", "string")]
 SECRET_FILE = "/etc/passwd"
 SECRET_MARK = "root:"  # the first line of /etc/passwd
 CONE = "CONTAINS(POINT(ra, decl), CIRCLE(40, 10, 12)) = 1"
 
 
-def _objects():
-    rng = np.random.default_rng(14)
-    return pa.table({"objectId": np.arange(OBJECTS, dtype=np.int64), "ra": rng.uniform(0, 360, OBJECTS),
-                     "decl": np.degrees(np.arcsin(rng.uniform(-1, 1, OBJECTS))),
-                     "name": [f"n{i}" for i in range(OBJECTS)]})
-
-
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def engine(request, tmp_path_factory, new_instance):
-    home = tmp_path_factory.mktemp(f"security-{request.param}")
-    new_instance(home, request.param, 2)
-    with qserv.open(home) as opened:
-        opened.create_database("sky", chunk_order=3, subchunk_order=6, overlap_arcsec=60.0)
-        opened.create_table("sky.Object", TableSpec("director", COLUMNS, id_column="objectId",
-                                                    ra_column="ra", dec_column="decl"))
-        opened.ingest("sky.Object", [_objects()])
-        opened.publish("sky")  # for TAP
-        opened.backend = request.param
-        yield opened
+def engine(request, open_sky):
+    return open_sky(request.param, sky_objects(OBJECTS, seed=14))
 
 
 def _chars(text):
@@ -192,7 +172,7 @@ def worker(engine):
 def test_worker_statements_cannot_read_files_or_write(worker, tmp_path):
     if worker.backend == "duckdb":
         attacks = [f"SELECT * FROM read_text('{SECRET_FILE}')", f"SELECT * FROM read_csv('{SECRET_FILE}')",
-                   f"SELECT * FROM glob('/etc/*')"]
+                   "SELECT * FROM glob('/etc/*')"]
         statements = [f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'", f"ATTACH '{tmp_path / 'y.duckdb'}'",
                       f"INSTALL '{tmp_path / 'evil.duckdb_extension'}'", "SET enable_external_access = true"]
     else:

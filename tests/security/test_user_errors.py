@@ -8,44 +8,22 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-import qserv
-from qserv.api.app import create_app
 from qserv.errors import QueryCancelledError, ResultTooLargeError, UserError
 from qserv.merge.czar import Czar
-from qserv.meta.admin import TableSpec
-from qserv.schema.columns import Column
 from qserv.sql.dialects import MAX_DEPTH, MAX_NESTING
 
+from .conftest import sky_objects
+
 OBJECTS = 1000
-COLUMNS = [Column("objectId", "long", False), Column("ra", "double", False),
-           Column("decl", "double", False), Column("name", "string")]
 
 
 def _objects():
-    rng = np.random.default_rng(5)
-    return pa.table({"objectId": np.arange(OBJECTS, dtype=np.int64), "ra": rng.uniform(0, 360, OBJECTS),
-                     "decl": np.degrees(np.arcsin(rng.uniform(-1, 1, OBJECTS))),
-                     "name": [f"n{i}" for i in range(OBJECTS)]})
+    return sky_objects(OBJECTS, seed=5)
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def engine(request, tmp_path_factory, new_instance):
-    home = tmp_path_factory.mktemp(f"user-errors-{request.param}")
-    new_instance(home, request.param, 2)
-    with qserv.open(home) as opened:
-        opened.create_database("sky", chunk_order=3, subchunk_order=6, overlap_arcsec=60.0)
-        opened.create_table("sky.Object", TableSpec("director", COLUMNS, id_column="objectId",
-                                                    ra_column="ra", dec_column="decl"))
-        opened.ingest("sky.Object", [_objects()])
-        opened.publish("sky")
-        yield opened
-
-
-@pytest.fixture(scope="module")
-def client(engine):
-    app = create_app({"engine": engine, "cleanup_interval_s": 3600})
-    yield app.test_client()
-    app.extensions["qserv"].stopping.set()
+def engine(request, open_sky):
+    return open_sky(request.param, _objects())
 
 
 @pytest.fixture(scope="module")
