@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from qserv.errors import InputError
-from qserv.exec.worker import physical_table_name
 from qserv.faults import crash_point
 from qserv.ingest import partitioner
 from qserv.ingest.batches import source_batches
@@ -19,6 +18,7 @@ from qserv.ingest.placement import ChunkPlacement, rows_per_worker
 from qserv.meta.catalog import active_workers, table_columns
 from qserv.meta.models import Contribution, Table
 from qserv.sphere.chunking import ChunkGrid
+from qserv.storage import physical_table_name
 
 @dataclass
 class LoadPlan:

@@ -12,16 +12,15 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, text
 
-from qserv.errors import InputError, UserError
-from qserv.exec.worker import physical_table_name
+from qserv.errors import ConflictError, InputError, UserError
 from qserv.faults import crash_point
 from qserv.ingest.director_index import describe_duplicates
 from qserv.ingest.loader import ContributionLoader, LoadPlan
 from qserv.ingest.owners import current_owner, owner_gone, owner_running
 from qserv.meta.bulk import bulk_insert
-from qserv.meta.catalog import ConflictError, active_workers, get_table, get_transaction
+from qserv.meta.catalog import active_workers, get_table, get_transaction
 from qserv.meta.models import Contribution, ContributionChunk, Table, Transaction, utc_now
-from qserv.storage import HiddenTransactions
+from qserv.storage import HiddenTransactions, physical_table_name
 
 PENDING_STATES = ("open", "aborting")
 

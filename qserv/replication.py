@@ -7,16 +7,16 @@ import os
 
 from sqlalchemy import select
 
-from qserv.errors import UserError, WorkerQueryError, WorkerUnavailableError
+from qserv.errors import ConflictError, UserError, WorkerQueryError, WorkerUnavailableError
+from qserv.exec.backends import open_worker
 from qserv.exec.chunk_rows import copy_chunk, sign_chunks
 from qserv.exec.moves import chunked_tables
-from qserv.exec.worker import physical_table_name
-from qserv.exec.backends import open_worker
 from qserv.ingest.transactions import pending_transactions
 from qserv.meta import workers as registry
-from qserv.meta.catalog import ConflictError, active_workers, get_database, table_columns
+from qserv.meta.catalog import active_workers, get_database, table_columns
 from qserv.meta.models import Database
 from qserv.replica_plans import plan_drain, plan_level, plan_rebalance
+from qserv.storage import physical_table_name
 
 
 @dataclass

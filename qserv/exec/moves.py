@@ -21,15 +21,14 @@ transaction of the database is pending, and undone at the switch when one began 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from qserv.errors import ServiceError
+from qserv.errors import ConflictError, ServiceError, WorkerUnavailableError
 from qserv.exec.chunk_rows import copy_chunk, delete_chunk, sign_chunks
-from qserv.exec.worker import physical_table_name
-from qserv.exec.workers import WorkerUnavailableError
 from qserv.faults import crash_point
 from qserv.ingest.owners import current_owner, owner_gone
 from qserv.ingest.transactions import PENDING_STATES
-from qserv.meta.catalog import ConflictError, table_columns
+from qserv.meta.catalog import table_columns
 from qserv.meta.models import Database, Move, Replica, Transaction, Worker, utc_now
+from qserv.storage import physical_table_name
 
 
 class MoveVerifyError(ServiceError):

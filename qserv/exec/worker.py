@@ -1,14 +1,12 @@
 """The interface of a worker backend: one database engine holding chunk rows of many tables.
 
 Every stored table has the user's columns followed by the system columns, under its physical
-name (``qserv.storage``: the conventions, re-exported here for the many modules that name tables).
+name (the conventions of ``qserv.storage``).
 Rows become visible to queries only through the transaction rules of ``qserv.ingest`` (the
 ``_qserv_txn`` column); a worker itself knows nothing about visibility.
 """
 
 from abc import ABC, abstractmethod
-
-from qserv.storage import SYSTEM_COLUMNS, physical_table_name  # noqa: F401 (re-exported)
 
 
 class Worker(ABC):

@@ -6,7 +6,6 @@ Opening a worker is ``qserv.exec.backends.open_worker``; the worker errors are i
 import pyarrow as pa
 
 from qserv.errors import SchemaMismatchError
-from qserv.errors import WorkerUnavailableError  # noqa: F401 (re-exported for qserv.exec.moves)
 from qserv.schema.columns import Column, SchemaError, check_identifier
 from qserv.storage import SYSTEM_COLUMNS, quote
 

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from qserv.errors import UserError
-from qserv.meta.catalog import ConflictError, active_workers, get_database, get_table
+from qserv.errors import ConflictError, UserError
+from qserv.meta.catalog import active_workers, get_database, get_table
 from qserv.meta.kinds import KINDS
 from qserv.meta.models import Database, Table
 from qserv.schema.columns import check_identifier

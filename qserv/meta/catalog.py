@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from qserv.errors import ConflictError, NotFoundError, UserError  # noqa: F401 (the errors of lookups, re-exported)
+from qserv.errors import NotFoundError, UserError
 from qserv.meta.models import Database, Table, Transaction, Worker
 from qserv.schema.columns import Column, check_identifier
 

@@ -8,7 +8,7 @@ so that worker ids are never reused: running engines tell workers apart by id.
 
 from sqlalchemy import func, select
 
-from qserv.meta.catalog import ConflictError, NotFoundError
+from qserv.errors import ConflictError, NotFoundError
 from qserv.meta.models import Chunk, Database, Replica, Table, Worker
 from qserv.schema.columns import check_identifier
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 import qserv
-from qserv.exec.worker import physical_table_name
 from qserv.faults import CRASH_EXIT_CODE, FAULT_ENV
 from qserv.meta.models import Database, Move, Replica, Worker
+from qserv.storage import physical_table_name
 
 from .conftest import OBJECTS, SOURCES, check_queries, load
 

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 import qserv
 from qserv.errors import UserError
-from qserv.exec.worker import physical_table_name
 from qserv.meta.models import Database, Replica
+from qserv.storage import physical_table_name
 
 from .conftest import check_queries
 

@@ -5,11 +5,11 @@ import numpy as np
 import pyarrow as pa
 
 import qserv
-from qserv.exec.worker import physical_table_name
 from qserv.instance import init_instance
 from qserv.meta.admin import TableSpec
 from qserv.meta.catalog import active_workers
 from qserv.schema.columns import Column
+from qserv.storage import physical_table_name
 
 
 def test_each_worker_stores_a_batch_in_chunk_order(tmp_path):

@@ -5,9 +5,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from qserv.errors import InputError, UserError
+from qserv.errors import ConflictError, InputError, UserError
 from qserv.meta.admin import TableSpec
-from qserv.meta.catalog import ConflictError
 from qserv.schema.columns import Column
 from qserv.sphere.angles import unit_vectors
 from qserv.sphere.pixels import EDGE_DEVIATION_FACTOR
