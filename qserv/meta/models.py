@@ -238,3 +238,22 @@ class Move(Base):
     owner_pid: Mapped[int | None] = mapped_column(Integer)
     owner_start: Mapped[int | None] = mapped_column(BigInteger)
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+
+
+class AdminJob(Base):
+    """A long DBA operation run by the REST API (qserv.meta.jobs): drain, rebalance, replicate,
+    verify, ingest commit. ``done`` of ``total`` steps; ``errors`` a list of messages."""
+
+    __tablename__ = "admin_jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(255))  # what it acts on: a database, worker, transaction
+    owner: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list] = mapped_column(JSON, default=list)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
