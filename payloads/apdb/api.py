@@ -1,0 +1,174 @@
+"""The native APDB API over Arrow: an Alert Production database stored in one database of the
+core (tables from ``apdb.yaml``, see ``tables``), read with ADQL queries and written by ingest
+transactions (one per ``store``: all or nothing, invisible to readers until committed)."""
+
+from dataclasses import asdict, dataclass
+import json
+
+import pyarrow as pa
+
+from qserv.errors import UserError
+
+from qserv.payloads.apdb import reads
+from qserv.payloads.apdb.store import as_arrow, conform
+from qserv.payloads.apdb.tables import (METADATA_TABLE, VISIT_DETECTOR_TABLE, VERSION_COLUMN, apdb_tables,
+                                        visit_detector_spec)
+
+SETTINGS_KEY = "qserv:apdb_settings"
+
+
+@dataclass(frozen=True)
+class ApdbSettings:
+    schema_file: str = "apdb"          # Felis file, or a bundled lsst-sdm-schemas name
+    read_sources_months: int = 12
+    read_forced_sources_months: int = 12
+    enable_replica: bool = False
+    replica_chunk_seconds: int = 600
+    max_move_arcsec: float = 60.0      # largest move of a DiaObject between versions (reads)
+
+
+class Apdb:
+    """One APDB in database ``database`` of an open Engine."""
+
+    def __init__(self, engine, database, settings):
+        self.engine, self.database, self.settings = engine, database, settings
+        self.tables = apdb_tables(settings.schema_file, replica=settings.enable_replica)
+
+    # -- creation -----------------------------------------------------------------------------
+    @classmethod
+    def create(cls, engine, database="apdb", settings=None, chunk_order=7, overlap_arcsec=60.0):
+        """Create database ``database`` with the APDB tables and record ``settings`` in it."""
+        apdb = cls(engine, database, settings or ApdbSettings())
+        engine.create_database(database, chunk_order=chunk_order, overlap_arcsec=overlap_arcsec)
+        for name, table in apdb.tables.items():
+            engine.create_table(f"{database}.{name}", table.spec)
+        engine.create_table(f"{database}.{VISIT_DETECTOR_TABLE}", visit_detector_spec())
+        apdb.set_metadata(SETTINGS_KEY, json.dumps(asdict(apdb.settings)))
+        return apdb
+
+    @classmethod
+    def open(cls, engine, database="apdb"):
+        """The APDB created earlier in ``database``."""
+        probe = cls.__new__(cls)
+        probe.engine, probe.database = engine, database
+        stored = probe._metadata_rows().get(SETTINGS_KEY)
+        if stored is None:
+            raise UserError(f"database {database!r} is not an APDB (no {SETTINGS_KEY} in its metadata)")
+        return cls(engine, database, ApdbSettings(**json.loads(stored)))
+
+    # -- reads --------------------------------------------------------------------------------
+    def get_diaobjects(self, region):
+        """The latest versions of the DiaObjects in ``region`` (a qserv.sphere Circle/Polygon).
+        The versions are read within ``max_move_arcsec`` of the region, so an object whose
+        newest version moved farther than that out of it may show its previous version."""
+        table = self.tables["DiaObject"]
+        reads.region_adql(region)  # refuses other region types
+        cap = reads.grown_cap(region, self.settings.max_move_arcsec)
+        rows = self._query(reads.select(self.database, table.name, table.column_names, [reads.in_region(cap)]))
+        return reads.within(reads.latest_objects(rows, table.column_names), region)
+
+    def get_diasources(self, region, object_ids, visit_time, start_time=None):
+        """DiaSources in ``region`` (``object_ids`` None) or of ``object_ids``, from the history
+        window on; None when ``read_sources_months`` is 0 and no ``start_time`` is given."""
+        return self._history("DiaSource", self.settings.read_sources_months, region, object_ids,
+                             visit_time, start_time)
+
+    def get_diaforcedsources(self, region, object_ids, visit_time, start_time=None):
+        """DiaForcedSources, as ``get_diasources``."""
+        return self._history("DiaForcedSource", self.settings.read_forced_sources_months, region,
+                             object_ids, visit_time, start_time)
+
+    def contains_visit_detector(self, visit, detector):
+        return (int(visit), int(detector)) in self._stored_pairs([(visit, detector)])
+
+    # -- writes -------------------------------------------------------------------------------
+    def store(self, visit_time, objects, sources=None, forced_sources=None):
+        """Store one visit's DiaObjects (their new versions, valid from ``visit_time``), DiaSources
+        and DiaForcedSources in one ingest transaction. A store whose (visit, detector) pairs are
+        all stored already is a no-op (returns None); otherwise returns the transaction id."""
+        inputs = {"DiaObject": objects, "DiaSource": sources, "DiaForcedSource": forced_sources}
+        inputs = {name: as_arrow(rows, name) for name, rows in inputs.items() if rows is not None}
+        pairs = _visit_detector_pairs(inputs)
+        if pairs and pairs <= self._stored_pairs(pairs):
+            return None
+        fills = {"DiaObject": {"validityStartMjdTai": float(visit_time.tai.mjd), "validityEndMjdTai": None}}
+
+        def contents(version):
+            batches = {name: conform(rows, self.tables[name], version, fills.get(name))
+                       for name, rows in inputs.items()}
+            batches[VISIT_DETECTOR_TABLE] = pa.table(
+                {"visit": [p[0] for p in sorted(pairs)], "detector": [p[1] for p in sorted(pairs)],
+                 VERSION_COLUMN: [version] * len(pairs)},
+                schema=pa.schema([("visit", pa.int64()), ("detector", pa.int16()), (VERSION_COLUMN, pa.int64())]))
+            return batches
+
+        return self._write(contents, note=f"apdb store at MJD TAI {visit_time.tai.mjd}")
+
+    # -- metadata -----------------------------------------------------------------------------
+    def get_metadata(self, key, default=None):
+        return self._metadata_rows().get(key, default)
+
+    def metadata_items(self):
+        return dict(self._metadata_rows())
+
+    def set_metadata(self, key, value):
+        def contents(version):
+            return {METADATA_TABLE: pa.table({"name": [key], "value": [value], VERSION_COLUMN: [version]})}
+        self._write(contents, note=f"apdb metadata {key}")
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _write(self, contents, note):
+        """One transaction writing ``contents(transaction_id)`` (table name -> Arrow rows)."""
+        transactions = self.engine.transactions
+        transaction_id = transactions.begin(self.database, note=note)
+        try:
+            for name, rows in contents(transaction_id).items():
+                if rows.num_rows:
+                    transactions.contribute(transaction_id, name, rows, key=f"{self.database}.{name}")
+            transactions.commit(transaction_id)
+        except BaseException:
+            transactions.abort(transaction_id)
+            raise
+        return transaction_id
+
+    def _query(self, text):
+        return self.engine.query(text, lang="adql")
+
+    def _history(self, name, months, region, object_ids, visit_time, start_time):
+        if start_time is None and months == 0:
+            return None
+        start = (float(start_time.tai.mjd) if start_time is not None
+                 else reads.history_start_mjd_tai(visit_time, months))
+        table = self.tables[name]
+        columns = table.column_names
+        if object_ids is None:
+            conditions = [[reads.in_region(region), f'"midpointMjdTai" > {start!r}']]
+        else:
+            conditions = [[ids, f'"midpointMjdTai" >= {start!r}'] for ids in reads.ids_in("diaObjectId", object_ids)]
+            conditions = conditions or [["1 = 0"]]
+        parts = [self._query(reads.select(self.database, name, columns, where)) for where in conditions]
+        rows = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        return reads.current_rows(rows, table.primary_key, columns)
+
+    def _stored_pairs(self, pairs):
+        visits = {int(visit) for visit, _ in pairs}
+        stored = set()
+        for condition in reads.ids_in("visit", visits):
+            rows = self._query(f'SELECT visit, detector FROM "{self.database}"."{VISIT_DETECTOR_TABLE}" '
+                               f"WHERE {condition}")
+            stored.update(zip(rows["visit"].to_pylist(), rows["detector"].to_pylist()))
+        return stored
+
+    def _metadata_rows(self):
+        rows = self._query(f'SELECT name, value, "{VERSION_COLUMN}" FROM "{self.database}"."{METADATA_TABLE}"')
+        rows = reads.current_rows(rows, ["name"], ["name", "value"])
+        return dict(zip(rows["name"].to_pylist(), rows["value"].to_pylist()))
+
+
+def _visit_detector_pairs(inputs):
+    pairs = set()
+    for name in ("DiaSource", "DiaForcedSource"):
+        rows = inputs.get(name)
+        if rows is not None and {"visit", "detector"} <= set(rows.column_names):
+            pairs.update(zip(rows["visit"].to_pylist(), rows["detector"].to_pylist()))
+    return {(int(v), int(d)) for v, d in pairs if v is not None and d is not None}
