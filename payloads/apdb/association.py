@@ -23,12 +23,12 @@ The forced-photometry means (``*_fpFlux*``) and the position errors are carried 
 
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
 from qserv.errors import InputError
-from qserv.sphere.angles import ARCSEC_PER_DEG, angular_separation_deg, validate_positions, vectors_to_radec
+from qserv.sphere.angles import (ARCSEC_PER_DEG, angular_separation_deg, unit_vectors, validate_positions,
+                                vectors_to_radec)
 
 BANDS = ("u", "g", "r", "i", "z", "y")
 _KEY_STRIDE = 2048.0  # > the 1080 degrees a shifted RA (ra + 360, copies at -360 .. 720) spans
@@ -213,66 +213,87 @@ def _null_rows(schema, count):
     return pa.table({field.name: pa.nulls(count, type=field.type) for field in schema}, schema=schema)
 
 
-def _band_expressions():
-    stats = []
-    for band in BANDS:
-        where = f"FILTER (WHERE band = '{band}')"
-        stats += [
-            f"sum(w * f) {where} / sum(w) {where} AS \"{band}_psfFluxMean\"",
-            f"sqrt(1.0 / sum(w) {where}) AS \"{band}_psfFluxMeanErr\"",
-            f"stddev_samp(f) {where} AS \"{band}_psfFluxSigma\"",
-            f"count(f) {where} AS \"{band}_psfFluxNdata\"",
-            f"min(f) {where} AS \"{band}_psfFluxMin\"",
-            f"max(f) {where} AS \"{band}_psfFluxMax\"",
-            f"max(slope) {where} AS \"{band}_psfFluxMaxSlope\"",
-            f"avg(e) {where} AS \"{band}_psfFluxErrMean\"",
-            f"sum(sw * sf) {where} / sum(sw) {where} AS \"{band}_scienceFluxMean\"",
-            f"sqrt(1.0 / sum(sw) {where}) AS \"{band}_scienceFluxMeanErr\"",
-        ]
-    return ",\n".join(stats)
-
-
-_STATISTICS_SQL = f"""
-WITH s AS (
-  SELECT id, band, visit_row, t, f, e, sf,
-         CASE WHEN e > 0 AND f IS NOT NULL THEN 1.0 / (e * e) END AS w,
-         CASE WHEN se > 0 AND sf IS NOT NULL THEN 1.0 / (se * se) END AS sw,
-         (f - lag(f) OVER win) / nullif(t - lag(t) OVER win, 0) AS slope,
-         cos(radians(dec)) * cos(radians(ra)) AS x, cos(radians(dec)) * sin(radians(ra)) AS y,
-         sin(radians(dec)) AS z
-  FROM rows WINDOW win AS (PARTITION BY id, band ORDER BY t, source_id))
-SELECT id, sum(x) AS x, sum(y) AS y, sum(z) AS z, count(*) FILTER (WHERE visit_row) AS "visitCount",
-       min(t) AS "firstMjdTai", max(t) AS "lastMjdTai",
-{_band_expressions()}
-FROM s GROUP BY id
-"""
-
-
 def _statistics(ids, sources, history):
-    """Per-object statistics (arrays aligned with ``ids``) over their sources in history + visit."""
-    parts = [_stat_rows(sources, True)]
+    """Per-object statistics (arrays aligned with ``ids``, NaN where undefined) over the objects'
+    sources in history + visit; per band (u..y) and object: inverse-variance weighted means and
+    their errors, sample standard deviation, count, min, max, largest slope between consecutive
+    (time-ordered) fluxes, mean error."""
+    parts = [_stat_columns(sources, True)]
     if history is not None and history.num_rows:
         known = np.isin(history.column("diaObjectId").to_numpy(zero_copy_only=False), ids)
         repeated = np.isin(history.column("diaSourceId").to_numpy(), sources.column("diaSourceId").to_numpy())
-        parts.append(_stat_rows(history.filter(pa.array(known & ~repeated)), False))
-    rows = pa.concat_tables(parts)
-    rows = rows.filter(pa.array(np.isin(rows.column("id").to_numpy(), ids)))
-    with duckdb.connect() as connection:
-        result = connection.sql(_STATISTICS_SQL).to_arrow_table()
-    by_id = np.argsort(result.column("id").to_numpy())
-    result = result.take(pa.array(by_id[np.searchsorted(result.column("id").to_numpy(), ids, sorter=by_id)]))
-    ra, dec = vectors_to_radec(np.stack([result.column(axis).to_numpy() for axis in "xyz"], axis=-1))
-    stats = {name: result.column(name) for name in result.column_names if name not in ("id", "x", "y", "z")}
-    stats["ra"], stats["dec"] = ra, dec
-    stats["visitCount"] = stats["visitCount"].to_numpy()
+        parts.append(_stat_columns(history.filter(pa.array(known & ~repeated)), False))
+    rows = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    keep = np.isin(rows["id"], ids)
+    rows = {name: values[keep] for name, values in rows.items()}
+    by_id = np.argsort(ids)
+    owner = by_id[np.searchsorted(ids, rows["id"], sorter=by_id)]
+    count = len(ids)
+    total = np.bincount
+    vectors = unit_vectors(rows["ra"], rows["dec"])
+    ra, dec = vectors_to_radec(np.stack([total(owner, vectors[:, k], count) for k in range(3)], axis=-1))
+    stats = {"ra": ra, "dec": dec, "visitCount": total(owner, rows["visit_row"], count).astype(np.int64),
+             "firstMjdTai": _extreme(np.fmin, owner, rows["t"], count),
+             "lastMjdTai": _extreme(np.fmax, owner, rows["t"], count)}
+    for band_index, band in enumerate(BANDS):
+        stats.update(_band_statistics(band, {k: v[rows["band"] == band_index] for k, v in rows.items()},
+                                      owner[rows["band"] == band_index], count))
     return stats
 
 
-def _stat_rows(table, visit_row):
-    names = {"id": "diaObjectId", "source_id": "diaSourceId", "ra": "ra", "dec": "dec", "band": "band",
-             "t": "midpointMjdTai", "f": "psfFlux", "e": "psfFluxErr", "sf": "scienceFlux", "se": "scienceFluxErr"}
-    columns = {short: table.column(name).cast(pa.float64() if short not in ("id", "source_id", "band") else
-                                              (pa.string() if short == "band" else pa.int64()))
-               for short, name in names.items()}
-    columns["visit_row"] = pa.array(np.full(table.num_rows, visit_row))
-    return pa.table(columns)
+def _band_statistics(band, rows, owner, count):
+    f, e, t = rows["f"], rows["e"], rows["t"]
+    valid = np.isfinite(f)
+    n = np.bincount(owner[valid], minlength=count)
+    weight = np.where(valid & (e > 0), 1.0 / np.where(e > 0, e, 1.0) ** 2, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(owner[valid], f[valid], count) / n
+        spread = np.bincount(owner[valid], (f[valid] - mean[owner[valid]]) ** 2, count)
+        sigma = np.where(n > 1, np.sqrt(spread / (n - 1)), np.nan)
+        errors = np.isfinite(e)
+        error_mean = np.bincount(owner[errors], e[errors], count) / np.bincount(owner[errors], minlength=count)
+    order = np.lexsort((rows["source_id"][valid], t[valid], owner[valid]))
+    g, ft, tt = owner[valid][order], f[valid][order], t[valid][order]
+    step = (g[1:] == g[:-1]) & (tt[1:] != tt[:-1])
+    slope = (ft[1:] - ft[:-1])[step] / (tt[1:] - tt[:-1])[step]
+    psf = _weighted_mean(owner, f, weight, count)
+    science = _weighted_mean(owner, rows["sf"], np.where(rows["se"] > 0, rows["se"], np.nan) ** -2.0, count)
+    return {f"{band}_psfFluxMean": psf[0], f"{band}_psfFluxMeanErr": psf[1], f"{band}_psfFluxSigma": sigma,
+            f"{band}_psfFluxNdata": n, f"{band}_psfFluxMin": _extreme(np.fmin, owner[valid], f[valid], count),
+            f"{band}_psfFluxMax": _extreme(np.fmax, owner[valid], f[valid], count),
+            f"{band}_psfFluxMaxSlope": _extreme(np.fmax, g[1:][step], slope, count),
+            f"{band}_psfFluxErrMean": error_mean,
+            f"{band}_scienceFluxMean": science[0], f"{band}_scienceFluxMeanErr": science[1]}
+
+
+def _weighted_mean(owner, values, weight, count):
+    """(mean, error) per group with inverse-variance weights (rows with NaN value or weight skipped)."""
+    usable = np.isfinite(values) & np.isfinite(weight) & (weight > 0)
+    weights = np.bincount(owner[usable], weight[usable], count)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.bincount(owner[usable], weight[usable] * values[usable], count) / weights,
+                np.where(weights > 0, 1.0 / np.sqrt(weights), np.nan))
+
+
+def _extreme(function, owner, values, count):
+    """Per-group minimum (np.fmin) or maximum (np.fmax) of values; NaN for empty groups."""
+    result = np.full(count, np.nan)
+    function.at(result, owner, values)
+    return result
+
+
+def _stat_columns(table, visit_row):
+    """The columns the statistics use, as float64 (NaN for null) / int64 arrays; band as its index
+    in BANDS (-1 for others)."""
+    def floats(name):
+        return table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+
+    bands = np.asarray(table.column("band").cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False))
+    band_index = np.full(len(bands), -1)
+    for index, band in enumerate(BANDS):
+        band_index[bands == band] = index
+    return {"id": table.column("diaObjectId").cast(pa.int64()).fill_null(-1).to_numpy(),
+            "source_id": table.column("diaSourceId").to_numpy().astype(np.int64), "band": band_index,
+            "ra": floats("ra"), "dec": floats("dec"), "t": floats("midpointMjdTai"), "f": floats("psfFlux"),
+            "e": floats("psfFluxErr"), "sf": floats("scienceFlux"), "se": floats("scienceFluxErr"),
+            "visit_row": np.full(table.num_rows, 1.0 if visit_row else 0.0)}
