@@ -19,7 +19,6 @@ from qserv.api.tap.service import TapService, destroy_expired_jobs
 from qserv.api.tap.service_routes import blueprint as tap_blueprint
 from qserv.errors import QservError
 from qserv.formats.votable import VOTABLE_MIME, error_votable
-from qserv.meta.tap_jobs import requeue_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +34,7 @@ def create_app(settings=None):
     app.register_blueprint(async_blueprint)
     app.register_error_handler(QservError, _qserv_error)
     app.register_error_handler(Exception, _unexpected_error)
-    with engine.store.session() as session:
-        waiting = [job.id for job in requeue_interrupted(session)]
-    for job_id in waiting:
+    for job_id in engine.tap_jobs.requeue_interrupted():
         runner.submit(job_id)
     _start_cleanup(service, float(settings.get("cleanup_interval_s", 60)))
     return app

@@ -318,10 +318,8 @@ def user_group():
 @click.pass_context
 def user_add(context, name, admin):
     """Add user NAME."""
-    from qserv.meta.users import add_user
-
-    with _engine(context) as engine, engine.store.session() as session:
-        add_user(session, name, is_admin=admin)
+    with _engine(context) as engine:
+        engine.users.add(name, is_admin=admin)
     click.echo(f"added {'admin' if admin else 'user'} {name}")
 
 
@@ -329,10 +327,8 @@ def user_add(context, name, admin):
 @click.pass_context
 def user_list(context):
     """Users: name, admin (yes/no), active tokens."""
-    from qserv.meta.users import active_tokens, list_users
-
-    with _engine(context) as engine, engine.store.session() as session:
-        rows = [(u.name, "yes" if u.is_admin else "no", len(active_tokens(u))) for u in list_users(session)]
+    with _engine(context) as engine:
+        rows = [(u.name, "yes" if u.is_admin else "no", u.active_tokens) for u in engine.users.list()]
     if not rows:
         click.echo("no users")
         return
@@ -346,10 +342,8 @@ def user_list(context):
 @click.pass_context
 def user_remove(context, name):
     """Remove user NAME and its tokens (its TAP jobs stay until they expire)."""
-    from qserv.meta.users import remove_user
-
-    with _engine(context) as engine, engine.store.session() as session:
-        count = remove_user(session, name)
+    with _engine(context) as engine:
+        count = engine.users.remove(name)
     click.echo(f"removed user {name} and {count} token(s)")
 
 
@@ -364,10 +358,8 @@ def token_group():
 @click.pass_context
 def token_create(context, user_name, label):
     """Create a token for USER and print it (only it, on stdout: it is not shown again)."""
-    from qserv.meta.users import create_token
-
-    with _engine(context) as engine, engine.store.session() as session:
-        token = create_token(session, user_name, label=label)
+    with _engine(context) as engine:
+        token = engine.users.create_token(user_name, label=label)
     click.echo(token)
 
 
@@ -376,10 +368,8 @@ def token_create(context, user_name, label):
 @click.pass_context
 def token_revoke(context, user_name):
     """Revoke every token of USER."""
-    from qserv.meta.users import revoke_tokens
-
-    with _engine(context) as engine, engine.store.session() as session:
-        count = revoke_tokens(session, user_name)
+    with _engine(context) as engine:
+        count = engine.users.revoke_tokens(user_name)
     click.echo(f"revoked {count} token(s) of {user_name}")
 
 

@@ -313,6 +313,21 @@ class Engine:
         _, tree, _, _ = self._prepare(text, lang, db)
         return to_sql(tree, "duckdb")
 
+    # -- facades of the central state for the CLI and the TAP service -------------------------
+    @property
+    def users(self):
+        """Users and tokens of the TAP service (``qserv.meta.accounts.Accounts``)."""
+        from qserv.meta.accounts import Accounts
+
+        return Accounts(self.store)
+
+    @property
+    def tap_jobs(self):
+        """TAP async jobs (``qserv.meta.job_store.TapJobStore``)."""
+        from qserv.meta.job_store import TapJobStore
+
+        return TapJobStore(self.store, self.settings)
+
 
 def _capped(tree, max_rows):
     """``tree`` returning at most ``max_rows`` rows (its own LIMIT when smaller)."""

@@ -1,7 +1,6 @@
 """TAP async (UWS 1.1) routes under /tap/async. Every redirect is a 303 to an absolute URL."""
 
 from contextlib import nullcontext
-from datetime import timedelta
 from pathlib import Path
 import time
 
@@ -12,11 +11,7 @@ from qserv.api.tap.service import caller, parameters, request_uploads, service
 from qserv.api.tap.uws_xml import job_list_xml, job_xml, parameters_xml, results_xml
 from qserv.errors import NotFoundError, TapParameterError
 from qserv.formats.votable import VOTABLE_MIME, error_votable
-from qserv.meta.models import utc_now
-from qserv.meta.tap_jobs import (
-    ACTIVE, PHASES, abort_job, create_job, delete_job, get_job, list_jobs, queue_job, set_destruction,
-    set_execution_duration, set_parameters, uws_time,
-)
+from qserv.meta.tap_jobs import ACTIVE, PHASES, uws_time
 
 blueprint = Blueprint("tap_async", __name__, url_prefix="/tap/async")
 XML = "text/xml"
@@ -37,9 +32,13 @@ def _see_job(job_id):
     return redirect(_job_url(job_id), code=303)
 
 
-def _load(session, job_id):
+def _jobs():
+    return service().engine.tap_jobs
+
+
+def _load(job_id):
     who = caller()
-    return get_job(session, job_id, who.name, who.is_admin)
+    return _jobs().get(job_id, who.name, who.is_admin)
 
 
 def _settings():
@@ -51,29 +50,22 @@ def job_list():
     who = caller()
     phases = [value for name, value in request.args.items(multi=True) if name.lower() == "phase"]
     params = parameters()
-    with service().engine.store.session() as session:
-        jobs = list_jobs(session, who.name, who.is_admin, phases=phases or None, after=params.get("after"),
-                         last=params.get("last"))
-        return Response(job_list_xml(jobs, _job_url), mimetype=XML)
+    jobs = _jobs().list(who.name, who.is_admin, phases=phases or None, after=params.get("after"),
+                        last=params.get("last"))
+    return Response(job_list_xml(jobs, _job_url), mimetype=XML)
 
 
 @blueprint.post("", strict_slashes=False)
 def create():
     who = caller()
     params = parameters()
-    engine = service().engine
-    settings = _settings()
     run = params.get("phase", "")
     if run and run.upper() != "RUN":
         raise TapParameterError(f"PHASE={run} is not allowed when creating a job (use RUN)")
     parse_maxrec(params.get("maxrec"))
     uploads = request_uploads(params.get("upload"))
-    lifetime = timedelta(seconds=settings["tap_job_lifetime_s"])
-    with engine.store.session() as session:
-        job = create_job(session, who.name, {k: v for k, v in params.items() if k not in _CONTROL},
-                         settings["tap_async_duration_s"], utc_now() + lifetime, run_id=params.get("runid"))
-        _apply_times(session, job, params)
-        job_id = job.id
+    job_id = _jobs().create(who.name, {k: v for k, v in params.items() if k not in _CONTROL},
+                            run_id=params.get("runid"), **_times(params)).id
     if uploads:
         service().runner.save_uploads(job_id, uploads)
     if run:
@@ -81,20 +73,16 @@ def create():
     return _see_job(job_id)
 
 
-def _apply_times(session, job, params):
-    settings = _settings()
-    if "executionduration" in params:
-        set_execution_duration(session, job, parse_execution_duration(params["executionduration"]),
-                               settings["query_timeout_s"])
-    if "destruction" in params:
-        set_destruction(session, job, params["destruction"],
-                        job.creation_time + timedelta(seconds=settings["tap_job_lifetime_s"]))
+def _times(params):
+    """The execution duration and destruction time a request sets (None for those it does not)."""
+    duration = params.get("executionduration")
+    return {"execution_duration_s": None if duration is None else parse_execution_duration(duration),
+            "destruction": params.get("destruction")}
 
 
-def _run(job_id):
-    with service().engine.store.session() as session:
-        queued = queue_job(session, job_id)
-    if queued:
+def _run(job_id, who=None):
+    """Queue the job (one ``who`` sees, when given) and hand it to the runner."""
+    if _jobs().queue(job_id, *((who.name, who.is_admin) if who else ())):
         service().runner.submit(job_id)
 
 
@@ -114,12 +102,11 @@ def job(job_id):
     with watching as watch:  # None: no wait asked or no free slot: answer at once
         while True:
             seen = watch.version if watch else None
-            with service().engine.store.session() as session:
-                found = _load(session, job_id)
-                remaining = deadline - time.monotonic()
-                if watch is None or found.phase not in waiting_phases or remaining <= 0:
-                    return Response(job_xml(found, _result_url(job_id), service().runner.upload_names(job_id)),
-                                    mimetype=XML)
+            found = _load(job_id)
+            remaining = deadline - time.monotonic()
+            if watch is None or found.phase not in waiting_phases or remaining <= 0:
+                return Response(job_xml(found, _result_url(job_id), service().runner.upload_names(job_id)),
+                                mimetype=XML)
             if not watch.wait(seen, remaining):
                 watch = None  # the service is closing: answer with the job as it is
 
@@ -137,36 +124,30 @@ def post_job(job_id):
         return delete(job_id)
     if "action" in params:
         raise TapParameterError(f"ACTION={params['action']} is not supported (use DELETE)")
-    with service().engine.store.session() as session:
-        found = _load(session, job_id)
-        _apply_times(session, found, params)
-        extra = {k: v for k, v in params.items() if k not in _CONTROL}
-        parse_maxrec(extra.get("maxrec"))
-        if extra:
-            set_parameters(session, found, extra)
+    who = caller()
+    _load(job_id)
+    times = _times(params)
+    extra = {k: v for k, v in params.items() if k not in _CONTROL}
+    parse_maxrec(extra.get("maxrec"))
+    _jobs().update(job_id, who.name, who.is_admin, parameters=extra, **times)
     if params.get("phase"):
         _change_phase(job_id, params["phase"])
     return _see_job(job_id)
 
 
 def _delete(job_id):
-    with service().engine.store.session() as session:
-        found = _load(session, job_id)
-        abort_job(session, found)
-        service().runner.remove_files(job_id)
-        delete_job(session, found)
+    who = caller()
+    _jobs().delete(job_id, who.name, who.is_admin, service().runner.remove_files)
     service().runner.waits.changed(job_id)
 
 
 def _change_phase(job_id, value):
     phase = value.upper()
     if phase == "RUN":
-        with service().engine.store.session() as session:
-            _load(session, job_id)
-        _run(job_id)
+        _run(job_id, caller())
     elif phase == "ABORT":
-        with service().engine.store.session() as session:
-            abort_job(session, _load(session, job_id))
+        who = caller()
+        _jobs().abort(job_id, who.name, who.is_admin)
         service().runner.abort(job_id)
     else:
         raise TapParameterError(f"PHASE={value} is not allowed (use RUN or ABORT)")
@@ -206,43 +187,36 @@ def quote(job_id):
 
 @blueprint.get("/<job_id>/error")
 def error(job_id):
-    with service().engine.store.session() as session:
-        found = _load(session, job_id)
-        if found.phase != "ERROR":
-            raise NotFoundError(f"job {job_id} has no error (it is {found.phase})")
-        return Response(error_votable(found.error_message or "the job failed"), content_type=VOTABLE_MIME)
+    found = _load(job_id)
+    if found.phase != "ERROR":
+        raise NotFoundError(f"job {job_id} has no error (it is {found.phase})")
+    return Response(error_votable(found.error_message or "the job failed"), content_type=VOTABLE_MIME)
 
 
 @blueprint.get("/<job_id>/results")
 def results(job_id):
-    with service().engine.store.session() as session:
-        return Response(results_xml(_load(session, job_id), _result_url(job_id)), mimetype=XML)
+    return Response(results_xml(_load(job_id), _result_url(job_id)), mimetype=XML)
 
 
 @blueprint.get("/<job_id>/results/result")
 def result(job_id):
-    with service().engine.store.session() as session:
-        found = _load(session, job_id)
-        # The result file lies in the job's folder of this home, whatever path was recorded
-        # (jobs of older releases recorded it relative to the server's working directory).
-        path = service().runner.job_dir(job_id) / Path(found.result_path or "").name
-        if found.phase != "COMPLETED" or not found.result_path or not path.is_file():
-            raise NotFoundError(f"job {job_id} has no result (it is {found.phase})")
-        mime = found.result_mime
-    return send_file(path, mimetype=mime)
+    found = _load(job_id)
+    # The result file lies in the job's folder of this home, whatever path was recorded
+    # (jobs of older releases recorded it relative to the server's working directory).
+    path = service().runner.job_dir(job_id) / Path(found.result_path or "").name
+    if found.phase != "COMPLETED" or not found.result_path or not path.is_file():
+        raise NotFoundError(f"job {job_id} has no result (it is {found.phase})")
+    return send_file(path, mimetype=found.result_mime)
 
 
 @blueprint.route("/<job_id>/parameters", methods=["GET", "POST"])
 def job_parameters(job_id):
     if request.method == "POST":
         return post_job(job_id)
-    with service().engine.store.session() as session:
-        found = _load(session, job_id)
-        return Response(parameters_xml(found, service().runner.upload_names(job_id)), mimetype=XML)
+    return Response(parameters_xml(_load(job_id), service().runner.upload_names(job_id)), mimetype=XML)
 
 
 def _text(job_id, value_of):
-    with service().engine.store.session() as session:
-        return Response(value_of(_load(session, job_id)), mimetype=TEXT)
+    return Response(value_of(_load(job_id)), mimetype=TEXT)
 
 

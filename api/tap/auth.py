@@ -4,7 +4,7 @@ instance allows anonymous reads (setting ``tap_anonymous_read``)."""
 from dataclasses import dataclass
 
 from qserv.errors import AuthenticationError
-from qserv.meta.users import ANONYMOUS, user_for_token
+from qserv.meta.users import ANONYMOUS
 
 
 @dataclass(frozen=True)
@@ -19,11 +19,10 @@ def caller_of(engine, authorization, anonymous_allowed):
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
-        with engine.store.session() as session:
-            user = user_for_token(session, token.strip())
-            if user is None:
-                raise AuthenticationError("the bearer token is unknown or revoked")
-            return Caller(user.name, user.is_admin)
+        account = engine.users.for_token(token.strip())
+        if account is None:
+            raise AuthenticationError("the bearer token is unknown or revoked")
+        return Caller(account.name, account.is_admin)
     if not anonymous_allowed:
         raise AuthenticationError("this service needs a bearer token (Authorization: Bearer <token>); "
                                   "ask an administrator for one (qserv token create USER)")

@@ -18,8 +18,6 @@ from qserv.api.tap.params import query_parameters
 from qserv.api.tap.waits import JobWaits
 from qserv.errors import QservError
 from qserv.exec.cancel import Cancellation
-from qserv.meta.models import TapJob
-from qserv.meta.tap_jobs import complete_job, fail_job, start_job
 
 log = logging.getLogger(__name__)
 UPLOAD_PREFIX = "upload_"
@@ -77,11 +75,10 @@ class JobRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _execute(self, job_id):
-        with self.engine.store.session() as session:
-            job = session.get(TapJob, job_id)
-            if job is None or not start_job(session, job):
-                return
-            parameters, owner, duration_s = dict(job.parameters), job.owner, job.execution_duration_s
+        job = self.engine.tap_jobs.start(job_id)
+        if job is None:
+            return
+        parameters, owner, duration_s = dict(job.parameters), job.owner, job.execution_duration_s
         self.waits.changed(job_id)
         cancellation = Cancellation(duration_s)
         with self._lock:
@@ -110,11 +107,8 @@ class JobRunner:
             for piece in result_chunks(table, output, overflow):
                 out.write(piece)
         partial.replace(path)
-        with self.engine.store.session() as session:
-            completed = complete_job(session, job_id, str(path), output.mime, table.num_rows, overflow, None)
-        if not completed:
+        if not self.engine.tap_jobs.complete(job_id, path, output.mime, table.num_rows, overflow):
             path.unlink(missing_ok=True)
 
     def _fail(self, job_id, message):
-        with self.engine.store.session() as session:
-            fail_job(session, job_id, message)
+        self.engine.tap_jobs.fail(job_id, message)

@@ -10,7 +10,6 @@ from qserv.api.tap.auth import caller_of
 from qserv.api.tap.fetch import FetchPolicy, allow_list
 from qserv.api.tap.params import lower_names
 from qserv.api.tap.uploads import UploadLimits, read_uploads
-from qserv.meta.tap_jobs import delete_job, expired_jobs
 
 
 @dataclass
@@ -78,11 +77,5 @@ def base_url():
 
 def destroy_expired_jobs(tap):
     """Delete the jobs whose destruction time has passed, with their files."""
-    with tap.engine.store.session() as session:
-        expired = expired_jobs(session)
-        for job in expired:
-            tap.runner.remove_files(job.id)
-            delete_job(session, job)
-        deleted = [job.id for job in expired]
-    for job_id in deleted:
+    for job_id in tap.engine.tap_jobs.destroy_expired(tap.runner.remove_files):
         tap.runner.waits.changed(job_id)

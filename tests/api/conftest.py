@@ -18,7 +18,6 @@ import qserv
 from qserv.api.app import create_app
 from qserv.instance import init_instance
 from qserv.meta.admin import TableSpec
-from qserv.meta.users import add_user, create_token
 from qserv.schema.columns import Column
 
 OBJECTS = 5000
@@ -74,11 +73,10 @@ def build_catalog(home):
         engine.create_table("sky.Numbers", TableSpec("replicated", [Column("n", "long", description="a number")]))
         engine.ingest("sky.Numbers", [pa.table({"n": np.arange(3000, dtype=np.int64)})])
         engine.publish("sky")
-        with engine.store.session() as session:
-            add_user(session, "alice")
-            add_user(session, "bob")
-            add_user(session, "root", is_admin=True)
-            tokens = {name: create_token(session, name) for name in ("alice", "bob", "root")}
+        engine.users.add("alice")
+        engine.users.add("bob")
+        engine.users.add("root", is_admin=True)
+        tokens = {name: engine.users.create_token(name) for name in ("alice", "bob", "root")}
     (home / "tokens").write_text("\n".join(f"{k}={v}" for k, v in tokens.items()))
     return home
 
