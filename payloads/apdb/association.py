@@ -158,8 +158,9 @@ def associate(sources, objects, history, visit_time_mjd, radius_arcsec=1.0):
         raise InputError("DiaSource", f"diaSourceId {int(clash[0])} is also the id of an existing DiaObject "
                                       "(a new DiaObject takes the id of the source that creates it)",
                          column="diaSourceId")
-    sources = sources.set_column(sources.schema.get_field_index("diaObjectId"), "diaObjectId",
-                                 pa.array(assigned, type=sources.schema.field("diaObjectId").type))
+    owners, index = pa.array(assigned, type=pa.int64()), sources.schema.get_field_index("diaObjectId")
+    sources = (sources.set_column(index, "diaObjectId", owners) if index >= 0
+               else sources.append_column("diaObjectId", owners))
     previous = objects.take(pa.array(matches.object_index, type=pa.int64()))
     versions = object_versions(previous, sources, matches.unmatched_source_index, history, visit_time_mjd)
     return Association(sources, versions, matches)
@@ -283,12 +284,15 @@ def _extreme(function, owner, values, count):
 
 
 def _stat_columns(table, visit_row):
-    """The columns the statistics use, as float64 (NaN for null) / int64 arrays; band as its index
-    in BANDS (-1 for others)."""
-    def floats(name):
+    """The columns the statistics use, as float64 (NaN for null or absent) / int64 arrays; band as
+    its index in BANDS (-1 for others)."""
+    def floats(name):  # an absent (nullable) column counts as null
+        if name not in table.column_names:
+            return np.full(table.num_rows, np.nan)
         return table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
 
-    bands = np.asarray(table.column("band").cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False))
+    bands = (np.asarray(table.column("band").cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False))
+             if "band" in table.column_names else np.full(table.num_rows, ""))
     band_index = np.full(len(bands), -1)
     for index, band in enumerate(BANDS):
         band_index[bands == band] = index

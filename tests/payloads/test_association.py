@@ -1,29 +1,14 @@
-"""Source-to-object matching (payloads/apdb/association.py) against brute force over all pairs with
-astropy separations: random crowded fields, RA wrap, the pole, exact ties and the radius edge."""
+"""Source-to-object matching (payloads/apdb/association.py) against the brute force of the benchmark
+(every pair in a declination band, astropy separations, one pair at a time) and against all pairs by
+astropy: random crowded fields, RA wrap, the poles, exact ties and the radius edge."""
 
 import numpy as np
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from qserv.payloads.apdb.association import TIE_RESOLUTION_ARCSEC, candidate_pairs, match_sources
-
-
-def brute_force(source_ids, source_ra, source_dec, object_ids, object_ra, object_dec, radius_arcsec):
-    """All pairs with astropy, then the greedy rule one pair at a time: {source index: object index}."""
-    sources = SkyCoord(source_ra * u.deg, source_dec * u.deg)
-    objects = SkyCoord(object_ra * u.deg, object_dec * u.deg)
-    separation = sources[:, None].separation(objects[None, :]).arcsec
-    rounded = np.round(separation / TIE_RESOLUTION_ARCSEC)
-    pairs = sorted((rounded[i, j], source_ids[i], object_ids[j], i, j)
-                   for i, j in zip(*np.nonzero(separation <= radius_arcsec)))
-    taken_sources, taken_objects, result = set(), set(), {}
-    for _, _, _, i, j in pairs:
-        if i not in taken_sources and j not in taken_objects:
-            taken_sources.add(i)
-            taken_objects.add(j)
-            result[int(i)] = int(j)
-    return result
+from bench.apdb_bench import brute_force_matches
+from qserv.payloads.apdb.association import candidate_pairs, match_sources
 
 
 def scatter(rng, count, ra, dec, spread_arcsec):
@@ -39,10 +24,12 @@ def check_against_brute_force(source_ra, source_dec, object_ra, object_dec, radi
     source_ids = rng.permutation(10 * len(source_ra))[: len(source_ra)] + 1
     object_ids = rng.permutation(10 * len(object_ra))[: len(object_ra)] + 1
     matches = match_sources(source_ids, source_ra, source_dec, object_ids, object_ra, object_dec, radius_arcsec)
-    expected = brute_force(source_ids, source_ra, source_dec, object_ids, object_ra, object_dec, radius_arcsec)
-    got = dict(zip(matches.source_index.tolist(), matches.object_index.tolist()))
+    expected = brute_force_matches(source_ids, source_ra, source_dec, object_ids, object_ra, object_dec,
+                                   radius_arcsec)
+    got = dict(zip(source_ids[matches.source_index].tolist(), object_ids[matches.object_index].tolist()))
     assert got == expected
-    assert sorted(matches.unmatched_source_index.tolist()) == sorted(set(range(len(source_ra))) - set(expected))
+    unmatched = set(source_ids[matches.unmatched_source_index].tolist())
+    assert unmatched == set(source_ids.tolist()) - set(expected)
     return matches
 
 
