@@ -5,7 +5,8 @@
 Sections: sphere, visit (one Alert Production visit), the peer comparison workloads
 (load, cone, lookup, scan, crossmatch, child, concurrent; see bench/scaling.py), merge, votable,
 tap, chunkorder (query times against chunk order; bench/chunk_order_bench.py), chunks (latency against
-populated chunks, with a plot; bench/chunk_count_bench.py), startup (CLI start time).
+populated chunks, with a plot; bench/chunk_count_bench.py), startup (CLI start time), apdb (the
+Alert Production cycle against lsst-dax-apdb's ApdbSql; bench/apdb_bench.py).
 Progress goes to stderr; the report to bench/results/latest.md (or --output) and stdout."""
 
 import argparse
@@ -19,7 +20,8 @@ from bench.data import log
 
 RESULTS_DIR = Path(__file__).parent / "results"
 RESULTS = RESULTS_DIR / "latest.md"
-SECTIONS = ("sphere", "visit") + scaling.WORKLOADS + ("merge", "votable", "tap", "chunkorder", "chunks", "startup")
+SECTIONS = ("sphere", "visit") + scaling.WORKLOADS + ("merge", "votable", "tap", "chunkorder", "chunks", "startup",
+                                                     "apdb")
 SCALING_GROUPS = [  # (title, workload name prefix)
     ("Ingest (one run per size)", "ingest "),
     ("Cone search", "cone "),
@@ -127,6 +129,11 @@ def main(argv=None):
         lines += timed("chunks", lambda: chunk_count_bench.bench_chunk_counts(args.output.parent)) + [""]
     if "startup" in args.only:
         lines += simple_section("CLI start time (new process per run)", timed("startup", startup_bench.bench_startup))
+    if "apdb" in args.only:  # 50 visits of 10k DiaSources; larger runs: python -m bench.apdb_bench --help
+        from bench import apdb_bench
+        lines += ["## APDB per-visit cycle against ApdbSql (bench/apdb_bench.py)", ""]
+        lines += timed("apdb", lambda: apdb_bench.bench_apdb(
+            ["--visits", "50", "--minutes", "30", "--output", str(args.output.parent / "apdb")])) + [""]
     lines += [f"`python -m bench {' '.join(sys.argv[1:] if argv is None else argv)}`".replace(" `", "`")
               + f" took {(time.perf_counter() - started) / 60:.1f} min.", ""]
     text = "\n".join(lines)
