@@ -1,7 +1,10 @@
-"""Director indexes: director id -> (chunk, sub-chunk), one DuckDB table per director table.
+"""Director indexes: director id -> (chunk, sub-chunk, position), one DuckDB table per director table.
 
 Index rows carry the transaction and contribution that wrote them, exactly like worker rows, so
-they become visible with their transaction's commit and vanish with its abort.
+they become visible with their transaction's commit and vanish with its abort. The positions (NULL
+in the rows of instances made before they were kept) serve the checks of children placed by or near
+their director (``qserv.ingest.director_links``), as do the *unmatched* rows of such children: their
+director key, chunk and position when no director row held the key at their ingest.
 """
 
 import threading
@@ -15,6 +18,15 @@ from qserv.errors import InstanceBusyError
 from qserv.storage import index_table_name, visible_condition
 
 LITERAL_KEYS = 1000  # up to this many integer keys are looked up as a literal IN list
+POSITION_COLUMNS = ("ra", "dec")
+
+
+def unmatched_table_name(database, child):
+    return index_table_name(database, child) + "_unmatched"
+
+
+def _sql_type(arrow_type):
+    return "VARCHAR" if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) else "BIGINT"
 
 def describe_duplicates(ids, total):
     """``ids`` (the first few of ``total`` repeated ids) for an error message."""
@@ -54,12 +66,17 @@ class DirectorIndex:
                 cursor.close()
 
     def ensure(self, database, table, id_sql_type):
-        self._run(
-            f'CREATE TABLE IF NOT EXISTS "{index_table_name(database, table)}" '
-            f"(id {id_sql_type}, chunk BIGINT, subchunk BIGINT, txn BIGINT, contrib BIGINT)"
-        )
+        name = index_table_name(database, table)
+        self._run(f'CREATE TABLE IF NOT EXISTS "{name}" '
+                  f"(id {id_sql_type}, chunk BIGINT, subchunk BIGINT, txn BIGINT, contrib BIGINT)")
+        for column in POSITION_COLUMNS:
+            self._run(f'ALTER TABLE "{name}" ADD COLUMN IF NOT EXISTS {column} DOUBLE')
 
-    def add(self, database, table, ids, chunks, subchunks, transaction_id, contribution_id):
+    def add(self, database, table, ids, chunks, subchunks, transaction_id, contribution_id, ra=None, dec=None):
+        self._insert(index_table_name(database, table), ids, chunks, subchunks, transaction_id, contribution_id,
+                     ra, dec)
+
+    def _insert(self, name, ids, chunks, subchunks, transaction_id, contribution_id, ra, dec):
         n = len(ids)
         rows = pa.table({
             "id": ids,
@@ -67,9 +84,46 @@ class DirectorIndex:
             "subchunk": pa.array(subchunks, pa.int64()),
             "txn": pa.array(np.full(n, transaction_id, np.int64)),
             "contrib": pa.array(np.full(n, contribution_id, np.int64)),
+            "ra": pa.nulls(n, pa.float64()) if ra is None else pa.array(ra, pa.float64()),
+            "dec": pa.nulls(n, pa.float64()) if dec is None else pa.array(dec, pa.float64()),
         })
-        self._run(f'INSERT INTO "{index_table_name(database, table)}" SELECT * FROM new_rows',
-                  new_rows=rows)
+        self._run(f'INSERT INTO "{name}" BY NAME SELECT * FROM new_rows', new_rows=rows)
+
+    def matches(self, database, table, keys, hidden_transactions):
+        """Every visible index row holding one of ``keys``: a pyarrow.Table of ``position`` (in
+        ``keys``), ``chunk``, ``ra`` and ``dec`` (NULL where not kept)."""
+        return self._run(
+            f"SELECT w.position, i.chunk, i.ra, i.dec FROM wanted w "
+            f'JOIN "{index_table_name(database, table)}" i ON i.id = w.key '
+            f"AND {visible_condition(hidden_transactions, 'i.txn')} ORDER BY w.position",
+            fetch=True,
+            wanted=pa.table({"position": pa.array(np.arange(len(keys), dtype=np.int64)), "key": keys}),
+        )
+
+    def add_unmatched(self, database, child, ids, chunks, ra, dec, transaction_id, contribution_id):
+        """Remember rows of ``child`` whose director key matched no director row (yet)."""
+        name = unmatched_table_name(database, child)
+        self._run(f'CREATE TABLE IF NOT EXISTS "{name}" (id {_sql_type(ids.type)}, chunk BIGINT, '
+                  "subchunk BIGINT, txn BIGINT, contrib BIGINT, ra DOUBLE, dec DOUBLE)")
+        self._insert(name, ids, chunks, np.full(len(ids), -1, np.int64), transaction_id, contribution_id, ra, dec)
+
+    def unmatched(self, database, child, keys, hidden_transactions):
+        """The remembered unmatched rows of ``child`` holding one of ``keys`` (as ``matches``, with
+        ``txn`` and ``contrib``); None when ``child`` has none."""
+        name = unmatched_table_name(database, child)
+        if not self._run("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [name], fetch=True).num_rows:
+            return None
+        return self._run(
+            f'SELECT w.position, u.chunk, u.ra, u.dec, u.txn, u.contrib FROM wanted w JOIN "{name}" u ON u.id = w.key '
+            f"AND {visible_condition(hidden_transactions, 'u.txn')} ORDER BY w.position",
+            fetch=True,
+            wanted=pa.table({"position": pa.array(np.arange(len(keys), dtype=np.int64)), "key": keys}),
+        )
+
+    def forget_unmatched(self, database, child, condition_sql):
+        name = unmatched_table_name(database, child)
+        if self._run("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [name], fetch=True).num_rows:
+            self._run(f'DELETE FROM "{name}" WHERE {condition_sql}')
 
     def lookup(self, database, table, keys, hidden_transactions):
         """(chunks, subchunks) for each key, -1 where the id is unknown. An id held by several

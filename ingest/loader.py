@@ -14,7 +14,10 @@ from qserv.errors import InputError
 from qserv.faults import crash_point
 from qserv.ingest import partitioner
 from qserv.ingest.batches import source_batches
+from qserv.ingest.director_links import DirectorLinks
 from qserv.ingest.placement import ChunkPlacement, rows_per_worker
+from sqlalchemy import select
+
 from qserv.meta.catalog import active_workers, table_columns
 from qserv.meta.models import Contribution, Table
 from qserv.sphere.chunking import ChunkGrid
@@ -34,6 +37,7 @@ class LoadPlan:
     transaction_id: int
     contribution_id: int
     key_label: str
+    linked_children: list  # of a director: (name, director_position) of its children with their own position
 
     @classmethod
     def of(cls, session, table, transaction_id, contribution_id, hidden):
@@ -45,6 +49,8 @@ class LoadPlan:
             workers=list(active_workers(session)), hidden=hidden,
             transaction_id=transaction_id, contribution_id=contribution_id,
             key_label=contribution.source or contribution.key,
+            linked_children=[(child.name, child.director_position) for child in session.scalars(
+                select(Table).where(Table.director_table_id == table.id, Table.ra_column.is_not(None)))],
         )
 
 
@@ -57,9 +63,13 @@ class ContributionLoader:
         self.workers = {worker.id: worker for worker in plan.workers}
         self.placement = None
         self.ensured = set()
+        self.links = DirectorLinks(plan, index, store)
 
     def run(self, source, format=None, null=None, progress=None):
         """Load every batch; return {chunk: [rows, overlap rows]}."""
+        if self.plan.table.kind == "child" and self.plan.table.ra_column:  # rows of an earlier attempt
+            self.index.forget_unmatched(self.plan.database.name, self.plan.table.name,
+                                        f"contrib = {int(self.plan.contribution_id)}")
         bound = chunk_bound(self.plan.table, self.plan.grid)
         counts = ChunkCounts(bound)
         with ThreadPoolExecutor(max_workers=self.load_threads) as executor:
@@ -75,6 +85,7 @@ class ContributionLoader:
                 if progress is not None:
                     progress(len(batch))
             self.wait(in_flight)
+        self.links.record()
         return counts.totals()
 
     @staticmethod
@@ -88,10 +99,13 @@ class ContributionLoader:
         jobs = []
         if plan.table.kind == "director":
             own = ~placement.overlap
+            ra, dec = (values[placement.rows[own]] for values in
+                       partitioner.positions(batch, plan.table.ra_column, plan.table.dec_column, None))
             jobs.append(executor.submit(
                 self.index.add, plan.database.name, plan.table.name,
                 batch.column(plan.table.id_column).take(placement.rows[own]),
-                placement.chunks[own], placement.subchunks[own], plan.transaction_id, plan.contribution_id))
+                placement.chunks[own], placement.subchunks[own], plan.transaction_id, plan.contribution_id,
+                ra, dec))
         for worker_id, mask in self.targets(placement.chunks).items():
             jobs.append(executor.submit(self.write, worker_id, batch, placement, mask))
         return jobs
@@ -125,9 +139,17 @@ class ContributionLoader:
     def place(self, batch, origin):
         table, grid = self.plan.table, self.plan.grid
         if table.kind == "director":
-            return partitioner.spatial(batch, table.ra_column, table.dec_column, grid, origin)
+            placement = partitioner.spatial(batch, table.ra_column, table.dec_column, grid, origin)
+            if self.plan.linked_children:
+                own = placement.rows[~placement.overlap]
+                ra, dec = partitioner.positions(batch, table.ra_column, table.dec_column, origin)
+                self.links.director_batch(batch.column(table.id_column).take(own), placement.chunks[~placement.overlap],
+                                          ra[own], dec[own], origin, own)
+            return placement
         if table.kind == "child" and table.ra_column:
-            return partitioner.spatial(batch, table.ra_column, table.dec_column, grid, origin, with_overlap=False)
+            placement = partitioner.spatial(batch, table.ra_column, table.dec_column, grid, origin, with_overlap=False)
+            self.links.child_batch(batch, placement.chunks, origin)
+            return placement
         if table.kind == "child":
             return self.place_by_director(batch, origin)
         if table.kind == "time":

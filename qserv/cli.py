@@ -91,13 +91,17 @@ def table():
 @click.option("--non-unique", is_flag=True, help="Director: allow repeated ids.")
 @click.option("--director", help="Child: its director table, DB.TABLE.")
 @click.option("--director-key", help="Child: column holding the director's id.")
+@click.option("--director-position", is_flag=True,
+              help="Child: --ra/--dec hold its director's position (Qserv's raObject/declObject), so rows "
+                   "are stored with their director (checked at ingest) and director-key joins are chunk-local.")
 @click.option("--time-column", help="Time table: timestamp or MJD column.")
 @click.option("--bucket-days", type=float, help="Time table: days per chunk.")
 @click.option("--hash-column", help="Hash table: key column.")
 @click.option("--buckets", type=int, help="Hash table: number of chunks.")
 @click.pass_context
 def table_create(context, qualified_name, felis_file, felis_table, like_file, kind, id_column, ra_column,
-                 dec_column, non_unique, director, director_key, time_column, bucket_days, hash_column, buckets):
+                 dec_column, non_unique, director, director_key, director_position, time_column, bucket_days,
+                 hash_column, buckets):
     """Create table DB.TABLE from a Felis schema or a Parquet file."""
     from qserv.meta.admin import TableSpec
     from qserv.meta.catalog import split_table_name
@@ -120,7 +124,7 @@ def table_create(context, qualified_name, felis_file, felis_table, like_file, ki
         columns = columns_from_parquet(like_file)
     spec = TableSpec(kind=kind, columns=columns, id_column=id_column, ra_column=ra_column,
                      dec_column=dec_column, non_unique=non_unique, director=director,
-                     director_key=director_key, partition_column=time_column or hash_column,
+                     director_key=director_key, director_position=director_position, partition_column=time_column or hash_column,
                      bucket_days=bucket_days, bucket_count=buckets, felis=felis, description=description)
     with _engine(context) as engine:
         engine.create_table(qualified_name, spec)

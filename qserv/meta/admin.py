@@ -49,6 +49,7 @@ class TableSpec:
     non_unique: bool = False
     director: str | None = None  # "DB.TABLE" or "TABLE"
     director_key: str | None = None
+    director_position: bool = False  # child: --ra/--dec hold the director's position (raObject/declObject)
     partition_column: str | None = None
     bucket_days: float | None = None
     bucket_count: int | None = None
@@ -102,6 +103,9 @@ def create_table(session, database_name, table_name, spec):
         if spec.ra_column:
             need("--ra", spec.ra_column, NUMERIC)
             need("--dec", spec.dec_column, NUMERIC)
+        elif spec.director_position:
+            raise UserError(f"{where}: --director-position needs --ra and --dec (the director's position "
+                            "copied into each row, e.g. raObject and declObject)")
     else:
         for option, value in (("--ra", spec.ra_column), ("--dec", spec.dec_column),
                               ("--director", spec.director)):
@@ -118,12 +122,17 @@ def create_table(session, database_name, table_name, spec):
         refuse("--time-column/--hash-column", spec.partition_column)
     if spec.kind != "director":
         refuse("--non-unique", spec.non_unique)
+    if spec.kind != "child":
+        refuse("--director-position", spec.director_position)
+    near_director = spec.kind == "child" and bool(spec.ra_column) and not spec.director_position
     table = Table(
         database_id=database.id, name=table_name, kind=spec.kind,
         columns=[c.to_dict() for c in spec.columns],
         id_column=spec.id_column if spec.kind == "director" else None,
         ra_column=spec.ra_column, dec_column=spec.dec_column, non_unique=spec.non_unique,
         director_table_id=director.id if director else None, director_key=spec.director_key,
+        director_position=spec.director_position,
+        director_distance_arcsec=0.0 if near_director else None,  # no row measured yet
         partition_column=spec.partition_column, bucket_size=spec.bucket_days,
         bucket_count=spec.bucket_count, felis=spec.felis, description=spec.description,
     )

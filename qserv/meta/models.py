@@ -80,6 +80,12 @@ class Table(Base):
     non_unique: Mapped[bool] = mapped_column(Boolean, default=False)
     director_table_id: Mapped[int | None] = mapped_column(ForeignKey("tables.id"))
     director_key: Mapped[str | None] = mapped_column(String(64))
+    # a child whose --ra/--dec are its director's position (Qserv's raObject/declObject): rows whose
+    # director exists are in the director's chunk (checked at ingest)
+    director_position: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # a child with its own position: the largest distance of a row from its director over the rows
+    # whose director exists (qserv.ingest.director_links); NULL when not known
+    director_distance_arcsec: Mapped[float | None] = mapped_column(Float)
     partition_column: Mapped[str | None] = mapped_column(String(64))  # time / hash tables
     bucket_size: Mapped[float | None] = mapped_column(Float)  # days per time bucket
     bucket_count: Mapped[int | None] = mapped_column(Integer)  # hash buckets

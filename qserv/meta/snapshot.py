@@ -47,7 +47,8 @@ def table_info(table):
         partitioning=Partitioning(database.chunk_order, database.subchunk_order, database.overlap_arcsec),
         id_column=table.id_column, ra_column=table.ra_column, dec_column=table.dec_column,
         director=f"{table.director.database.name}.{table.director.name}" if table.director else None,
-        director_key=table.director_key, partition_column=table.partition_column,
+        director_key=table.director_key, director_position=table.director_position,
+        director_distance_arcsec=table.director_distance_arcsec, partition_column=table.partition_column,
         bucket_days=table.bucket_size, bucket_count=table.bucket_count)
 
 
@@ -74,6 +75,8 @@ _CATALOG_VERSION = (
     *(select(aggregate).where(Worker.state == "active").scalar_subquery()
       for aggregate in (func.count(Worker.id), func.sum(Worker.id), func.sum(Worker.id * Worker.id))),
     select(func.count(Database.id)).where(Database.published.is_(True)).scalar_subquery(),
+    # the children's measured distances from their directors only grow, or become NULL (not known)
+    select(func.sum(func.coalesce(Table.director_distance_arcsec, -1.0))).scalar_subquery(),
 )
 # What a reader must hide (pending transactions, the newest id), read in the same statement as
 # the versions, so that it matches the catalog and chunk map of those versions.

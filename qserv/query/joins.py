@@ -6,8 +6,13 @@ chunk's overlap. A result row then comes from exactly one chunk, so the union ov
 answer. That holds when every pair of sharded aliases is connected by
 
 - an equality of placement keys within one director's family (``o.objectId = s.objectId``, also
-  ``USING (objectId)``): a director's rows and its children without their own position are stored
-  in the chunk of the director row; or
+  ``USING (objectId)``): a director's rows and its children without their own position, or whose
+  position is the director's (``--director-position``, checked at ingest), are stored in the chunk
+  of the director row; or
+- a director-key equality of a director and its child placed near it (own position, each row with a
+  director within the recorded ``director_distance_arcsec`` of it, at most the overlap radius): the
+  director reads the chunk's own and overlap rows, as for a near-neighbour condition of that radius,
+  and the child row's chunk decides; or
 - one near-neighbour condition ``DISTANCE(POINT(a.ra, a.dec), POINT(b.ra, b.dec)) < r`` (or
   ``scisql_angSep(...) < r``) as a top-level conjunct, with ``b`` a director table whose overlap is
   at least ``r``: ``b`` then reads the chunk's own and overlap rows, so no pair is lost at edges.
@@ -27,6 +32,9 @@ from qserv.query.restrictors import constant
 from qserv.sql.adql import is_call
 
 _DISTANCE_BOUNDS = {exp.LT: False, exp.LTE: False, exp.GT: True, exp.GTE: True}  # -> flipped
+# Added to a measured child-director distance used as a near-neighbour radius: covers the rounding
+# of the measure (the declination band and zones of the plan must hold every pair).
+RADIUS_MARGIN_DEG = 1e-9
 
 
 @dataclass(frozen=True)
@@ -91,11 +99,44 @@ def _key_edge(node, columns):
     if a is None or b is None or a == b:
         return None
     info_a, info_b = columns.aliases[a], columns.aliases[b]
-    if info_a.family is None or info_a.family != info_b.family:
+    if _join_family(info_a) is None or _join_family(info_a) != _join_family(info_b):
         return None
-    if columns.is_column(node.this, a, info_a.placement_key) and \
-            columns.is_column(node.expression, b, info_b.placement_key):
+    if columns.is_column(node.this, a, _join_key(info_a)) and \
+            columns.is_column(node.expression, b, _join_key(info_b)):
         return a, b
+    return None
+
+
+def _join_key(info):
+    """The column on which a director-key join of ``info`` is chunk-local: its placement key, or the
+    director key of a child placed by its director's position (whose rows with no director keep
+    their own chunk, so the key does not locate them: no placement key)."""
+    if info.kind == "child" and info.director_position:
+        return info.director_key
+    return info.placement_key
+
+
+def _join_family(info):
+    return info.director if info.kind == "child" and info.director_position else info.family
+
+
+def _is_near_child(child, director):
+    return (child.kind == "child" and child.position is not None and not child.director_position
+            and director.kind == "director" and child.director == director.key)
+
+
+def _near_child_edge(node, columns):
+    """(child alias, director alias) of ``c.key = o.id`` for a child placed near its director."""
+    if not isinstance(node, exp.EQ):
+        return None
+    a, b = columns.alias_of(node.this), columns.alias_of(node.expression)
+    if a is None or b is None or a == b:
+        return None
+    for (c, c_node), (o, o_node) in (((a, node.this), (b, node.expression)), ((b, node.expression), (a, node.this))):
+        child, director = columns.aliases[c], columns.aliases[o]
+        if _is_near_child(child, director) and columns.is_column(c_node, c, child.director_key) \
+                and columns.is_column(o_node, o, director.id_column):
+            return c, o
     return None
 
 
@@ -196,7 +237,8 @@ def _conditions(select):
     return nodes
 
 
-def _using_edges(select, aliases):
+def _using_edges(select, aliases, near_children):
+    """Placement-key edges of ``USING (...)``; near-child edges are appended to ``near_children``."""
     edges = []
     order = list(aliases)
     for join in select.args.get("joins") or []:
@@ -204,10 +246,15 @@ def _using_edges(select, aliases):
         for identifier in join.args.get("using") or []:
             for earlier in order[:order.index(joined)]:
                 a, b = aliases[earlier], aliases[joined]
-                if a.family and a.family == b.family and a.placement_key and b.placement_key \
-                        and identifier_matches(identifier, a.placement_key) \
-                        and identifier_matches(identifier, b.placement_key):
+                if _join_family(a) and _join_family(a) == _join_family(b) and _join_key(a) and _join_key(b) \
+                        and identifier_matches(identifier, _join_key(a)) \
+                        and identifier_matches(identifier, _join_key(b)):
                     edges.append((earlier, joined))
+                for c, o in ((earlier, joined), (joined, earlier)):
+                    if _is_near_child(aliases[c], aliases[o]) \
+                            and identifier_matches(identifier, aliases[c].director_key) \
+                            and identifier_matches(identifier, aliases[o].id_column):
+                        near_children.append((c, o))
     return edges
 
 
@@ -264,19 +311,34 @@ def _multi_table_shape(select, aliases, sharded):
             "their chunks live on different workers")
     columns = _Columns(aliases)
     components = _Components(sharded)
-    near = []
+    near, near_children = [], []
     for node in _conditions(select):
         edge = _key_edge(node, columns)
         if edge and all(alias in components.parent for alias in edge):
             components.union(*edge)
             continue
+        child_edge = _near_child_edge(node, columns)
+        if child_edge:
+            near_children.append(child_edge)
+            continue
         found = _near_neighbour_edge(node, columns)
         if found:
             near.append(found)
-    for edge in _using_edges(select, aliases):
+    for edge in _using_edges(select, aliases, near_children):
         components.union(*edge)
-    groups = components.groups()
+    refusals = []
     has_left = any((join.args.get("side") or "").upper() == "LEFT" for join in select.args.get("joins") or [])
+    for child, director in near_children:
+        radius = _near_child_radius_deg(aliases[child], aliases[director])
+        if has_left:  # the plan's same-chunk and zone conditions would drop the rows with no partner
+            radius = (f"LEFT JOIN of {aliases[child].key} and its director {aliases[director].key} cannot run "
+                      f"chunk by chunk ({aliases[child].key} is placed near its director, not with it): "
+                      "use an inner join")
+        if isinstance(radius, str):
+            refusals.append(radius)
+        else:
+            near.append((child, director, radius))
+    groups = components.groups()
     anchor = list(aliases)[0] if has_left else None
     if len(groups) == 1:
         return JoinShape(aliases)
@@ -288,6 +350,8 @@ def _multi_table_shape(select, aliases, sharded):
                 if [outer] in groups and _can_read_overlap(aliases, inner, outer, anchor):
                     _check_radius(aliases[outer], radius)
                     return JoinShape(aliases, outer, radius, inner)
+        if refusals:
+            raise UnsupportedQueryError(refusals[0])
         if near:
             a, b, _ = near[0]
             raise UnsupportedQueryError(
@@ -301,6 +365,20 @@ def _multi_table_shape(select, aliases, sharded):
         f"the join of sharded tables {names} cannot run chunk by chunk{note}: join them on their "
         "director key (e.g. o.objectId = s.objectId) or with a near-neighbour condition "
         "DISTANCE(POINT(a.ra, a.dec), POINT(b.ra, b.dec)) < r")
+
+
+def _near_child_radius_deg(child, director):
+    """The radius (degrees) of the near-neighbour plan of a director-key join of ``child``, placed
+    near its ``director``, or why it cannot run chunk by chunk."""
+    overlap = director.partitioning.overlap_arcsec
+    measured = child.director_distance_arcsec
+    if measured is None or measured > overlap:
+        distance = ("is not known (rows ingested before it was measured)" if measured is None
+                    else f"is {measured:g} arcsec")
+        return (f"the join of {child.key} and its director {director.key} on {child.director_key} cannot run "
+                f"chunk by chunk: {child.key} is placed by its own position, and the largest distance of a "
+                f"row from its director {distance}, not within the overlap ({overlap:g} arcsec)")
+    return min(measured / 3600.0 + RADIUS_MARGIN_DEG, overlap / 3600.0)
 
 
 def _can_read_overlap(aliases, inner, outer, anchor):

@@ -24,6 +24,8 @@ class TableInfo:
     dec_column: str | None = None
     director: str | None = None  # "db.table" of a child's director
     director_key: str | None = None
+    director_position: bool = False  # a child whose ra/dec are its director's (rows in its chunk)
+    director_distance_arcsec: float | None = None  # a child near its director: largest measured distance
     partition_column: str | None = None  # time and hash tables
     bucket_days: float | None = None
     bucket_count: int | None = None

@@ -65,6 +65,15 @@ TABLES = {
 }
 # Load order: directors before their children.
 ORDER = ("Object", "Source", "DiaSource", "Filter", "Visit", "Event")
+# A dependent table placed by its director's position (Qserv's Source with raObject/declObject).
+TABLES["PosSource"] = TableSpec(
+    kind="child",
+    columns=[Column("posSourceId", "long", nullable=False), Column("objectId", "long"),
+             Column("raObject", "double", nullable=False), Column("declObject", "double", nullable=False),
+             Column("flux", "double")],
+    director=f"{DATABASE}.Object", director_key="objectId", ra_column="raObject", dec_column="declObject",
+    director_position=True)
+ORDER += ("PosSource",)
 NAMES = ("alpha", "Vega", "Sirius", "O'Brien's star", "M31 \"Andromeda\"", "Ærø", "βeta Cen",
          "天狼星", "naïve", "NGC_1300", "tab\tname", "100% sure", "  padded  ", "")
 KINDS = ("star", "galaxy", "qso", "unknown")
@@ -213,10 +222,30 @@ def tables():
     })
     result = {"Object": objects, "Source": sources, "DiaSource": dia, "Filter": filters,
               "Visit": visits, "Event": events}
+    result["PosSource"] = _position_sources(objects)
     for name, table in result.items():  # the exact Arrow types of the schema
         schema = pa.schema([pa.field(c.name, arrow_type(c), c.nullable) for c in TABLES[name].columns])
         result[name] = table.cast(schema)
     return result
+
+
+def _position_sources(objects):
+    """PosSource: 1-3 rows at the position of a third of the objects, and rows whose objectId
+    matches no object (ids between the objects', or NULL) at positions of their own."""
+    rng = np.random.default_rng(16)
+    n = objects.num_rows
+    parents = np.flatnonzero(rng.uniform(0, 1, n) < 0.33)
+    parents = np.repeat(parents, rng.integers(1, 4, len(parents)))
+    orphans = 120
+    ra, dec = _sphere(rng, orphans)
+    ids = np.concatenate([objects["objectId"].to_numpy()[parents], 1005 + 10 * rng.integers(0, n, orphans)])
+    return pa.table({
+        "posSourceId": pa.array(np.arange(len(ids), dtype=np.int64) + 3_000_000, pa.int64()),
+        "objectId": pa.array(ids, pa.int64(), mask=np.arange(len(ids)) >= len(ids) - 20),
+        "raObject": pa.array(np.concatenate([objects["ra"].to_numpy()[parents], ra]), pa.float64()),
+        "declObject": pa.array(np.concatenate([objects["decl"].to_numpy()[parents], dec]), pa.float64()),
+        "flux": pa.array(np.round(rng.normal(100.0, 30.0, len(ids)), 6), pa.float64()),
+    })
 
 
 def build_sharded(engine, replication=1):
