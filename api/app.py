@@ -13,6 +13,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 import qserv
+from qserv.api.admin import register_admin
 from qserv.api.tap.async_routes import blueprint as async_blueprint
 from qserv.api.tap.runner import JobRunner
 from qserv.api.tap.service import TapService, destroy_expired_jobs
@@ -32,6 +33,7 @@ def create_app(settings=None):
     app.extensions["qserv"] = service
     app.register_blueprint(tap_blueprint)
     app.register_blueprint(async_blueprint)
+    register_admin(app, engine)
     app.register_error_handler(QservError, _qserv_error)
     app.register_error_handler(Exception, _unexpected_error)
     for job_id in engine.tap_jobs.requeue_interrupted():

@@ -9,6 +9,7 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlglot import exp
 
+from qserv import chunk_indexes
 from qserv.errors import QservError, QueryCancelledError, UserError
 from qserv.exec.cancel import Cancellation
 from qserv.exec.context import ExecutionContext, WorkerAccess
@@ -134,6 +135,21 @@ class Engine:
 
     def verify(self, database_name, repair=False, progress=None):
         return self.replication.verify(database_name, repair, progress)
+
+    def create_index(self, qualified_name, column):
+        return chunk_indexes.create_index(self, qualified_name, column)
+
+    def drop_index(self, qualified_name, column):
+        return chunk_indexes.drop_index(self, qualified_name, column)
+
+    def indexes(self, qualified_name):
+        return chunk_indexes.indexed_columns(self, qualified_name)
+
+    def table_layout(self, qualified_name):
+        """(kind, chunk order) of a table."""
+        with self.store.session() as session:
+            table = get_table(session, *split_table_name(qualified_name))
+            return table.kind, table.database.chunk_order
 
     # -- ingest -----------------------------------------------------------------------------
     def ingest(self, qualified_name, sources, format=None, null=None, progress=None, committing=None):

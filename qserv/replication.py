@@ -1,12 +1,16 @@
 """DBA operations on workers and replicas (``qserv worker ...``, ``replicate``, ``rebalance``,
 ``verify``), built on the central state (qserv.meta.workers), the plans (qserv.replica_plans) and
-the crash-safe chunk changes (qserv.exec.moves)."""
+the crash-safe chunk changes (qserv.exec.moves).
+
+A ``progress`` callback is called ``progress(0, n)`` when ``n`` more steps are planned and
+``progress(1)`` after each step."""
 
 from dataclasses import dataclass, field
 import os
 
 from sqlalchemy import select
 
+from qserv.chunk_indexes import copy_indexes
 from qserv.errors import ConflictError, UserError, WorkerQueryError, WorkerUnavailableError
 from qserv.exec.backends import open_worker
 from qserv.exec.chunk_rows import copy_chunk, sign_chunks
@@ -88,6 +92,8 @@ class Replication:
             source = (active_workers(session) or [None])[0]
         for table, columns, kind in tables:
             new.ensure_table(table, columns)
+            if source is not None:
+                copy_indexes(self.pool.get(source), new, table, columns)
             if kind == "replicated" and source is not None:
                 new.delete_where(table, "TRUE")
                 rows = self.pool.get(source).query(f'SELECT * FROM "{table}"')
@@ -176,6 +182,8 @@ class Replication:
             expected = {chunk: rows for (_, chunk), rows in expected.items()}
             hidden = pending_transactions(session)
         report = VerifyReport(database_name, len(holders), sum(map(len, holders.values())))
+        if progress is not None:
+            progress(0, len(holders))
         signatures = {w: self._signatures(workers[w], tables, sorted(c for c, ws in holders.items() if w in ws),
                                           hidden)
                       for w in sorted({w for ws in holders.values() for w in ws})}
@@ -219,6 +227,8 @@ class Replication:
         return holders, {chunk: rows.get((database_id, chunk), 0) + 1 for chunk in holders}
 
     def _apply(self, database_id, steps, progress):
+        if progress is not None:
+            progress(0, len(steps))
         for step in steps:
             kind, chunk = step[0], step[1]
             if kind == "move":
