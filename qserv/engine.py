@@ -39,6 +39,7 @@ from qserv.schema.columns import field_with_column
 from qserv.schema.types import arrow_type, duckdb_type
 from qserv.settings import load_settings, store_setting
 from qserv.sql.dialects import parse, resolve_identifiers, to_sql
+from qserv.sql.mysql import mysql_semantics
 from qserv.storage import OWN_ROWS_CONDITION, physical_table_name, visible_condition
 
 
@@ -251,6 +252,8 @@ class Engine:
         columns = {key: info.column_names for key, info in tables.items()}
         tree = resolve_identifiers(parsed, columns, default_database=db, qualified_only=db is None)
         tree = rewrite_areaspecs(tree, tables)
+        if lang == "qserv":
+            tree = mysql_semantics(tree, tables)
         if max_rows is not None:
             tree = _capped(tree, max_rows)
         self.czar.sync_tables({key: info for key, info in tables.items() if not info.inline})

@@ -2,8 +2,9 @@
 
 In Qserv SQL an areaspec names no columns: it restricts the director table of the query. Here it
 must be a top-level WHERE conjunct with constant arguments, in a SELECT reading a table with a
-position (the first director table of its FROM clause, else the first table with its own position),
-and becomes ``scisql_s2PtInBox|Circle|Ellipse|CPoly(<ra>, <dec>, <arguments>) = 1`` on that table.
+position, and becomes ``scisql_s2PtInBox|Circle|Ellipse|CPoly(<ra>, <dec>, <arguments>) = 1`` on
+every director table instance of its FROM clause (both sides of a self join, as Qserv's restrictor
+does), or, with no director there, on the first table with its own position.
 The planner then sees an ordinary point-in-region conjunct, which both prunes chunks and filters
 rows. Anything else is refused with ``UnsupportedQueryError``.
 """
@@ -24,11 +25,13 @@ _PREDICATES = {
 }
 
 
-def _positioned_alias(select, tables):
+def _restricted_aliases(select, tables):
+    """(alias, TableInfo) of every director table instance of the SELECT, else of its first
+    table with its own position (none: an empty list)."""
     sources = [(alias, tables.get(table_key(table))) for alias, table in source_tables(select) or []]
     positioned = [(alias, info) for alias, info in sources if info is not None and info.position]
     directors = [entry for entry in positioned if entry[1].kind == "director"]
-    return (directors or positioned or [None])[0]
+    return directors or positioned[:1]
 
 
 def _areaspec_of(conjunct):
@@ -61,24 +64,21 @@ def _predicate(call, alias, info):
 
 def _rewrite_select(select, tables):
     where = select.args.get("where")
-    replaced = set()
     if where is not None:
         for conjunct in list(top_level_conjuncts(where.this)):
             call = _areaspec_of(conjunct)
             if call is None:
                 continue
-            found = _positioned_alias(select, tables)
-            if found is None:
+            found = _restricted_aliases(select, tables)
+            if not found:
                 raise UnsupportedQueryError(
                     f"{call.name.lower()}(...) needs a director table (a table with a position) "
                     "in the FROM clause")
-            predicate = _predicate(call, *found)
-            replaced.add(id(predicate))
+            predicate = exp.and_(*(_predicate(call, *entry) for entry in found), copy=False)
             if conjunct is where.this:
                 where.set("this", predicate)
             else:
                 conjunct.replace(predicate)
-    return replaced
 
 
 def rewrite_areaspecs(tree, tables):

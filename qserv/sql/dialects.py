@@ -235,12 +235,62 @@ def _resolve_column(column, scope, tables):
                  for spelled in _Names(_outputs(source, tables)).find(name)]
         if not found and current is scope and column.find_ancestor(exp.Order, exp.Group, exp.Having):
             found = [(None, s) for s in _Names(current.expression.named_selects).find(name)]
+        if len(found) > 1 and len({spelled for _, spelled in found}) == 1 and \
+                found[0][1].lower() in current.expression.meta.get("qserv_merged", ()):
+            found = found[:1]  # the one column of a JOIN ... USING (...) or NATURAL JOIN
         if len(found) > 1:
             raise QuerySyntaxError(f"column name {name.name} is ambiguous")
         if found:
             column.set("this", _quoted(found[0][1]))
             return
     raise QuerySyntaxError(f"unknown column {column.sql()}")
+
+
+def _merge_joins(scope, tables):
+    """Give the columns of a SELECT's ``JOIN ... USING (...)`` the schema's spelling and write each
+    ``NATURAL JOIN`` as ``JOIN ... USING`` its common columns; the lower-cased names of the columns
+    so merged into one are kept in the SELECT's ``meta["qserv_merged"]``."""
+    select = scope.expression
+    if not isinstance(select, exp.Select):
+        return
+    sources = scope.selected_sources
+    seen, merged = [], set()
+    for item in [select.args.get("from_"), *(select.args.get("joins") or [])]:
+        if item is None or item.alias_or_name not in sources:
+            continue
+        offered = _outputs(sources[item.alias_or_name][1], tables)
+        if isinstance(item, exp.Join) and item.method == "NATURAL":
+            earlier = {name.lower() for name in seen}
+            common = [name for name in offered if name.lower() in earlier]
+            if common:
+                item.set("method", None)
+                item.set("using", [exp.to_identifier(name) for name in common])
+        for identifier in (item.args.get("using") or []) if isinstance(item, exp.Join) else ():
+            spellings = _Names(offered).find(identifier)
+            if len(spellings) != 1:
+                raise QuerySyntaxError(f"unknown column {identifier.name} in USING (...)")
+            identifier.replace(_quoted(spellings[0]))
+            merged.add(spellings[0].lower())
+        seen += offered
+    select.meta["qserv_merged"] = merged
+    if merged and any(isinstance(p, exp.Star) for p in select.expressions):
+        _expand_star(select, sources, tables, merged)
+
+
+def _expand_star(select, sources, tables, merged):
+    """``SELECT *`` over merged joins as its columns: each merged column once, first (in the order of
+    the first source), then every other column of each source, as MySQL and the SQL standard do."""
+    columns, rest = [], []
+    for key, (node, source) in sources.items():
+        for name in _outputs(source, tables):
+            if name.lower() not in merged:
+                rest.append(exp.column(_quoted(name), table=_quoted(node.meta.get("qserv_qualifier", key))))
+            elif name.lower() not in {column.name.lower() for column in columns}:
+                columns.append(exp.column(_quoted(name)))
+    projections = []
+    for projection in select.expressions:
+        projections.extend(columns + rest if isinstance(projection, exp.Star) else [projection])
+    select.set("expressions", projections)
 
 
 def _scope_chain(scope):
@@ -277,6 +327,8 @@ def resolve_identifiers(tree, columns_by_table, default_database=None, qualified
             if db:
                 source.set("db", _quoted(db[0]))
             source.meta["qserv_qualifier"] = source.alias or name
+    for scope in scopes:
+        _merge_joins(scope, columns_by_table)
     for scope in scopes:
         owner = scope.expression
         for column in list(owner.find_all(exp.Column)):

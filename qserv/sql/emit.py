@@ -8,6 +8,7 @@
   arguments and in SQL otherwise; ``POLYGON`` (literal vertices only) -> the 1/0 of
   ``polygon_condition_sql``. ``DISTANCE`` -> ``scisql_angsep``; ``COORD1/2`` -> the coordinate.
 - ``/`` is floating-point division and ``x / 0`` is NULL; ``DIV`` truncates, on both backends.
+- The ``QSERV_MYSQL_*`` calls of ``qserv.sql.mysql`` (Qserv SQL's MySQL semantics) are expanded.
 - ``LOG10`` -> ``log10``, ``LOG(b, x)`` -> ``ln(x) / ln(b)``; ``ROUND`` and ``TRUNCATE`` on
   PostgreSQL go through NUMERIC (its double ``round`` breaks ties to even, DuckDB's away from zero).
 - Every identifier is double-quoted as it is spelt in the tree: run
@@ -22,6 +23,7 @@ from qserv.sphere.box import Box
 from qserv.sphere.polygon import Polygon
 from qserv.errors import QuerySyntaxError
 from qserv.sql.adql import AREASPECS, is_call
+from qserv.sql.mysql import CALLS as MYSQL_CALLS, expand as mysql_sql
 from qserv.sql.worker_functions import BACKENDS, polygon_condition_sql
 
 def constant(node):
@@ -127,6 +129,8 @@ def _functions(node, backend):
         if constant(base) == 10.0:
             return exp.Anonymous(this="log10", expressions=[value])
         return exp.Div(this=exp.Ln(this=value), expression=exp.Ln(this=base), typed=False, safe=True)
+    if is_call(node, *MYSQL_CALLS):
+        return mysql_sql(node, backend)
     if isinstance(node, exp.Anonymous) and node.name.lower().startswith("scisql_"):
         return exp.Anonymous(this=node.name.lower(), expressions=node.expressions)
     return _postgres_rounding(node, backend)
@@ -155,7 +159,8 @@ def to_sql(tree, backend, copy=True):
                 f"{node.name.lower()}(...) must be handled by the planner before SQL is emitted")
     tree = _rewrite(tree, _rewrite_geometry, backend)
     for node in tree.walk():
-        if isinstance(node, exp.Anonymous) and node.name.upper().startswith("QSERV_"):
+        if isinstance(node, exp.Anonymous) and node.name.upper().startswith("QSERV_") and \
+                not is_call(node, *MYSQL_CALLS):
             shape = node.name.upper()[6:]
             raise QuerySyntaxError(f"{shape} can only be used inside CONTAINS, INTERSECTS, DISTANCE "
                                    "or COORD1/COORD2")
