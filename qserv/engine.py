@@ -33,7 +33,9 @@ from qserv.merge.czar import Czar, conform
 from qserv.query.areaspec import rewrite_areaspecs
 from qserv.query.inline import czar_relations, inline_table
 from qserv.query.plan import plan_query
+from qserv.query.plan_cache import UNCACHEABLE, Entry, PlanCache, build_entry, instantiate, lifted_literals, probe_text
 from qserv.query.result_columns import declared_columns, written_names
+from qserv.query.shape import query_shape
 from qserv.replication import Replication
 from qserv.schema.columns import field_with_column
 from qserv.schema.types import arrow_type, duckdb_type
@@ -66,6 +68,7 @@ class Engine:
         self.czar = Czar(self.settings["czar_memory_mb"], self.home / "tmp" / "czar")
         self.query_log = QueryLogWriter(self.store)
         self._snapshots = SnapshotCache()
+        self.plans = PlanCache(self.settings["plan_cache_shapes"])
         # Worker statements of all queries run on these threads (each query keeps at most
         # ``query_threads`` of its own going); sized so that concurrent queries rarely wait.
         self.statement_pool = ThreadPoolExecutor(STATEMENT_THREADS, thread_name_prefix="qserv-statement")
@@ -235,17 +238,23 @@ class Engine:
 
 
     # -- queries ----------------------------------------------------------------------------
-    def _prepare(self, text, lang, db, uploads=None, max_rows=None, include_unpublished=True):
-        """(snapshot, resolved tree, plan, result schema) of a query; user errors raise here.
-        ``uploads`` (name -> pyarrow.Table) are readable as TAP_UPLOAD.name; ``max_rows`` caps
-        the rows of the answer (as a LIMIT); without ``include_unpublished`` the tables of
-        unpublished databases do not exist for the query (nor in its TAP_SCHEMA)."""
+    def _snapshot(self, db, include_unpublished):
+        """The CatalogSnapshot a query reads (without ``include_unpublished``, only published
+        databases); a ``db`` without tables is a user error."""
         with self.store.session() as session:
             snapshot = self._snapshots.read(session)
         if not include_unpublished:
             snapshot = snapshot.published_only()
         if db is not None and not any(info.database == db for info in snapshot.tables.values()):
             raise UserError(f"no database {db!r} with tables")
+        return snapshot
+
+    def _prepare(self, text, lang, db, uploads=None, max_rows=None, include_unpublished=True, snapshot=None):
+        """(snapshot, resolved tree, plan, result schema) of a query; user errors raise here.
+        ``uploads`` (name -> pyarrow.Table) are readable as TAP_UPLOAD.name; ``max_rows`` caps
+        the rows of the answer (as a LIMIT); without ``include_unpublished`` the tables of
+        unpublished databases do not exist for the query (nor in its TAP_SCHEMA)."""
+        snapshot = snapshot or self._snapshot(db, include_unpublished)
         parsed = parse(text, lang)
         tables = {**snapshot.tables, **self._inline_tables(parsed, uploads, include_unpublished)}
         snapshot = replace(snapshot, tables=tables)
@@ -262,6 +271,42 @@ class Engine:
         schema = _declared(schema, declared_columns(tree, tables))
         schema = pa.schema([f.with_name(n) for f, n in zip(schema, written_names(text, lang, tree, schema.names))])
         return snapshot, tree, plan_query(tree, tables), schema
+
+    def _prepare_cached(self, text, lang, db, uploads, max_rows, include_unpublished):
+        """(snapshot, plan, result schema, worker templates or None) of a query, from the plan
+        cache (``qserv.query.plan_cache``) when a query of its shape was planned before."""
+        snapshot = self._snapshot(db, include_unpublished)
+        shape = query_shape(text) if self.plans.size and not uploads else None
+        if shape is None:
+            snapshot, _, plan, schema = self._prepare(text, lang, db, uploads, max_rows, include_unpublished, snapshot)
+            return snapshot, plan, schema, None
+        key = (shape.key, lang, db, include_unpublished, max_rows, snapshot.catalog_version)
+        found, learn = self.plans.lookup(key, shape.literals)
+        if isinstance(found, Entry):
+            try:
+                prepared = instantiate(found, shape.literals)
+            except QservError:  # the full path below gives the planner's error
+                prepared = None
+            if prepared is not None:
+                return snapshot, prepared.plan, prepared.schema, prepared.templates
+        snapshot, _, plan, schema = self._prepare(text, lang, db, None, max_rows, include_unpublished, snapshot)
+        if learn:
+            self._learn(key, shape, snapshot, (plan, schema), lang, db, max_rows, include_unpublished)
+        return snapshot, plan, schema, None
+
+    def _learn(self, key, shape, snapshot, real, lang, db, max_rows, include_unpublished):
+        """Plan the probe of a shape seen again and keep what it proves (``build_entry``)."""
+        lifted = ()
+        try:
+            lifted = lifted_literals(shape, parse(probe_text(shape, range(len(shape.literals))), lang))
+            _, _, probe_plan, probe_schema = self._prepare(probe_text(shape, lifted), lang, db, None, max_rows,
+                                                           include_unpublished, snapshot)
+        except QservError:
+            entry = UNCACHEABLE
+        else:
+            backends = {worker.backend for worker in snapshot.workers.values()}
+            entry = build_entry(shape, lifted, real, (probe_plan, probe_schema), snapshot.tables, backends)
+        self.plans.store(key, shape.literals, lifted, entry)
 
     def _inline_tables(self, tree, uploads, include_unpublished):
         """TableInfos of TAP_SCHEMA (when ``tree`` reads it) and of the uploads (TAP_UPLOAD)."""
@@ -292,8 +337,11 @@ class Engine:
         run = None
         try:
             with self.running.track():  # a moved chunk's old copy stays until the query ends
-                snapshot, _, plan, schema = self._prepare(text, lang, db, uploads, max_rows, include_unpublished)
+                snapshot, plan, schema, templates = self._prepare_cached(text, lang, db, uploads, max_rows,
+                                                                         include_unpublished)
                 run = QueryRun(self.execution, snapshot, cancellation)
+                if templates is not None:
+                    run.use_templates(plan, templates)
                 result = conform(run.run(plan), schema)
         except BaseException as error:
             status = "cancelled" if isinstance(error, QueryCancelledError) else "error"

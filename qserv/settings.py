@@ -26,6 +26,9 @@ SETTINGS = (
                 "Chunks one worker statement covers (a worker holding more gets several statements)."),
     SettingSpec("query_threads", 8, 1,
                 "Worker statements of one query running at the same time."),
+    SettingSpec("plan_cache_shapes", 1000, 0,
+                "Query shapes (text with its numbers lifted out) whose plans are kept, so a query seen before with "
+                "other numbers is not parsed and planned again; 0 turns the plan cache off."),
     SettingSpec("query_result_max_mb", 4096, 1,
                 "MiB of rows the workers may return for one query; a larger result is refused with "
                 "'result too large' instead of exhausting the czar's memory."),

@@ -179,6 +179,7 @@ class QueryRun:
         """Statements for an assignment; a worker that cannot be opened counts as failed and its
         chunks are placed again."""
         size = self.context.settings["query_batch_chunks"]
+        hidden = self.snapshot.hidden_transactions
         statements = []
         for worker_id, owned in sorted(assigned.items()):
             try:
@@ -189,11 +190,11 @@ class QueryRun:
                 continue
             template = self._template(plan, worker.backend)
             if self._whole_worker(worker_id, owned):  # one statement, no chunk filter
-                sql = template.fill(None, worker.backend, self._inline_rows(plan, owned))
+                sql = template.fill(None, worker.backend, hidden, self._inline_rows(plan, owned))
                 statements.append(Statement(worker, sql, tuple(owned), worker_id))
                 continue
             for batch in batches(owned, size):
-                sql = template.fill(batch, worker.backend, self._inline_rows(plan, batch))
+                sql = template.fill(batch, worker.backend, hidden, self._inline_rows(plan, batch))
                 statements.append(Statement(worker, sql, tuple(batch), worker_id))
         return statements
 
@@ -204,10 +205,16 @@ class QueryRun:
             return False
         return self._placement.held_counts(self._chunks).get(worker_id, 0) == len(owned)
 
+    def use_templates(self, plan, templates):
+        """Run ``plan`` with these WorkerTemplates (backend -> template; the plan cache's, with
+        this query's literals) instead of rendering its worker tree."""
+        for backend, template in templates.items():
+            self._templates[(id(plan), backend)] = (plan, template)
+
     def _template(self, plan, backend):
         key = (id(plan), backend)
         if key not in self._templates:
-            self._templates[key] = (plan, worker_template(plan, backend, self.snapshot.hidden_transactions))
+            self._templates[key] = (plan, worker_template(plan, backend))
         return self._templates[key][1]
 
     def _failed(self, worker_id, error):

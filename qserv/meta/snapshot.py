@@ -31,13 +31,15 @@ class CatalogSnapshot:
     workers: dict  # worker id -> WorkerRef (active workers)
     chunk_map: object  # qserv.meta.chunk_map.ChunkMap: committed rows and replicas by chunk
     unpublished: frozenset = frozenset()  # names of databases not yet published (qserv publish)
+    catalog_version: tuple = ()  # changes with the tables, workers and publication (plan cache key)
 
     def published_only(self):
         """The snapshot without the tables of unpublished databases (what TAP users see)."""
         if not self.unpublished:
             return self
         tables = {key: info for key, info in self.tables.items() if info.database not in self.unpublished}
-        return CatalogSnapshot(tables, self.hidden_transactions, self.workers, self.chunk_map, frozenset())
+        return CatalogSnapshot(tables, self.hidden_transactions, self.workers, self.chunk_map, frozenset(),
+                               self.catalog_version)
 
 
 def table_info(table):
@@ -125,5 +127,6 @@ class SnapshotCache:
                 with self._lock:
                     self._versions, self._catalog, self._chunk_map = versions, catalog, chunk_map
             tables, workers, unpublished = catalog
-            return CatalogSnapshot(dict(tables), _hidden(*row[_VERSIONS:]), dict(workers), chunk_map, unpublished)
+            return CatalogSnapshot(dict(tables), _hidden(*row[_VERSIONS:]), dict(workers), chunk_map, unpublished,
+                                   versions[:_CATALOG_PART])
         raise MetaStoreError(f"the catalog changed during each of {_READ_ATTEMPTS} attempts to read it")

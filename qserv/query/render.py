@@ -10,8 +10,9 @@ user's columns only, restricted to
 
 so ``SELECT *`` and every column reference of the query work unchanged, and the worker's engine
 pushes the filters down to the stored table. Inline tables (``qserv.query.inline``) become VALUES
-lists of their rows. The chunk condition and the inline tables are slots (``qserv.query.slots``):
-the tree is rendered once per query and each statement fills the slots by position.
+lists of their rows. The chunk condition, the visible-rows condition and the inline tables are
+slots (``qserv.query.slots``): the tree is rendered once per plan and each statement fills the
+slots by position.
 """
 
 from dataclasses import dataclass
@@ -26,20 +27,18 @@ from qserv.sql.emit import to_sql
 from qserv.storage import CHUNK_COLUMN, OWN_ROWS_CONDITION, physical_table_name, quote, visible_condition
 
 
-# The slot of the batch's chunk condition.
+# The slots of the batch's chunk condition and of the query's visible-rows condition.
 CHUNKS_SLOT = "_qserv_batch_chunks"
+VISIBLE_SLOT = "_qserv_visible"
 TABLE_SLOT = "_qserv_table_"  # + k: the k-th catalog table of the statement, as a derived table
 
 
-def visible_rows(info, alias, hidden_transactions, with_overlap, with_chunk, zone=None):
+def visible_rows(info, alias, with_overlap, with_chunk, zone=None):
     """The derived table reading the visible rows of a table as ``alias``, as SQL text pieces
-    ``[text]`` or, for a sharded table, ``[text, CHUNKS_SLOT, text]`` (the same text on both
-    backends). ``zone`` (height in degrees, offered): also the row's declination zone
-    ``_qserv_zone``; an offered row comes three times, under its own zone and both neighbours'
-    (for the near-neighbour zone join of ``qserv.query.plan``)."""
-    conditions = [] if visible_condition(hidden_transactions) == "TRUE" else [visible_condition(hidden_transactions)]
-    if info.sharded and not with_overlap:
-        conditions.append(OWN_ROWS_CONDITION)
+    ``[text, VISIBLE_SLOT, text]`` or, for a sharded table, ``[text, CHUNKS_SLOT, text,
+    VISIBLE_SLOT, text]`` (the same text on both backends). ``zone`` (height in degrees, offered):
+    also the row's declination zone ``_qserv_zone``; an offered row comes three times, under its own
+    zone and both neighbours' (for the near-neighbour zone join of ``qserv.query.plan``)."""
     columns = [quote(name) for name in info.column_names + ([CHUNK_COLUMN] if with_chunk else [])]
     source = quote(physical_table_name(info.database, info.name))
     if zone is not None:
@@ -51,14 +50,14 @@ def visible_rows(info, alias, hidden_transactions, with_overlap, with_chunk, zon
         else:
             columns.append(f"{own_zone} AS {quote(ZONE_COLUMN)}")
     head = f"(SELECT {', '.join(columns)} FROM {source} WHERE "
-    tail = "".join(f" AND {condition}" for condition in conditions) + f") AS {quote(alias)}"
+    own = f" AND {OWN_ROWS_CONDITION}" if info.sharded and not with_overlap else ""
+    tail = [VISIBLE_SLOT, f"{own}) AS {quote(alias)}"]
     if info.sharded:
-        return [head, CHUNKS_SLOT, tail]
-    return [head + "TRUE" + tail]
+        return [head, CHUNKS_SLOT, " AND ", *tail]
+    return [head, *tail]
 
 
-def substitute_tables(tree, tables, hidden_transactions, overlap_alias=None, chunk_aliases=(),
-                      zone_height_deg=None):
+def substitute_tables(tree, tables, overlap_alias=None, chunk_aliases=(), zone_height_deg=None):
     """(a copy of ``tree`` whose catalog tables are slots, {slot key: pieces of the derived table
     reading the visible rows of the batch's chunks}); the tables of ``chunk_aliases`` also expose
     ``_qserv_chunk`` and, with ``zone_height_deg``, ``_qserv_zone`` (``overlap_alias`` offering each
@@ -72,8 +71,7 @@ def substitute_tables(tree, tables, hidden_transactions, overlap_alias=None, chu
         alias = table.alias_or_name
         zone = (zone_height_deg, alias == overlap_alias) if zone_height_deg and alias in chunk_aliases else None
         key = f"{TABLE_SLOT}{len(derived)}"
-        derived[key] = visible_rows(info, alias, hidden_transactions, alias == overlap_alias,
-                                    alias in chunk_aliases, zone)
+        derived[key] = visible_rows(info, alias, alias == overlap_alias, alias in chunk_aliases, zone)
         if table is tree:
             return slots.slot(key), derived
         table.replace(slots.slot(key))
@@ -82,26 +80,30 @@ def substitute_tables(tree, tables, hidden_transactions, overlap_alias=None, chu
 
 @dataclass(frozen=True)
 class WorkerTemplate:
-    """A plan's worker statement on one backend, rendered once per query: ``parts`` is its text
-    split at the slots (``[text, key, text, ..., text]``); ``inline`` maps the slot key of each
-    inline table to its TableInfo."""
+    """A plan's worker statement on one backend, rendered once per plan (the plan cache keeps it
+    for queries of the same shape): ``parts`` is its text split at the slots (``[text, key, text,
+    ..., text]``); ``inline`` maps the slot key of each inline table to its TableInfo."""
 
     parts: tuple
     inline: dict
 
-    def fill(self, chunks, backend, inline_rows=None):
-        """The statement for ``chunks`` (``None``: every chunk the worker holds, no chunk filter);
-        inline tables as VALUES lists of their rows, or of ``inline_rows(info)`` when given."""
+    def fill(self, chunks, backend, hidden_transactions, inline_rows=None):
+        """The statement for ``chunks`` (``None``: every chunk the worker holds, no chunk filter)
+        hiding the rows of ``hidden_transactions`` (``qserv.storage.visible_condition``); inline
+        tables as VALUES lists of their rows, or of ``inline_rows(info)`` when given."""
         if chunks is None:
             chunk_condition = "TRUE"
         else:
             listed = ", ".join(str(int(c)) for c in chunks) if len(chunks) else "NULL"  # IN (NULL): no row
             chunk_condition = f"{quote(CHUNK_COLUMN)} IN ({listed})"
+        visible = visible_condition(hidden_transactions)
         pieces = list(self.parts)
         for index in range(1, len(pieces), 2):
             key = pieces[index]
             if key == CHUNKS_SLOT:
                 pieces[index] = chunk_condition
+            elif key == VISIBLE_SLOT:
+                pieces[index] = visible
             else:
                 info = self.inline[key]
                 rows = info.rows if inline_rows is None else inline_rows(info)
@@ -109,16 +111,15 @@ class WorkerTemplate:
         return "".join(pieces)
 
 
-def worker_template(plan, backend, hidden_transactions):
+def worker_template(plan, backend):
     """The WorkerTemplate of a ChunkPlan, or of a whole ReplicatedPlan."""
     if isinstance(plan, ChunkPlan):
         tables = {info.key: info for info in plan.aliases.values()}
         pair = (plan.overlap_alias, plan.near_alias) if plan.overlap_alias else ()
-        tree, derived = substitute_tables(plan.worker, tables, hidden_transactions, plan.overlap_alias, pair,
-                                          plan.zone_height_deg)
+        tree, derived = substitute_tables(plan.worker, tables, plan.overlap_alias, pair, plan.zone_height_deg)
     else:
         tables = {info.key: info for info in plan.tables}
-        tree, derived = substitute_tables(plan.tree, tables, hidden_transactions)
+        tree, derived = substitute_tables(plan.tree, tables)
     tree, found = placeholders(tree, tables, copy=False)  # ``tree`` is substitute_tables' copy
     expected = slots.count(tree)
     parts = slots.split(to_sql(tree, backend, copy=False), expected, tree)
@@ -132,7 +133,7 @@ def _expanded(parts, derived):
     for index in range(1, len(parts), 2):
         pieces = derived.get(parts[index], ["", parts[index], ""])
         out[-1] += pieces[0]
-        out.extend(pieces[1:])  # [] or [CHUNKS_SLOT, text]
+        out.extend(pieces[1:])  # [slot, text, ...]
         out[-1] += parts[index + 1]
     return out
 
@@ -140,4 +141,4 @@ def _expanded(parts, derived):
 def worker_sql(plan, chunks, backend, hidden_transactions, inline_rows=None):
     """The statement a worker runs for ``chunks`` of a ChunkPlan (or the whole of a
     ReplicatedPlan when ``plan`` is one: ``chunks`` is then ignored)."""
-    return worker_template(plan, backend, hidden_transactions).fill(chunks, backend, inline_rows)
+    return worker_template(plan, backend).fill(chunks, backend, hidden_transactions, inline_rows)
