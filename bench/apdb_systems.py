@@ -3,8 +3,9 @@ our core's ``qserv.payloads.apdb.Apdb`` (embedded default or PostgreSQL workers)
 lsst-dax-apdb's ``ApdbSql`` (SQLite file or PostgreSQL database), each freshly created.
 
 ``objects(ra, dec, radius_deg, schema)``, ``sources(ra, dec, radius_deg, time_mjd, schema)`` return
-tables conformed to the Felis schema given; ``forced_sources(object_ids, time_mjd)`` reads the
-forced-source history (rows are counted, not used); ``store`` writes one visit."""
+tables conformed to the Felis schema given; ``forced_sources(ra, dec, radius_deg, object_ids,
+time_mjd)`` reads the forced-source history of the field (rows are counted, not used); ``store``
+writes one visit."""
 
 import astropy.time
 import pandas as pd
@@ -57,8 +58,9 @@ class QservApdb:
     def sources(self, ra, dec, radius_deg, time_mjd, schema):
         return conformed(self.apdb.get_diasources(Circle(ra, dec, radius_deg), None, tai(time_mjd)), schema)
 
-    def forced_sources(self, object_ids, time_mjd):
-        rows = self.apdb.get_diaforcedsources(None, object_ids.tolist(), tai(time_mjd))
+    def forced_sources(self, ra, dec, radius_deg, object_ids, time_mjd):
+        """By region: DiaForcedSource is placed by its own position (the object's) on the core."""
+        rows = self.apdb.get_diaforcedsources(Circle(ra, dec, radius_deg), None, tai(time_mjd))
         return 0 if rows is None else rows.num_rows
 
     def store(self, time_mjd, objects, sources, forced):
@@ -98,8 +100,9 @@ class RubinApdbSql:
     def sources(self, ra, dec, radius_deg, time_mjd, schema):
         return conformed(self.apdb.getDiaSources(self.region(ra, dec, radius_deg), None, tai(time_mjd)), schema)
 
-    def forced_sources(self, object_ids, time_mjd):
-        rows = self.apdb.getDiaForcedSources(self.region(0, 0, 1), object_ids.tolist(), tai(time_mjd))
+    def forced_sources(self, ra, dec, radius_deg, object_ids, time_mjd):
+        """By object ids: ApdbSql has no region read of DiaForcedSource."""
+        rows = self.apdb.getDiaForcedSources(self.region(ra, dec, radius_deg), object_ids.tolist(), tai(time_mjd))
         return 0 if rows is None else len(rows)
 
     def store(self, time_mjd, objects, sources, forced):
