@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlglot import exp
 
 from qserv import chunk_indexes
-from qserv.errors import QservError, QueryCancelledError, UserError
+from qserv.errors import QservError, QueryBindError, QueryCancelledError, UserError
 from qserv.exec.cancel import Cancellation
 from qserv.exec.context import ExecutionContext, WorkerAccess
 from qserv.exec.executor import QueryRun
@@ -42,6 +42,7 @@ from qserv.schema.types import arrow_type, duckdb_type
 from qserv.settings import load_settings, store_setting
 from qserv.sql.dialects import parse, resolve_identifiers, to_sql
 from qserv.sql.mysql import mysql_semantics
+from qserv.sql.bind_errors import in_user_words
 from qserv.storage import OWN_ROWS_CONDITION, physical_table_name, visible_condition
 
 
@@ -267,7 +268,10 @@ class Engine:
             tree = _capped(tree, max_rows)
         self.czar.sync_tables({key: info for key, info in tables.items() if not info.inline})
         czar_tree, relations = czar_relations(tree, tables)
-        schema = self.czar.result_schema(to_sql(czar_tree, "duckdb", copy=False), relations)
+        try:
+            schema = self.czar.result_schema(to_sql(czar_tree, "duckdb", copy=False), relations)
+        except QueryBindError as error:  # the binder's words -> the query's (qserv.sql.bind_errors)
+            raise QueryBindError(in_user_words(str(error), text) or str(error)) from None
         schema = _declared(schema, declared_columns(tree, tables))
         schema = pa.schema([f.with_name(n) for f, n in zip(schema, written_names(text, lang, tree, schema.names))])
         return snapshot, tree, plan_query(tree, tables), schema
