@@ -16,6 +16,10 @@ from qserv.output import BINARY_FORMATS, FORMATS
 
 
 def _engine(context):
+    if context.obj.get("url"):
+        from qserv.cli_remote import RemoteEngine
+
+        return RemoteEngine(context.obj["url"], os.environ.get("QSERV_TOKEN"))
     from qserv.engine import Engine
 
     return Engine(context.obj["home"])
@@ -23,10 +27,12 @@ def _engine(context):
 
 @click.group()
 @click.option("--home", envvar="QSERV_HOME", default=None, help="Instance directory (default ./qserv-home).")
+@click.option("--url", envvar="QSERV_URL", default=None,
+              help="Run DBA and ingest commands through a running `qserv serve` at URL (token: QSERV_TOKEN).")
 @click.pass_context
-def cli(context, home):
+def cli(context, home, url):
     """qserv: a spatially sharded catalog database for astronomy."""
-    context.obj = {"home": resolve_home(home)}
+    context.obj = {"home": resolve_home(home), "url": url}
 
 
 @cli.command()
@@ -168,13 +174,10 @@ def publish(context, name):
 def _table_summary(context, qualified_name):
     """(Engine.chunks rows, the summary lines) of a table; a sizing warning goes to stderr."""
     from qserv.chunk_summary import size_warning, summarise
-    from qserv.meta.catalog import get_table, split_table_name
 
     with _engine(context) as engine:
         rows = engine.chunks(qualified_name)
-        with engine.store.session() as session:
-            table = get_table(session, *split_table_name(qualified_name))
-            kind, chunk_order = table.kind, table.database.chunk_order
+        kind, chunk_order = engine.table_layout(qualified_name)
     summary = summarise(rows)
     warning = size_warning(summary, kind, chunk_order)
     if warning:
@@ -194,9 +197,17 @@ def table_stats(context, qualified_name):
 @cli.command()
 @click.argument("qualified_name", metavar="DB.TABLE")
 @click.option("--all", "all_chunks", is_flag=True, help="Then one line per chunk: chunk, rows, overlap rows, workers.")
+@click.option("--map", "map_file", type=click.Path(dir_okay=False),
+              help="Write all-sky maps of rows, replicas and workers per chunk to this PNG file.")
 @click.pass_context
-def chunks(context, qualified_name, all_chunks):
+def chunks(context, qualified_name, all_chunks, map_file):
     """The chunks of DB.TABLE: a summary (as `table stats`), and each chunk with --all."""
+    if map_file:
+        from qserv.chunk_maps import chunk_map_png
+
+        with _engine(context) as engine:
+            Path(map_file).write_bytes(chunk_map_png(engine, qualified_name))
+        click.echo(f"wrote {map_file}", err=True)
     rows, lines = _table_summary(context, qualified_name)
     for line in lines:
         click.echo(line)
@@ -587,6 +598,11 @@ def verify(context, database, repair, as_json):
     if left:
         raise ServiceError(f"{len(left)} replica(s) of {database} are bad"
                            + ("" if repair else " (qserv verify --repair rebuilds them)"))
+
+
+from qserv.cli_index import index_group  # noqa: E402  (it opens engines with _engine above)
+
+cli.add_command(index_group)
 
 
 def main(argv=None):
