@@ -168,7 +168,7 @@ def associate(sources, objects, history, visit_time_mjd, radius_arcsec=1.0):
 
 def _unique_ids(table, name, column):
     ids = _column(table, name, column).astype(np.int64)
-    values, first, counts = np.unique(ids, return_index=True, return_counts=True)
+    values, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         repeated = np.flatnonzero(counts > 1)[0]
         row = int(np.flatnonzero(ids == values[repeated])[1]) + 1
