@@ -20,7 +20,7 @@ def pg_bin(name):
     return found
 
 
-def _free_port():
+def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -31,7 +31,7 @@ class PostgresServers:
         self.root = tempfile.mkdtemp(prefix="qserv-pg-")
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         os.chmod(self.root, 0o755)
-        self.ports = [_free_port() for _ in range(count)]
+        self.ports = [free_port() for _ in range(count)]
         self.folders = [os.path.join(self.root, f"server{i}") for i in range(count)]
         try:
             for folder in self.folders:

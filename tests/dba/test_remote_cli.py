@@ -5,7 +5,6 @@ committed so far (an ingest appears all at once), and the server-side operations
 import json
 import os
 from pathlib import Path
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,8 @@ import qserv
 from qserv.instance import init_instance
 from qserv.meta.users import add_user, create_token
 
+from .pg_servers import free_port
+
 QSERV = str(Path(sys.executable).with_name("qserv"))
 TOTAL = "SELECT COUNT(*) AS n, SUM(mag) AS s, MAX(objectId) AS hi FROM sky.Object"
 
@@ -32,12 +33,6 @@ def batch(start, count, seed):
     return pa.table({"objectId": np.arange(start, start + count, dtype=np.int64),
                      "ra": rng.uniform(0, 360, count), "decl": np.degrees(np.arcsin(rng.uniform(-1, 1, count))),
                      "mag": rng.normal(20, 1, count)})
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
