@@ -2,8 +2,12 @@
 
 ``settings`` is a mapping: ``home`` (the instance home; default ``QSERV_HOME`` or ./qserv-home) or
 ``engine`` (an open Engine, e.g. in tests), and optionally ``cleanup_interval_s`` (how often
-expired async jobs are destroyed; default 60). Every qserv error becomes a VOTable error document
-(``QUERY_STATUS=ERROR``) with the error's HTTP status; anything else is logged and answered 500.
+expired async jobs are destroyed; default 60; None: never, another process does it),
+``resume_jobs`` (ids of the async jobs to run at start; default: the jobs left queued or executing,
+which are queued again) and ``peer_poll_s`` (when other processes serve the same instance: how
+often to look for the job changes they make; default None: no other process). Every qserv error
+becomes a VOTable error document (``QUERY_STATUS=ERROR``) with the error's HTTP status; anything
+else is logged and answered 500.
 """
 
 import logging
@@ -27,7 +31,8 @@ log = logging.getLogger(__name__)
 def create_app(settings=None):
     settings = dict(settings or {})
     engine = settings.get("engine") or qserv.open(settings.get("home"))
-    runner = JobRunner(engine, engine.home / "tap" / "jobs", engine.settings["tap_async_threads"])
+    runner = JobRunner(engine, engine.home / "tap" / "jobs", engine.settings["tap_async_threads"],
+                       settings.get("peer_poll_s"))
     service = TapService(engine, runner, owns_engine="engine" not in settings)
     app = Flask("qserv.api")
     app.extensions["qserv"] = service
@@ -36,9 +41,12 @@ def create_app(settings=None):
     register_admin(app, engine)
     app.register_error_handler(QservError, _qserv_error)
     app.register_error_handler(Exception, _unexpected_error)
-    for job_id in engine.tap_jobs.requeue_interrupted():
+    engine.warm_up()
+    resume = settings["resume_jobs"] if "resume_jobs" in settings else engine.tap_jobs.requeue_interrupted()
+    for job_id in resume:
         runner.submit(job_id)
-    _start_cleanup(service, float(settings.get("cleanup_interval_s", 60)))
+    if settings.get("cleanup_interval_s", 60) is not None:
+        _start_cleanup(service, float(settings.get("cleanup_interval_s", 60)))
     return app
 
 

@@ -1,7 +1,11 @@
 """TAP service under load (issues 6 and 15): concurrent clients sending ADQL cone searches (CSV) to
-a running ``qserv serve`` (a published catalog at the default chunk order 7) for a fixed time;
-reports requests, errors (with the first error's text), p50 and p95 latency."""
+a running ``qserv serve`` (a published catalog at the default chunk order 7, on DuckDB or PostgreSQL
+workers, served by one or more processes) for a fixed time; reports requests, errors (with the first
+error's text), p50 and p95 latency and the machine's load (``uptime``).
 
+``python -m bench.tap_bench [--backend postgres] [--processes N]`` runs it alone."""
+
+import argparse
 import os
 from pathlib import Path
 import socket
@@ -17,6 +21,7 @@ import requests
 import qserv
 from bench.data import objects_parquet
 from bench.report import format_seconds
+from bench.systems import PostgresDatabases
 from qserv.instance import init_instance
 from qserv.meta.admin import TableSpec
 from qserv.schema.infer import columns_from_parquet
@@ -27,9 +32,12 @@ DURATION_S = float(os.environ.get("QSERV_BENCH_TAP_SECONDS", 60))
 RADIUS_DEG = 1.0 / 60.0
 
 
-def _catalog(root):
+def _catalog(root, backend, databases):
     home = Path(root) / "home"
-    init_instance(home, workers=4)
+    if backend == "postgres":
+        init_instance(home, backend="postgres", worker_dsns=[databases.create("qserv_tap_bench") for _ in range(4)])
+    else:
+        init_instance(home, workers=4)
     path = objects_parquet(ROWS)
     with qserv.open(home) as engine:
         engine.create_database("bench", chunk_order=7, subchunk_order=10, overlap_arcsec=60.0)
@@ -40,19 +48,19 @@ def _catalog(root):
     return home
 
 
-def _serve(home):
+def _serve(home, processes):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [str(Path(sys.executable).with_name("qserv")), "--home", str(home), "serve", "--port", str(port),
-               "--threads", str(CLIENTS)]
+               "--threads", str(CLIENTS), *(["--processes", str(processes)] if processes > 1 else [])]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/tap"
     for _ in range(300):
         try:
             if requests.get(f"{url}/availability", timeout=1).ok:
                 return process, url
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or listening but still starting
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("qserv serve did not start")
@@ -83,9 +91,14 @@ def _client(url, seed, cold, started, stop_at, latencies, errors):
             timed = latencies
 
 
-def bench_tap_concurrency():
+def bench_tap_concurrency(backend="duckdb", processes=1):
+    databases = PostgresDatabases()
     with tempfile.TemporaryDirectory() as root:
-        process, url = _serve(_catalog(root))
+        try:
+            process, url = _serve(_catalog(root, backend, databases), processes)
+        except BaseException:
+            databases.drop_all()
+            raise
         try:
             cold, latencies, errors, stop_at = [], [], [], [None]
             started = threading.Barrier(CLIENTS, action=lambda: stop_at.__setitem__(0, time.monotonic() + DURATION_S))
@@ -95,12 +108,15 @@ def bench_tap_concurrency():
                 thread.start()
             for thread in threads:
                 thread.join()
+            load = os.getloadavg()
         finally:
             process.terminate()
             process.wait(timeout=30)
+            databases.drop_all()
     p50, p95 = (float(np.percentile(latencies, q)) if latencies else float("nan") for q in (50, 95))
-    note = (f"{CLIENTS} clients for {DURATION_S:g} s, cone r=1 arcmin over {ROWS:,} rows at chunk order 7, "
-            f"ADQL to CSV; {len(latencies)} answered ({len(latencies) / DURATION_S:.0f}/s), {len(errors)} errors"
+    served = f"{backend} workers, {processes} server process{'es' if processes > 1 else ''}"
+    note = (f"{CLIENTS} clients for {DURATION_S:g} s, cone r=1 arcmin over {ROWS:,} rows at chunk order 7 "
+            f"({served}), ADQL to CSV; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end; {len(latencies)} answered ({len(latencies) / DURATION_S:.0f}/s), {len(errors)} errors"
             + (f", first: {errors[0]}" if errors else "")
             + (f"; before timing, every client's first request at once: p95 {format_seconds(np.percentile(cold, 95))}"
                if cold else ""))
@@ -111,5 +127,9 @@ def bench_tap_concurrency():
 
 
 if __name__ == "__main__":
-    for row in bench_tap_concurrency():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("duckdb", "postgres"), default="duckdb")
+    parser.add_argument("--processes", type=int, default=1)
+    args = parser.parse_args()
+    for row in bench_tap_concurrency(args.backend, args.processes):
         print(row)

@@ -460,19 +460,23 @@ def sample_files(folder):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=8080, show_default=True, help="TCP port.")
 @click.option("--threads", type=int, default=16, show_default=True, help="Requests served at the same time.")
+@click.option("--processes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Serving processes sharing the port, each with --threads (above 1: PostgreSQL workers only).")
 @click.pass_context
-def serve(context, host, port, threads):
+def serve(context, host, port, threads, processes):
     """Serve TAP 1.1 at http://HOST:PORT/tap (waitress, a production WSGI server)."""
-    import waitress
+    from qserv.api.serving import listen, serve as serve_tap
 
-    from qserv.api.app import create_app
-
-    app = create_app({"home": context.obj["home"]})
-    click.echo(f"qserv TAP service at http://{host}:{port}/tap (Ctrl-C stops it)", err=True)
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="qserv", channel_timeout=3600)
-    finally:
-        app.extensions["qserv"].close()
+        sock = listen(host, port)
+    except OSError as error:
+        raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    click.echo(f"qserv TAP service at http://{host}:{sock.getsockname()[1]}/tap, {processes} process(es) "
+               f"(Ctrl-C stops it)", err=True)
+    with sock:
+        status = serve_tap(context.obj["home"], sock, threads, processes)
+    if status:
+        sys.exit(status)
 
 
 @cli.group("worker")

@@ -399,6 +399,12 @@ class Engine:
 
         return TapJobStore(self.store, self.settings)
 
+    def warm_up(self):
+        """Read the catalog and its chunk map now (a server does before taking requests, so that
+        its first requests do not all read them at once)."""
+        with self.store.session() as session:
+            self._snapshots.read(session)
+
 
 def _capped(tree, max_rows):
     """``tree`` returning at most ``max_rows`` rows (its own LIMIT when smaller)."""

@@ -107,7 +107,8 @@ def job(job_id):
             if watch is None or found.phase not in waiting_phases or remaining <= 0:
                 return Response(job_xml(found, _result_url(job_id), service().runner.upload_names(job_id)),
                                 mimetype=XML)
-            if not watch.wait(seen, remaining):
+            poll_s = service().runner.peer_poll_s  # other processes change jobs without waking us
+            if not watch.wait(seen, remaining if poll_s is None else min(remaining, poll_s)):
                 watch = None  # the service is closing: answer with the job as it is
 
 

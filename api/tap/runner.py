@@ -1,7 +1,9 @@
 """Executing async TAP jobs: a thread pool takes QUEUED jobs, runs their query with the job's
 execution duration as the time limit, writes the result file and records the outcome. ABORT
 cancels the running query on the workers. A job's files live in ``<jobs dir>/<job id>/``.
-Requests blocked in WAIT (``waits``) are woken after every phase change the runner commits."""
+Requests blocked in WAIT (``waits``) are woken after every phase change the runner commits.
+When other processes serve the same instance (``peer_poll_s``), the runner also reads the phases of
+its running jobs that often and cancels those another process aborted or deleted."""
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -24,13 +26,17 @@ UPLOAD_PREFIX = "upload_"
 
 
 class JobRunner:
-    def __init__(self, engine, jobs_dir, threads):
+    def __init__(self, engine, jobs_dir, threads, peer_poll_s=None):
         self.engine = engine
         self.jobs_dir = Path(jobs_dir)
+        self.peer_poll_s = peer_poll_s
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="tap-job")
         self._running = {}  # job id -> Cancellation
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self.waits = JobWaits(engine.settings["tap_waiters"])
+        if peer_poll_s:
+            threading.Thread(target=self._watch_peers, name="tap-job-watch", daemon=True).start()
 
     def job_dir(self, job_id):
         return self.jobs_dir / job_id
@@ -67,12 +73,29 @@ class JobRunner:
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
 
     def shutdown(self):
+        self._stopping.set()
         with self._lock:
             running = list(self._running.values())
         for cancellation in running:
             cancellation.cancel("the service is shutting down")
         self.waits.close()
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _watch_peers(self):
+        """Cancel the running jobs another serving process aborted or deleted."""
+        while not self._stopping.wait(self.peer_poll_s):
+            with self._lock:
+                running = dict(self._running)
+            if not running:
+                continue
+            try:
+                phases = self.engine.tap_jobs.phases(running)
+            except Exception:  # the central state is unreachable now: look again later
+                log.exception("reading the phases of running jobs failed")
+                continue
+            for job_id, cancellation in running.items():
+                if phases.get(job_id) != "EXECUTING":
+                    cancellation.cancel("the job was aborted")
 
     def _execute(self, job_id):
         job = self.engine.tap_jobs.start(job_id)

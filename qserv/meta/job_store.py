@@ -5,6 +5,8 @@ jobs: a phase change made by one is read by the others at their next call."""
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from qserv.meta.models import TapJob, utc_now
 from qserv.meta.tap_jobs import (
     abort_job, complete_job, create_job, delete_job, expired_jobs, fail_job, get_job, list_jobs, queue_job,
@@ -80,11 +82,10 @@ class TapJobStore:
             job = session.get(TapJob, job_id)
             return job if job is not None and start_job(session, job) else None
 
-    def phase(self, job_id):
-        """The job's phase now (None if it is gone)."""
+    def phases(self, job_ids):
+        """{job id: its phase now} of those of ``job_ids`` that still exist."""
         with self._store.session() as session:
-            job = session.get(TapJob, job_id)
-            return None if job is None else job.phase
+            return dict(session.execute(select(TapJob.id, TapJob.phase).where(TapJob.id.in_(list(job_ids)))).all())
 
     def complete(self, job_id, result_path, result_mime, rows, overflow):
         """EXECUTING -> COMPLETED with its result; False if it was aborted or deleted meanwhile."""

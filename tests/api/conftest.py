@@ -54,10 +54,14 @@ def objects():
     return objects_table()
 
 
-def build_catalog(home):
-    """The test catalog in a new instance at ``home``, with users alice, bob and root (admin)
-    whose tokens are written to ``home/tokens``."""
-    init_instance(home, workers=3)
+def build_catalog(home, worker_dsns=()):
+    """The test catalog in a new instance at ``home`` (3 DuckDB workers, or PostgreSQL workers in
+    the databases ``worker_dsns``), with users alice, bob and root (admin) whose tokens are written
+    to ``home/tokens``."""
+    if worker_dsns:
+        init_instance(home, backend="postgres", worker_dsns=list(worker_dsns))
+    else:
+        init_instance(home, workers=3)
     with qserv.open(home) as engine:
         engine.create_database("sky", chunk_order=4, subchunk_order=7, overlap_arcsec=60.0)
         engine.create_table("sky.Object", TableSpec("director", OBJECT_COLUMNS, id_column="objectId",
@@ -110,29 +114,35 @@ def _free_port():
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def tap_url(tmp_path_factory):
-    """The /tap URL of a ``qserv serve`` process over its own copy of the catalog (a served
-    instance's worker files are held by the server process), stopped after the session."""
-    catalog_home = build_catalog(tmp_path_factory.mktemp("served") / "home")
+def start_server(home, *options):
+    """(process, /tap URL) of ``qserv serve`` over ``home`` on a free port, once it answers; its
+    output goes to ``home/../serve.log``."""
     port = _free_port()
     qserv_command = Path(sys.executable).with_name("qserv")
-    log = open(catalog_home.parent / "serve.log", "wb")
-    process = subprocess.Popen([str(qserv_command), "--home", str(catalog_home), "serve", "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "QSERV_DEBUG": ""})
+    log_path = home.parent / "serve.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([str(qserv_command), "--home", str(home), "serve", "--port", str(port), *options],
+                                   stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "QSERV_DEBUG": ""})
     url = f"http://127.0.0.1:{port}/tap"
     deadline = time.monotonic() + 60
     while True:
         try:
             if requests.get(f"{url}/availability", timeout=2).ok:
-                break
-        except requests.ConnectionError:
+                return process, url
+        except requests.RequestException:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"qserv serve did not start: {(catalog_home.parent / 'serve.log').read_text()}")
+            process.wait()
+            raise RuntimeError(f"qserv serve did not start: {log_path.read_text()}")
         time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def tap_url(tmp_path_factory):
+    """The /tap URL of a ``qserv serve`` process over its own copy of the catalog (a served
+    instance's worker files are held by the server process), stopped after the session."""
+    process, url = start_server(build_catalog(tmp_path_factory.mktemp("served") / "home"))
     yield url
     process.terminate()
     process.wait(timeout=30)
-    log.close()
