@@ -91,9 +91,9 @@ class DirectorIndex:
 
     def matches(self, database, table, keys, hidden_transactions):
         """Every visible index row holding one of ``keys``: a pyarrow.Table of ``position`` (in
-        ``keys``), ``chunk``, ``ra`` and ``dec`` (NULL where not kept)."""
+        ``keys``), ``chunk``, ``subchunk``, ``ra`` and ``dec`` (NULL where not kept)."""
         return self._run(
-            f"SELECT w.position, i.chunk, i.ra, i.dec FROM wanted w "
+            f"SELECT w.position, i.chunk, i.subchunk, i.ra, i.dec FROM wanted w "
             f'JOIN "{index_table_name(database, table)}" i ON i.id = w.key '
             f"AND {visible_condition(hidden_transactions, 'i.txn')} ORDER BY w.position",
             fetch=True,

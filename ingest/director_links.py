@@ -1,4 +1,4 @@
-"""Children placed by or near their director: what ingest checks and measures.
+"""Children placed by or near their director, and match tables: what ingest checks and measures.
 
 A child table with its own ``--ra/--dec`` is placed by that position. Either it is its director's
 position (``--director-position``, Qserv's raObject/declObject): every row whose director exists
@@ -12,6 +12,12 @@ for the director rows already there (the director index keeps their positions), 
 ingest for the child rows that found no director, which the index remembers as *unmatched*.
 Contributions of one director and its children must not run at the same time (each would miss the
 other's rows).
+
+A match table relates the rows of two directors (Qserv's RefDeepSrcMatch): each row is stored in
+the chunk of its first director's row (its own copy) and, when different, in the chunk of its second
+director's row (a copy flagged as overlap); the largest distance between the two directors' rows is
+recorded like a near child's. Its directors' rows must be ingested first: a key matching no row is
+an error, a NULL key leaves that side out.
 """
 
 import numpy as np
@@ -19,7 +25,7 @@ import pyarrow as pa
 from sqlalchemy import case, select, update
 
 from qserv.errors import InputError
-from qserv.ingest.partitioner import positions
+from qserv.ingest.partitioner import Placement, positions
 from qserv.meta.models import Contribution, Table, Transaction
 from qserv.sphere.angles import angular_separation_deg
 
@@ -68,6 +74,46 @@ class DirectorLinks:
                                      ra[picked], dec[picked], self.plan.transaction_id,
                                      self.plan.contribution_id)
 
+    # -- a match table's rows -------------------------------------------------------------------
+    def match_batch(self, batch, origin):
+        """The Placement of a batch of a match table (checking its keys); measures the distances."""
+        table, n = self.plan.table, len(batch)
+        sides = []
+        for director, key in ((self.plan.director, table.director_key), (self.plan.director2, table.director2_key)):
+            keys = batch.column(key)
+            found = self.index.matches(self.database, director.name, keys, self.plan.hidden)
+            rows = found.column("position").to_numpy()
+            side = {name: np.full(n, fill, dtype) for name, fill, dtype in
+                    (("chunk", -1, np.int64), ("subchunk", -1, np.int64), ("ra", np.nan, np.float64),
+                     ("dec", np.nan, np.float64))}
+            for name, values in side.items():
+                values[rows] = found.column(name).to_numpy(zero_copy_only=False)
+            unknown = np.flatnonzero((side["chunk"] < 0) & ~keys.is_null().to_numpy(zero_copy_only=False))
+            if len(unknown):
+                shown = ", ".join(f"{keys[int(i)].as_py()!r} (row {origin.row(i)})" for i in unknown[:SHOWN_ROWS])
+                raise InputError(origin.source, f"{len(unknown)} row(s) of {table.name} reference "
+                                 f"{director.name}.{director.id_column} values that do not exist: {shown}",
+                                 column=key)
+            sides.append(side)
+        first, second = sides
+        neither = np.flatnonzero((first["chunk"] < 0) & (second["chunk"] < 0))
+        if len(neither):
+            raise InputError(origin.source, f"{len(neither)} row(s) of {table.name} have NULL for both "
+                             f"{table.director_key} and {table.director2_key}: rows "
+                             f"{', '.join(str(origin.row(i)) for i in neither[:SHOWN_ROWS])}")
+        both = np.flatnonzero((first["chunk"] >= 0) & (second["chunk"] >= 0))
+        if len(both):
+            distances = angular_separation_deg(first["ra"][both], first["dec"][both], second["ra"][both],
+                                               second["dec"][both]) * 3600.0
+            self._fold(table.name, None if np.isnan(distances).any() else float(distances.max()))
+        has_first = first["chunk"] >= 0
+        own = Placement.one_copy_each(np.where(has_first, first["chunk"], second["chunk"]),
+                                      np.where(has_first, first["subchunk"], second["subchunk"]))
+        copies = both[second["chunk"][both] != first["chunk"][both]]
+        return Placement(np.concatenate([own.rows, copies]), np.concatenate([own.chunks, second["chunk"][copies]]),
+                         np.concatenate([own.subchunks, second["subchunk"][copies]]),
+                         np.concatenate([own.overlap, np.ones(len(copies), bool)]))
+
     # -- a director's rows ----------------------------------------------------------------------
     def director_batch(self, ids, chunks, ra, dec, origin, rows):
         """Check or measure the remembered unmatched rows of each child with its own position
@@ -115,8 +161,13 @@ class DirectorLinks:
         other_ra = other.column("ra").to_numpy(zero_copy_only=False).astype(np.float64)
         other_dec = other.column("dec").to_numpy(zero_copy_only=False).astype(np.float64)
         distances = angular_separation_deg(ra, dec, other_ra, other_dec) * 3600.0
-        largest = None if np.isnan(distances).any() else float(distances.max())
-        self.measured[child] = None if largest is None else max(largest, self.measured.get(child, 0.0))
+        self._fold(child, None if np.isnan(distances).any() else float(distances.max()))
+
+    def _fold(self, table, largest_arcsec):
+        """Fold a batch's largest distance (None: not known) into ``measured``."""
+        if table in self.measured and self.measured[table] is None:
+            return
+        self.measured[table] = None if largest_arcsec is None else max(largest_arcsec, self.measured.get(table, 0.0))
 
     # -- the central state ----------------------------------------------------------------------
     def record(self):

@@ -30,6 +30,7 @@ class LoadPlan:
     database: object
     table: Table
     director: Table | None
+    director2: Table | None  # of a match table
     columns: list
     grid: ChunkGrid
     workers: list
@@ -44,7 +45,8 @@ class LoadPlan:
         database = table.database
         contribution = session.get(Contribution, contribution_id)
         return cls(
-            database=database, table=table, director=table.director, columns=table_columns(table),
+            database=database, table=table, director=table.director, director2=table.director2,
+            columns=table_columns(table),
             grid=ChunkGrid(database.chunk_order, database.subchunk_order, database.overlap_arcsec),
             workers=list(active_workers(session)), hidden=hidden,
             transaction_id=transaction_id, contribution_id=contribution_id,
@@ -152,6 +154,8 @@ class ContributionLoader:
             return placement
         if table.kind == "child":
             return self.place_by_director(batch, origin)
+        if table.kind == "match":
+            return self.links.match_batch(batch, origin)
         if table.kind == "time":
             return partitioner.time_buckets(batch, table.partition_column, table.bucket_size, origin)
         if table.kind == "hash":
@@ -180,7 +184,7 @@ DENSE_CHUNK_LIMIT = 1 << 22
 
 def chunk_bound(table, grid):
     """An exclusive upper bound of the table's chunk ids, when there is a small one."""
-    if table.kind in ("director", "child"):
+    if table.kind in ("director", "child", "match"):
         return grid.chunk_count
     if table.kind == "hash":
         return table.bucket_count

@@ -95,8 +95,10 @@ def table():
 @click.option("--ra", "ra_column", help="Director (or child with own position): RA column, degrees.")
 @click.option("--dec", "dec_column", help="Director (or child with own position): Dec column, degrees.")
 @click.option("--non-unique", is_flag=True, help="Director: allow repeated ids.")
-@click.option("--director", help="Child: its director table, DB.TABLE.")
-@click.option("--director-key", help="Child: column holding the director's id.")
+@click.option("--director", help="Child: its director table, DB.TABLE. Match: the first director it relates.")
+@click.option("--director-key", help="Child: column holding the director's id. Match: the first director's id.")
+@click.option("--director2", help="Match: the second director table it relates, DB.TABLE.")
+@click.option("--director2-key", help="Match: column holding the second director's id.")
 @click.option("--director-position", is_flag=True,
               help="Child: --ra/--dec hold its director's position (Qserv's raObject/declObject), so rows "
                    "are stored with their director (checked at ingest) and director-key joins are chunk-local.")
@@ -106,8 +108,8 @@ def table():
 @click.option("--buckets", type=int, help="Hash table: number of chunks.")
 @click.pass_context
 def table_create(context, qualified_name, felis_file, felis_table, like_file, kind, id_column, ra_column,
-                 dec_column, non_unique, director, director_key, director_position, time_column, bucket_days,
-                 hash_column, buckets):
+                 dec_column, non_unique, director, director_key, director_position, director2, director2_key,
+                 time_column, bucket_days, hash_column, buckets):
     """Create table DB.TABLE from a Felis schema or a Parquet file."""
     from qserv.meta.admin import TableSpec
     from qserv.meta.catalog import split_table_name
@@ -130,7 +132,8 @@ def table_create(context, qualified_name, felis_file, felis_table, like_file, ki
         columns = columns_from_parquet(like_file)
     spec = TableSpec(kind=kind, columns=columns, id_column=id_column, ra_column=ra_column,
                      dec_column=dec_column, non_unique=non_unique, director=director,
-                     director_key=director_key, director_position=director_position, partition_column=time_column or hash_column,
+                     director_key=director_key, director_position=director_position, director2=director2,
+                     director2_key=director2_key, partition_column=time_column or hash_column,
                      bucket_days=bucket_days, bucket_count=buckets, felis=felis, description=description)
     with _engine(context) as engine:
         engine.create_table(qualified_name, spec)

@@ -50,6 +50,8 @@ class TableSpec:
     director: str | None = None  # "DB.TABLE" or "TABLE"
     director_key: str | None = None
     director_position: bool = False  # child: --ra/--dec hold the director's position (raObject/declObject)
+    director2: str | None = None  # match: the second director, "DB.TABLE" or "TABLE"
+    director2_key: str | None = None
     partition_column: str | None = None
     bucket_days: float | None = None
     bucket_count: int | None = None
@@ -82,7 +84,17 @@ def create_table(session, database_name, table_name, spec):
         if value:
             raise UserError(f"{where}: {option} does not apply to kind {spec.kind}")
 
-    director = None
+    def director_of(option, name):
+        director_db, _, director_name = name.rpartition(".")
+        if director_db and director_db != database_name:
+            raise UserError(f"{where}: the director must be in the same database ({database_name}), "
+                            f"got {option} {name}")
+        found = get_table(session, database_name, director_name)
+        if found.kind != "director":
+            raise UserError(f"{where}: {name} is a {found.kind} table, not a director")
+        return found
+
+    director = director2 = None
     if spec.kind == "director":
         need("--id", spec.id_column, ID_TYPES)
         need("--ra", spec.ra_column, NUMERIC)
@@ -90,13 +102,7 @@ def create_table(session, database_name, table_name, spec):
     elif spec.kind == "child":
         if not spec.director:
             raise UserError(f"{where}: kind child needs --director DB.TABLE")
-        director_db, _, director_name = spec.director.rpartition(".")
-        if director_db and director_db != database_name:
-            raise UserError(f"{where}: the director must be in the same database ({database_name}), "
-                            f"got {spec.director}")
-        director = get_table(session, database_name, director_name)
-        if director.kind != "director":
-            raise UserError(f"{where}: {spec.director} is a {director.kind} table, not a director")
+        director = director_of("--director", spec.director)
         need("--director-key", spec.director_key)
         if (spec.ra_column is None) != (spec.dec_column is None):
             raise UserError(f"{where}: give both --ra and --dec, or neither")
@@ -106,10 +112,24 @@ def create_table(session, database_name, table_name, spec):
         elif spec.director_position:
             raise UserError(f"{where}: --director-position needs --ra and --dec (the director's position "
                             "copied into each row, e.g. raObject and declObject)")
+    elif spec.kind == "match":
+        if not (spec.director and spec.director2):
+            raise UserError(f"{where}: kind match needs --director DB.TABLE and --director2 DB.TABLE")
+        director, director2 = director_of("--director", spec.director), director_of("--director2", spec.director2)
+        for option, side in (("--director", director), ("--director2", director2)):
+            if side.non_unique:
+                raise UserError(f"{where}: {option} {side.name} is declared --non-unique; a match table "
+                                "needs directors with unique ids")
+        need("--director-key", spec.director_key)
+        need("--director2-key", spec.director2_key)
+        for option, value in (("--ra", spec.ra_column), ("--dec", spec.dec_column)):
+            refuse(option, value)
     else:
         for option, value in (("--ra", spec.ra_column), ("--dec", spec.dec_column),
                               ("--director", spec.director)):
             refuse(option, value)
+    if spec.kind != "match":
+        refuse("--director2/--director2-key", spec.director2 or spec.director2_key)
     if spec.kind == "time":
         need("--time-column", spec.partition_column, NUMERIC + ("timestamp",))
         if not (spec.bucket_days and spec.bucket_days > 0):
@@ -124,7 +144,8 @@ def create_table(session, database_name, table_name, spec):
         refuse("--non-unique", spec.non_unique)
     if spec.kind != "child":
         refuse("--director-position", spec.director_position)
-    near_director = spec.kind == "child" and bool(spec.ra_column) and not spec.director_position
+    near_director = (spec.kind == "child" and bool(spec.ra_column) and not spec.director_position) or \
+        spec.kind == "match"
     table = Table(
         database_id=database.id, name=table_name, kind=spec.kind,
         columns=[c.to_dict() for c in spec.columns],
@@ -133,6 +154,7 @@ def create_table(session, database_name, table_name, spec):
         director_table_id=director.id if director else None, director_key=spec.director_key,
         director_position=spec.director_position,
         director_distance_arcsec=0.0 if near_director else None,  # no row measured yet
+        director2_table_id=director2.id if director2 else None, director2_key=spec.director2_key,
         partition_column=spec.partition_column, bucket_size=spec.bucket_days,
         bucket_count=spec.bucket_count, felis=spec.felis, description=spec.description,
     )

@@ -72,7 +72,7 @@ class Table(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     database_id: Mapped[int] = mapped_column(ForeignKey("databases.id"))
     name: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))  # director | child | replicated | time | hash
+    kind: Mapped[str] = mapped_column(String(16))  # director | child | match | replicated | time | hash
     columns: Mapped[list] = mapped_column(JSON)  # list of Column.to_dict()
     id_column: Mapped[str | None] = mapped_column(String(64))
     ra_column: Mapped[str | None] = mapped_column(String(64))
@@ -84,15 +84,20 @@ class Table(Base):
     # director exists are in the director's chunk (checked at ingest)
     director_position: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # a child with its own position: the largest distance of a row from its director over the rows
-    # whose director exists (qserv.ingest.director_links); NULL when not known
+    # whose director exists (qserv.ingest.director_links); a match table: of its two directors' rows;
+    # NULL when not known
     director_distance_arcsec: Mapped[float | None] = mapped_column(Float)
+    # a match table's second director (the first is ``director``) and the column holding its id
+    director2_table_id: Mapped[int | None] = mapped_column(ForeignKey("tables.id"))
+    director2_key: Mapped[str | None] = mapped_column(String(64))
     partition_column: Mapped[str | None] = mapped_column(String(64))  # time / hash tables
     bucket_size: Mapped[float | None] = mapped_column(Float)  # days per time bucket
     bucket_count: Mapped[int | None] = mapped_column(Integer)  # hash buckets
     felis: Mapped[dict | None] = mapped_column(JSON)
     description: Mapped[str | None] = mapped_column(Text)
     database: Mapped[Database] = relationship(back_populates="tables")
-    director: Mapped["Table | None"] = relationship(remote_side="Table.id")
+    director: Mapped["Table | None"] = relationship(remote_side="Table.id", foreign_keys=[director_table_id])
+    director2: Mapped["Table | None"] = relationship(remote_side="Table.id", foreign_keys=[director2_table_id])
 
 
 class Chunk(Base):

@@ -50,7 +50,9 @@ def table_info(table):
         id_column=table.id_column, ra_column=table.ra_column, dec_column=table.dec_column,
         director=f"{table.director.database.name}.{table.director.name}" if table.director else None,
         director_key=table.director_key, director_position=table.director_position,
-        director_distance_arcsec=table.director_distance_arcsec, partition_column=table.partition_column,
+        director_distance_arcsec=table.director_distance_arcsec,
+        director2=f"{table.director2.database.name}.{table.director2.name}" if table.director2 else None,
+        director2_key=table.director2_key, partition_column=table.partition_column,
         bucket_days=table.bucket_size, bucket_count=table.bucket_count)
 
 

@@ -15,7 +15,12 @@ answer. That holds when every pair of sharded aliases is connected by
   and the child row's chunk decides; or
 - one near-neighbour condition ``DISTANCE(POINT(a.ra, a.dec), POINT(b.ra, b.dec)) < r`` (or
   ``scisql_angSep(...) < r``) as a top-level conjunct, with ``b`` a director table whose overlap is
-  at least ``r``: ``b`` then reads the chunk's own and overlap rows, so no pair is lost at edges.
+  at least ``r``: ``b`` then reads the chunk's own and overlap rows, so no pair is lost at edges; or
+- a match table's key of its second director (``m.id2 = d2.id``): a match row is stored in the chunk of
+  its first director's row and, flagged as overlap, in its second's; alone on its side, the match
+  table reads both copies (each pair meets in the second director's chunk only); joined to its first
+  director too, the second director reads its overlap as above, with the recorded largest distance
+  between matched rows as radius (the match table's own copies are in the first director's chunks).
 
 Replicated tables are on every worker and join anything. RIGHT and FULL joins, SEMI/ANTI joins and a
 LEFT JOIN whose preserved side does not start with a sharded table reading own rows would count rows
@@ -28,13 +33,12 @@ from sqlglot import exp
 
 from qserv.errors import UnsupportedQueryError
 from qserv.query.conjuncts import identifier_matches, top_level_conjuncts
+from qserv.query.placement_joins import (
+    is_near_child, join_family, join_key, match_edge, match_join, near_child_edge, near_child_radius_deg)
 from qserv.query.restrictors import constant
 from qserv.sql.adql import is_call
 
 _DISTANCE_BOUNDS = {exp.LT: False, exp.LTE: False, exp.GT: True, exp.GTE: True}  # -> flipped
-# Added to a measured child-director distance used as a near-neighbour radius: covers the rounding
-# of the measure (the declination band and zones of the plan must hold every pair).
-RADIUS_MARGIN_DEG = 1e-9
 
 
 @dataclass(frozen=True)
@@ -99,44 +103,11 @@ def _key_edge(node, columns):
     if a is None or b is None or a == b:
         return None
     info_a, info_b = columns.aliases[a], columns.aliases[b]
-    if _join_family(info_a) is None or _join_family(info_a) != _join_family(info_b):
+    if join_family(info_a) is None or join_family(info_a) != join_family(info_b):
         return None
-    if columns.is_column(node.this, a, _join_key(info_a)) and \
-            columns.is_column(node.expression, b, _join_key(info_b)):
+    if columns.is_column(node.this, a, join_key(info_a)) and \
+            columns.is_column(node.expression, b, join_key(info_b)):
         return a, b
-    return None
-
-
-def _join_key(info):
-    """The column on which a director-key join of ``info`` is chunk-local: its placement key, or the
-    director key of a child placed by its director's position (whose rows with no director keep
-    their own chunk, so the key does not locate them: no placement key)."""
-    if info.kind == "child" and info.director_position:
-        return info.director_key
-    return info.placement_key
-
-
-def _join_family(info):
-    return info.director if info.kind == "child" and info.director_position else info.family
-
-
-def _is_near_child(child, director):
-    return (child.kind == "child" and child.position is not None and not child.director_position
-            and director.kind == "director" and child.director == director.key)
-
-
-def _near_child_edge(node, columns):
-    """(child alias, director alias) of ``c.key = o.id`` for a child placed near its director."""
-    if not isinstance(node, exp.EQ):
-        return None
-    a, b = columns.alias_of(node.this), columns.alias_of(node.expression)
-    if a is None or b is None or a == b:
-        return None
-    for (c, c_node), (o, o_node) in (((a, node.this), (b, node.expression)), ((b, node.expression), (a, node.this))):
-        child, director = columns.aliases[c], columns.aliases[o]
-        if _is_near_child(child, director) and columns.is_column(c_node, c, child.director_key) \
-                and columns.is_column(o_node, o, director.id_column):
-            return c, o
     return None
 
 
@@ -246,12 +217,12 @@ def _using_edges(select, aliases, near_children):
         for identifier in join.args.get("using") or []:
             for earlier in order[:order.index(joined)]:
                 a, b = aliases[earlier], aliases[joined]
-                if _join_family(a) and _join_family(a) == _join_family(b) and _join_key(a) and _join_key(b) \
-                        and identifier_matches(identifier, _join_key(a)) \
-                        and identifier_matches(identifier, _join_key(b)):
+                if join_family(a) and join_family(a) == join_family(b) and join_key(a) and join_key(b) \
+                        and identifier_matches(identifier, join_key(a)) \
+                        and identifier_matches(identifier, join_key(b)):
                     edges.append((earlier, joined))
                 for c, o in ((earlier, joined), (joined, earlier)):
-                    if _is_near_child(aliases[c], aliases[o]) \
+                    if is_near_child(aliases[c], aliases[o]) \
                             and identifier_matches(identifier, aliases[c].director_key) \
                             and identifier_matches(identifier, aliases[o].id_column):
                         near_children.append((c, o))
@@ -311,15 +282,19 @@ def _multi_table_shape(select, aliases, sharded):
             "their chunks live on different workers")
     columns = _Columns(aliases)
     components = _Components(sharded)
-    near, near_children = [], []
+    near, near_children, match_edges = [], [], []
     for node in _conditions(select):
         edge = _key_edge(node, columns)
         if edge and all(alias in components.parent for alias in edge):
             components.union(*edge)
             continue
-        child_edge = _near_child_edge(node, columns)
+        child_edge = near_child_edge(node, columns)
         if child_edge:
             near_children.append(child_edge)
+            continue
+        second = match_edge(node, columns)
+        if second:
+            match_edges.append(second)
             continue
         found = _near_neighbour_edge(node, columns)
         if found:
@@ -329,7 +304,7 @@ def _multi_table_shape(select, aliases, sharded):
     refusals = []
     has_left = any((join.args.get("side") or "").upper() == "LEFT" for join in select.args.get("joins") or [])
     for child, director in near_children:
-        radius = _near_child_radius_deg(aliases[child], aliases[director])
+        radius = near_child_radius_deg(aliases[child], aliases[director])
         if has_left:  # the plan's same-chunk and zone conditions would drop the rows with no partner
             radius = (f"LEFT JOIN of {aliases[child].key} and its director {aliases[director].key} cannot run "
                       f"chunk by chunk ({aliases[child].key} is placed near its director, not with it): "
@@ -339,6 +314,12 @@ def _multi_table_shape(select, aliases, sharded):
         else:
             near.append((child, director, radius))
     groups = components.groups()
+    for match, partner in match_edges:
+        refusal, all_copies = match_join(aliases, groups, match, partner, has_left, near)
+        if all_copies:
+            return JoinShape(aliases, overlap_alias=match, near_alias=partner)
+        if refusal:
+            refusals.append(refusal)
     anchor = list(aliases)[0] if has_left else None
     if len(groups) == 1:
         return JoinShape(aliases)
@@ -365,20 +346,6 @@ def _multi_table_shape(select, aliases, sharded):
         f"the join of sharded tables {names} cannot run chunk by chunk{note}: join them on their "
         "director key (e.g. o.objectId = s.objectId) or with a near-neighbour condition "
         "DISTANCE(POINT(a.ra, a.dec), POINT(b.ra, b.dec)) < r")
-
-
-def _near_child_radius_deg(child, director):
-    """The radius (degrees) of the near-neighbour plan of a director-key join of ``child``, placed
-    near its ``director``, or why it cannot run chunk by chunk."""
-    overlap = director.partitioning.overlap_arcsec
-    measured = child.director_distance_arcsec
-    if measured is None or measured > overlap:
-        distance = ("is not known (rows ingested before it was measured)" if measured is None
-                    else f"is {measured:g} arcsec")
-        return (f"the join of {child.key} and its director {director.key} on {child.director_key} cannot run "
-                f"chunk by chunk: {child.key} is placed by its own position, and the largest distance of a "
-                f"row from its director {distance}, not within the overlap ({overlap:g} arcsec)")
-    return min(measured / 3600.0 + RADIUS_MARGIN_DEG, overlap / 3600.0)
 
 
 def _can_read_overlap(aliases, inner, outer, anchor):

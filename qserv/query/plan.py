@@ -202,6 +202,9 @@ def _chunk_plan(select, tables):
     if shape.overlap_alias is not None:
         if any(node.is_star for node in select.expressions):
             raise UnsupportedQueryError("SELECT * is not supported in a near-neighbour join: list the columns")
+        if shape.radius_deg is None:  # a match table reading all its copies: each pair from one chunk
+            plan.worker = plan.worker.where(_same_chunk(shape))
+    if shape.radius_deg is not None:
         band = _declination_band(shape.near_alias, shape.aliases[shape.near_alias].dec_column,
                                  shape.overlap_alias, shape.aliases[shape.overlap_alias].dec_column,
                                  shape.radius_deg)

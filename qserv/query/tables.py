@@ -16,7 +16,7 @@ class Partitioning:
 class TableInfo:
     database: str
     name: str
-    kind: str  # director | child | replicated | time | hash | inline
+    kind: str  # director | child | match | replicated | time | hash | inline
     columns: tuple  # qserv.schema.columns.Column of the user's columns, in order
     partitioning: Partitioning
     id_column: str | None = None
@@ -26,6 +26,8 @@ class TableInfo:
     director_key: str | None = None
     director_position: bool = False  # a child whose ra/dec are its director's (rows in its chunk)
     director_distance_arcsec: float | None = None  # a child near its director: largest measured distance
+    director2: str | None = None  # "db.table" of a match table's second director (``director``: the first)
+    director2_key: str | None = None
     partition_column: str | None = None  # time and hash tables
     bucket_days: float | None = None
     bucket_count: int | None = None
@@ -62,10 +64,11 @@ class TableInfo:
     @property
     def placement_key(self):
         """The column whose director row's chunk holds each row: the id of a director, the director
-        key of a child without its own position; None for every other table."""
+        key of a child without its own position or of a match table (its own copies are in its first
+        director's chunks); None for every other table."""
         if self.kind == "director":
             return self.id_column
-        if self.kind == "child" and self.position is None:
+        if (self.kind == "child" and self.position is None) or self.kind == "match":
             return self.director_key
         return None
 

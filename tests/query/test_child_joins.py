@@ -6,7 +6,8 @@ import dataclasses
 import pytest
 
 from qserv.errors import UnsupportedQueryError
-from qserv.query.joins import RADIUS_MARGIN_DEG, join_shape
+from qserv.query.joins import join_shape
+from qserv.query.placement_joins import RADIUS_MARGIN_DEG
 from qserv.query.tables import Partitioning, TableInfo
 from qserv.schema.columns import Column
 from qserv.sql.dialects import parse, resolve_identifiers
@@ -69,3 +70,27 @@ def test_a_child_at_its_directors_position_joins_in_the_family():
     assert shape("SELECT p.posSourceId FROM Object o LEFT JOIN PosSource p USING (objectId)").overlap_alias is None
     # its rows without a director are not in a director's chunk: no placement key (no index lookups)
     assert POS.placement_key is None and POS.family is None
+
+
+REF = _info("RefObject", "director", "refId", "ra", "decl", id_column="refId", ra_column="ra", dec_column="decl")
+MATCH = TableInfo("sky", "RefMatch", "match", tuple(Column(c, "long") for c in ("refId", "objectId")), GRID,
+                  director="sky.RefObject", director_key="refId", director2="sky.Object", director2_key="objectId",
+                  director_distance_arcsec=4.0)
+
+
+def test_match_tables_join_their_directors():
+    three = shape("SELECT m.refId FROM RefObject r JOIN RefMatch m ON m.refId = r.refId "
+                  "JOIN Object o ON o.objectId = m.objectId", REF, MATCH)
+    assert (three.overlap_alias, three.near_alias) == ("o", "r") and three.primary == ["r", "m"]
+    assert three.radius_deg == pytest.approx(4.0 / 3600.0 + RADIUS_MARGIN_DEG)
+    second = shape("SELECT m.refId FROM RefMatch m JOIN Object o ON m.objectId = o.objectId "
+                   "JOIN Source s ON s.objectId = o.objectId", REF, MATCH)
+    assert (second.overlap_alias, second.near_alias, second.radius_deg) == ("m", "o", None)
+    first = shape("SELECT m.refId FROM RefObject r JOIN RefMatch m ON m.refId = r.refId", REF, MATCH)
+    assert first.overlap_alias is None and first.primary == ["r", "m"]
+    loose = dataclasses.replace(MATCH, director_distance_arcsec=None)
+    with pytest.raises(UnsupportedQueryError, match="through the match table sky.RefMatch .* is not known"):
+        shape("SELECT m.refId FROM RefObject r JOIN RefMatch m ON m.refId = r.refId "
+              "JOIN Object o ON o.objectId = m.objectId", REF, loose)
+    with pytest.raises(UnsupportedQueryError, match="LEFT JOIN of the match table"):
+        shape("SELECT m.refId FROM RefMatch m LEFT JOIN Object o ON m.objectId = o.objectId", REF, MATCH)

@@ -14,6 +14,8 @@ import functools
 import healpy
 import numpy as np
 import pyarrow as pa
+from astropy import units as u
+from astropy.coordinates import SkyCoord
 
 from qserv.meta.admin import TableSpec
 from qserv.schema.columns import Column
@@ -74,6 +76,18 @@ TABLES["PosSource"] = TableSpec(
     director=f"{DATABASE}.Object", director_key="objectId", ra_column="raObject", dec_column="declObject",
     director_position=True)
 ORDER += ("PosSource",)
+# A second director and a match table relating it to Object (Qserv's RefObject and RefDeepSrcMatch).
+TABLES["RefObject"] = TableSpec(
+    kind="director",
+    columns=[Column("refObjectId", "long", nullable=False), Column("ra", "double", nullable=False),
+             Column("decl", "double", nullable=False), Column("mag", "double")],
+    id_column="refObjectId", ra_column="ra", dec_column="decl")
+TABLES["RefMatch"] = TableSpec(
+    kind="match",
+    columns=[Column("refObjectId", "long"), Column("objectId", "long"), Column("angSep", "double")],
+    director=f"{DATABASE}.RefObject", director_key="refObjectId", director2=f"{DATABASE}.Object",
+    director2_key="objectId")
+ORDER += ("RefObject", "RefMatch")
 NAMES = ("alpha", "Vega", "Sirius", "O'Brien's star", "M31 \"Andromeda\"", "Ærø", "βeta Cen",
          "天狼星", "naïve", "NGC_1300", "tab\tname", "100% sure", "  padded  ", "")
 KINDS = ("star", "galaxy", "qso", "unknown")
@@ -223,6 +237,7 @@ def tables():
     result = {"Object": objects, "Source": sources, "DiaSource": dia, "Filter": filters,
               "Visit": visits, "Event": events}
     result["PosSource"] = _position_sources(objects)
+    result["RefObject"], result["RefMatch"] = _references(objects)
     for name, table in result.items():  # the exact Arrow types of the schema
         schema = pa.schema([pa.field(c.name, arrow_type(c), c.nullable) for c in TABLES[name].columns])
         result[name] = table.cast(schema)
@@ -246,6 +261,32 @@ def _position_sources(objects):
         "declObject": pa.array(np.concatenate([objects["decl"].to_numpy()[parents], dec]), pa.float64()),
         "flux": pa.array(np.round(rng.normal(100.0, 30.0, len(ids)), 6), pa.float64()),
     })
+
+
+def _references(objects):
+    """RefObject: within 3" of 40% of the objects (those at chunk corners and poles among them),
+    and 200 elsewhere; RefMatch: the pairs, with rows of unmatched references (NULL objectId)."""
+    rng = np.random.default_rng(161)
+    n = objects.num_rows
+    matched = np.flatnonzero(rng.uniform(0, 1, n) < 0.4)
+    ra, dec = objects["ra"].to_numpy(), objects["decl"].to_numpy()
+    near = [_around(rng, ra[i], dec[i], 3.0 / 3600.0, 1) for i in matched]
+    alone_ra, alone_dec = _sphere(rng, 200)
+    ref_ra = np.concatenate([[p[0][0] for p in near], alone_ra])
+    ref_dec = np.concatenate([[p[1][0] for p in near], alone_dec])
+    ref_ids = np.arange(len(ref_ra), dtype=np.int64) + 600_000
+    refs = pa.table({"refObjectId": pa.array(ref_ids), "ra": pa.array(ref_ra), "decl": pa.array(ref_dec),
+                     "mag": pa.array(np.round(rng.uniform(12.0, 22.0, len(ref_ids)), 6))})
+    unmatched = ref_ids[len(matched):len(matched) + 50]
+    separation = SkyCoord(ref_ra[:len(matched)] * u.deg, ref_dec[:len(matched)] * u.deg).separation(
+        SkyCoord(ra[matched] * u.deg, dec[matched] * u.deg)).arcsec
+    match = pa.table({
+        "refObjectId": pa.array(np.concatenate([ref_ids[:len(matched)], unmatched])),
+        "objectId": pa.array(np.concatenate([objects["objectId"].to_numpy()[matched], np.zeros(len(unmatched), np.int64)]),
+                             mask=np.arange(len(matched) + len(unmatched)) >= len(matched)),
+        "angSep": pa.array(np.concatenate([np.round(separation, 9), np.full(len(unmatched), np.nan)])),
+    })
+    return refs, match
 
 
 def build_sharded(engine, replication=1):
