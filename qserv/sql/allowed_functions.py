@@ -31,7 +31,7 @@ _TYPED = (
     exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Stddev, exp.StddevPop, exp.StddevSamp,
     exp.Variance, exp.VariancePop, exp.Median, exp.GroupConcat, exp.RowNumber,
     # strings and dates
-    exp.Lower, exp.Upper, exp.Length, exp.Substring, exp.Trim, exp.Concat, exp.Extract,
+    exp.Lower, exp.Upper, exp.Length, exp.Substring, exp.Trim, exp.Concat, exp.Extract, exp.Hex,
     exp.Year, exp.Month, exp.Day, exp.TsOrDsToDate,
 )
 # Calls sqlglot leaves anonymous, by upper-case name: ADQL geometry (some refused later by

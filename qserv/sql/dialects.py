@@ -152,6 +152,8 @@ def parse(text, lang="adql"):
         raise QuerySyntaxError("SELECT ... INTO is not allowed")
     _check_depth(tree)
     check_functions(tree, text)
+    if lang == "adql" and tree.find(exp.Hex):
+        raise QuerySyntaxError("HEX(...) is not an ADQL function (it is one of Qserv SQL: --lang qserv)")
     _check_names_and_limits(tree)
     return normalise(tree)
 

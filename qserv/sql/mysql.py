@@ -9,6 +9,8 @@ into each backend's SQL (``expand``). ADQL queries keep ADQL semantics. The diff
 - ``a / b`` of two integers is a DECIMAL with 4 decimals, rounded half away from zero
   (``div_precision_increment``); ``x / 0`` is NULL. Other operands: floating-point division.
 - ``a DIV b`` truncates toward zero (also of non-integers: ``7.5 DIV 2`` is 3); ``x DIV 0`` is NULL.
+- ``HEX(x)``: upper-case hexadecimal of bytes, of text (its UTF-8 bytes) or of a number (rounded
+  to a 64-bit integer, a negative one as its two's complement).
 - ``& | ^ ~ << >>`` work on unsigned 64-bit integers: ``-1 & 3`` is 3, ``~0`` and ``-1 | 0`` are
   18446744073709551615, ``-1 >> 60`` is 15, a shift by less than 0 or more than 63 gives 0;
   non-integer operands are rounded first. (PostgreSQL workers return NUMERIC results as float64,
@@ -24,8 +26,9 @@ _BIT_CALLS = {
     exp.BitwiseXor: "QSERV_MYSQL_BITXOR", exp.BitwiseLeftShift: "QSERV_MYSQL_SHL",
     exp.BitwiseRightShift: "QSERV_MYSQL_SHR",
 }
-CALLS = (*_BIT_CALLS.values(), "QSERV_MYSQL_BITNOT", "QSERV_MYSQL_DIVIDE")
+CALLS = (*_BIT_CALLS.values(), "QSERV_MYSQL_BITNOT", "QSERV_MYSQL_DIVIDE", "QSERV_MYSQL_HEX")
 _INTEGER_OPERATORS = (exp.Add, exp.Sub, exp.Mul, exp.Mod)
+_TEXT_FUNCTIONS = (exp.Concat, exp.Lower, exp.Upper, exp.Substring, exp.Trim)
 
 
 class _Types:
@@ -59,16 +62,34 @@ class _Types:
             return self.integer(node.this) and self.integer(node.expression)
         if isinstance(node, exp.IntDiv | exp.Count):
             return True
-        return isinstance(node, exp.Anonymous) and node.name in CALLS and node.name != "QSERV_MYSQL_DIVIDE"
+        return isinstance(node, exp.Anonymous) and node.name in CALLS and \
+            node.name not in ("QSERV_MYSQL_DIVIDE", "QSERV_MYSQL_HEX")
+
+    def datatype(self, node):
+        """The catalog datatype of a column (None for anything else)."""
+        if not isinstance(node, exp.Column):
+            return None
+        if node.table:
+            return self.qualified.get(node.table, {}).get(node.name)
+        return next(iter(self.unqualified.get(node.name) or ()), None)
 
     def text(self, node):
         if isinstance(node, exp.Literal):
             return node.is_string
-        if isinstance(node, exp.Column):
-            datatype = (self.qualified.get(node.table, {}).get(node.name) if node.table
-                        else next(iter(self.unqualified.get(node.name) or ()), None))
-            return datatype in ("char", "string", "unicode", "text")
-        return False
+        return self.datatype(node) in ("char", "string", "unicode", "text")
+
+    def hex_kind(self, node):
+        """How HEX reads its argument: "binary" bytes, "text" (its UTF-8 bytes), an "integer" or
+        another "number" (rounded)."""
+        if isinstance(node, exp.Cast):
+            if node.to.is_type(*exp.DataType.TEXT_TYPES):
+                return "text"
+            return "binary" if node.to.is_type("binary", "varbinary", "blob") else "number"
+        if self.datatype(node) == "binary":
+            return "binary"
+        if self.text(node) or isinstance(node, _TEXT_FUNCTIONS):
+            return "text"
+        return "integer" if self.integer(node) else "number"
 
 
 def _call(name, *args):
@@ -100,6 +121,8 @@ def _rewrite(node, types):
         return _call(_BIT_CALLS[type(node)], node.this, node.expression)
     if isinstance(node, exp.BitwiseNot):
         return _call("QSERV_MYSQL_BITNOT", node.this)
+    if isinstance(node, exp.Hex):
+        return _call("QSERV_MYSQL_HEX", node.this, exp.Literal.string(types.hex_kind(node.this)))
     return node
 
 
@@ -168,10 +191,27 @@ def _divide(a, b, backend):
     return f"(CASE WHEN ({b}) = 0 THEN NULL ELSE CAST({scaled} AS DECIMAL(38, 4)) END)"
 
 
+def _hex(x, kind, backend):
+    """MySQL's HEX: upper-case hexadecimal of bytes, of text's UTF-8 bytes, or of a number rounded
+    to a 64-bit integer (a negative one as its two's complement)."""
+    if backend == "duckdb":
+        if kind in ("binary", "text"):
+            return f"upper(hex({x}))"
+        return f"upper(hex(CAST({x} AS BIGINT)))" if kind == "integer" else f"upper(hex(CAST(round({x}) AS BIGINT)))"
+    if kind == "binary":
+        return f"upper(encode({x}, 'hex'))"
+    if kind == "text":
+        return f"upper(encode(convert_to({x}, 'UTF8'), 'hex'))"
+    value = f"CAST({x} AS BIGINT)" if kind == "integer" else f"CAST(round(CAST({x} AS NUMERIC)) AS BIGINT)"
+    return f"upper(pg_catalog.to_hex({value}))"  # (sqlglot would write to_hex as HEX)
+
+
 def expand(node, backend):
     """The backend expression of a ``QSERV_MYSQL_*`` call (its arguments already emitted)."""
     args = [f"({arg.sql(backend, identify=True)})" for arg in node.expressions]
     name = node.name.upper()
+    if name == "QSERV_MYSQL_HEX":
+        return exp.maybe_parse(_hex(args[0], node.expressions[1].name, backend), dialect=backend)
     if name == "QSERV_MYSQL_DIVIDE":
         text = _divide(*args, backend)
     elif name == "QSERV_MYSQL_BITNOT":

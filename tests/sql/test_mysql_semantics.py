@@ -115,6 +115,15 @@ def test_bit_operators_are_unsigned_64_bit(worker):
          shift(a, b, False), shift(a | 1, 2, True)] for a, b in pairs]]
 
 
+def test_hex(worker):
+    rows = [(i, 0, x, s) for i, x, s in zip(INTEGERS, itertools.cycle(FLOATS + [-2.5]), itertools.cycle(TEXTS + ["é"]))]
+    load(worker, rows)
+    got = run(worker, "HEX(i) AS a, HEX(x) AS b, HEX(s) AS c, HEX(CONCAT(s, s)) AS d")
+    number = lambda v: format(int(Decimal(v).to_integral_value(ROUND_HALF_UP)) % U64, "X")
+    assert [list(row.values()) for row in got] == \
+        [[number(i), number(x), s.encode().hex().upper(), (s + s).encode().hex().upper()] for i, _, x, s in rows]
+
+
 def test_adql_keeps_adql_semantics():
     tree = resolve_identifiers(parse("SELECT s FROM t WHERE s LIKE 'a%' AND i / j > 1", "adql"),
                                {"t": TABLE.column_names})
