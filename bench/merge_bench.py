@@ -1,6 +1,7 @@
-"""Czar merge benchmark: the Cython merge kernels (``qserv.merge.fast_path.fast_merge``) against
-the DuckDB merge path (``Czar().run`` of the same merge SELECT over the same Arrow table) and the
-numpy references (``qserv.merge.kernels.topk_reference`` / ``combine_reference``).
+"""Czar merge benchmark: the Cython merge kernels (``qserv.merge.fast_path.fast_merge`` of the
+planner's MergeSpec) against the DuckDB merge path (``Czar().run`` of the merge SELECT next to it
+over the same Arrow table) and the numpy references (``qserv.merge.kernels.topk_reference`` /
+``combine_reference``).
 
 Workloads: top-k merge of 64 sorted partials x 10 000 rows (k = 100 and k = 100 000) and of the
 shape workers really return for LIMIT 100 (64 partials x 100 rows); group combine of COUNT, SUM,
@@ -32,8 +33,8 @@ def _median(function, repeats):
     return float(np.median(times))
 
 
-def _merge_select(query):
-    return split_aggregates(parse(query, "adql")).merge
+def _merge_split(query):
+    return split_aggregates(parse(query, "adql"))
 
 
 def topk_partials(parts, rows, seed=0):
@@ -97,16 +98,16 @@ def _combine_reference(partials):
     return kernels.combine_reference(keys, specs)
 
 
-def measure(merge, partials, repeats, reference=None, reference_repeats=None):
+def measure(split, partials, repeats, reference=None, reference_repeats=None):
     """(kernel, duckdb, reference seconds, path the decision rule picks): medians; the kernel
     path is timed whatever the rule says (``decide=False``)."""
     czar = Czar()
-    sql = to_sql(merge, "duckdb")
+    sql, spec = to_sql(split.merge, "duckdb"), split.spec
     try:
-        if fast_merge(merge, partials, decide=False) is None:
+        if fast_merge(spec, partials, decide=False) is None:
             raise RuntimeError(f"the kernels cannot answer {sql}")
-        chosen = "kernel" if fast_merge(merge, partials) is not None else "DuckDB"
-        ours = _median(lambda: fast_merge(merge, partials, decide=False), repeats)
+        chosen = "kernel" if fast_merge(spec, partials) is not None else "DuckDB"
+        ours = _median(lambda: fast_merge(spec, partials, decide=False), repeats)
         duck = _median(lambda: czar.run(sql, {PARTIALS: partials}), repeats)
     finally:
         czar.close()
@@ -127,14 +128,14 @@ def bench_merge():
     for parts, per_part, k, repeats in ((PARTS, 10_000, 100, 7), (PARTS, 10_000, 100_000, 5),
                                         (PARTS, 100, 100, 15), (4, 10, 10, 15)):
         partials = topk_partials(parts, per_part)
-        merge = _merge_select(f"SELECT TOP {k} objectId, ra, decl, mag FROM t ORDER BY mag")
-        timings = measure(merge, partials, repeats, lambda: _topk_reference(partials, k), reference_repeats=3)
+        split = _merge_split(f"SELECT TOP {k} objectId, ra, decl, mag FROM t ORDER BY mag")
+        timings = measure(split, partials, repeats, lambda: _topk_reference(partials, k), reference_repeats=3)
         rows.append(_row(f"top-k merge, {parts} sorted partials x {per_part:,} rows, k = {k:,}", *timings, repeats))
-    merge = _merge_select(GROUP_QUERY)
+    split = _merge_split(GROUP_QUERY)
     for groups, per_group, repeats, reference_repeats in ((1_000, PARTS, 7, 3), (1_000_000, 4, 3, 1),
                                                            (10, 4, 15, 3)):
         partials = group_partials(PARTS, groups, per_group)
-        timings = measure(merge, partials, repeats, lambda: _combine_reference(partials), reference_repeats)
+        timings = measure(split, partials, repeats, lambda: _combine_reference(partials), reference_repeats)
         rows.append(_row(f"group combine COUNT/SUM/MIN/MAX/AVG, {groups:.0e} int64 groups x {per_group} "
                          f"of {PARTS} partials ({partials.num_rows:,} rows)", *timings, repeats))
     return rows

@@ -128,7 +128,7 @@ class QueryRun:
                                   pool=self.context.statement_pool)
         self.chunks_touched += len(chunks)
         merged = pa.concat_tables(partials, promote_options="permissive")
-        fast = fast_merge(plan.merge, merged)  # the Cython kernels, when they win for this case
+        fast = fast_merge(plan.merge_spec, merged)  # the Cython kernels, when they win for this case
         if fast is not None:
             return fast
         return self.context.czar.run(to_sql(plan.merge, "duckdb"), {PARTIALS: merged}, self.cancellation)

@@ -16,6 +16,10 @@ chunk of the table; ``merge`` runs over the union of all worker results, a table
   and LIMIT n + m (top-k). The merge applies DISTINCT, ORDER BY, LIMIT and OFFSET.
 - The merge select names its columns as the user did: the alias, the column name, or the
   expression's SQL text.
+- Next to the merge select, a ``MergeSpec`` (``qserv.query.merge_spec``) says what it computes when
+  the merge kernels can answer it: the partials as they are, renamed, their top-k, or a group
+  combine of SUM/COUNT/MIN/MAX/AVG partials (``GENERAL`` otherwise: DISTINCT, HAVING,
+  COUNT(DISTINCT), expressions over aggregates, ORDER BY without LIMIT, FETCH, ...).
 
 Joins stay on the workers as written (``qserv.query.joins`` decides whether they are chunk-local);
 with joins, expressions are compared with their table qualifiers.
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from qserv.errors import UnsupportedQueryError
+from qserv.query import merge_spec as ms
 from qserv.sql.adql import is_call
 
 PARTIALS = "_qserv_partials"
@@ -43,6 +48,7 @@ _OPAQUE_AGGREGATES = ("SCISQL_MEDIAN", "SCISQL_PERCENTILE", "JSON_ARRAYAGG", "JS
 class AggregateSplit:
     worker: exp.Select
     merge: exp.Select
+    spec: ms.MergeSpec  # what ``merge`` computes, for the merge kernels
 
 
 def _column(name):
@@ -101,12 +107,19 @@ def _check(select):
         raise UnsupportedQueryError("SELECT DISTINCT ON cannot be split over chunks")
 
 
+def _plain_count(node, kind):
+    """``node`` is absent, or a ``kind`` (exp.Limit, exp.Offset) of an integer literal and nothing else."""
+    return node is None or (isinstance(node, kind) and _integer(node.expression) is not None
+                            and all(not value or name == "expression" for name, value in node.args.items()))
+
+
 def _limits(select):
-    """(limit, offset) as ints: limit ``None`` if absent, offset 0 if absent; ``None`` if not literal."""
+    """(limit, offset) as ints, limit ``None`` if absent, offset 0 if absent; ``None`` when one is
+    not a plain integer literal (FETCH, an expression)."""
     limit, offset = select.args.get("limit"), select.args.get("offset")
-    count = _integer(limit.expression) if limit else None
-    skip = _integer(offset.expression) if offset else 0
-    return count, skip
+    if not (_plain_count(limit, exp.Limit) and _plain_count(offset, exp.Offset)):
+        return None
+    return (_integer(limit.expression) if limit else None), (_integer(offset.expression) if offset else 0)
 
 
 def _ordered(ordered, target):
@@ -163,12 +176,18 @@ class _Aggregates:
         self.keys.append((_shape(key, self.strip), key))
         self.worker_items.append(exp.alias_(key.copy(), alias))
 
+    def _key(self, node):
+        """The number of the group key ``node`` is, or ``None``."""
+        shape = _shape(node, self.strip)
+        return next((k for k, (key, _) in enumerate(self.keys) if shape == key), None)
+
     def _partial(self, aggregate):
+        """The partial column of the worker aggregate ``aggregate`` (added on first use)."""
         sql = aggregate.sql()
         if sql not in self.partials:
             self.partials[sql] = f"{_PREFIX}a{len(self.partials)}"
             self.worker_items.append(exp.alias_(aggregate, self.partials[sql]))
-        return _column(self.partials[sql])
+        return self.partials[sql]
 
     def _distinct_count(self, node):
         values = node.this.expressions
@@ -181,9 +200,10 @@ class _Aggregates:
         elif _shape(self.distinct, self.strip) != _shape(value, self.strip):
             raise UnsupportedQueryError(
                 "several COUNT(DISTINCT ...) of different expressions in one SELECT cannot be split over chunks")
-        return exp.Count(this=exp.Distinct(expressions=[_column(f"{_PREFIX}d")]))
+        return exp.Count(this=exp.Distinct(expressions=[_column(f"{_PREFIX}d")])), None
 
     def _aggregate(self, node):
+        """(merge expression, typed value or ``None``) of the aggregate ``node``."""
         name = node.key.upper()
         if not isinstance(node, (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)) \
                 or node.args.get("expressions"):
@@ -197,22 +217,26 @@ class _Aggregates:
         if node.this.find(exp.AggFunc):
             raise UnsupportedQueryError(f"nested aggregates cannot be split: {node.sql()}")
         if isinstance(node, exp.Count):
-            return exp.func("COALESCE", exp.Sum(this=self._partial(node.copy())), exp.Literal.number(0))
+            partial = self._partial(node.copy())
+            return (exp.func("COALESCE", exp.Sum(this=_column(partial)), exp.Literal.number(0)),
+                    ms.Partial(ms.COUNT, partial))
         if isinstance(node, exp.Avg):
-            total = exp.Sum(this=self._partial(exp.Sum(this=node.this.copy())))
-            count = exp.Sum(this=self._partial(exp.Count(this=node.this.copy())))
-            return exp.Div(this=total, expression=count, typed=False, safe=True)
-        return type(node)(this=self._partial(node.copy()))
+            total = self._partial(exp.Sum(this=node.this.copy()))
+            count = self._partial(exp.Count(this=node.this.copy()))
+            return (exp.Div(this=exp.Sum(this=_column(total)), expression=exp.Sum(this=_column(count)),
+                            typed=False, safe=True),
+                    ms.Quotient(ms.Partial(ms.SUM, total), ms.Partial(ms.SUM, count)))
+        partial = self._partial(node.copy())
+        return type(node)(this=_column(partial)), ms.Partial(node.key, partial)
 
     def rewrite(self, expression, aliases=None):
         """``expression`` over the partials; ``aliases`` maps select aliases to merge expressions."""
         def replace(node):
-            shape = _shape(node, self.strip)
-            for k, (key, _) in enumerate(self.keys):
-                if shape == key:
-                    return _column(f"{_PREFIX}g{k}")
+            key = self._key(node)
+            if key is not None:
+                return _column(f"{_PREFIX}g{key}")
             if isinstance(node, exp.AggFunc):
-                return self._aggregate(node)
+                return self._aggregate(node)[0]
             if isinstance(node, exp.Column) and not node.table and aliases and node.name in aliases:
                 return aliases[node.name].copy()
             if isinstance(node, (exp.Column, exp.Star)):
@@ -221,25 +245,50 @@ class _Aggregates:
             return node
         return expression.copy().transform(replace)
 
+    def value(self, node, aliases=None):
+        """The typed value (``qserv.query.merge_spec``) of ``node`` as ``rewrite`` rewrites it, or
+        ``None`` when it is not one the merge kernels compute. ``aliases``: select alias -> value.
+        Call after ``rewrite`` of ``node`` (which adds the partials)."""
+        key = self._key(node)
+        if key is not None:
+            return ms.Partial(ms.KEY, f"{_PREFIX}g{key}")
+        if isinstance(node, exp.AggFunc):
+            return self._aggregate(node)[1]
+        if isinstance(node, exp.Column) and not node.table and aliases and node.name in aliases:
+            return aliases[node.name]
+        if isinstance(node, exp.Div) and not node.args.get("typed"):
+            denominator, safe = node.expression, node.args.get("safe")
+            if isinstance(denominator, exp.Nullif) and _integer(denominator.expression) == 0:
+                denominator, safe = denominator.this, True
+            parts = (self.value(node.this, aliases), self.value(denominator, aliases))
+            if safe and all(isinstance(p, ms.Partial) and p.op in (ms.SUM, ms.COUNT) for p in parts):
+                return ms.Quotient(*parts)
+        return None
+
 
 def _split_aggregates(select):
     parts = _Aggregates(select)
-    items, by_alias = [], {}
+    items, by_alias, outputs, values_by_alias = [], {}, [], {}
     for item in select.expressions:
         merged = parts.rewrite(item.unalias())
         items.append(exp.alias_(merged, _output_name(item), quoted=True))
+        outputs.append((_output_name(item), parts.value(item.unalias())))
         if isinstance(item, exp.Alias):
-            by_alias[item.alias] = merged
+            by_alias[item.alias], values_by_alias[item.alias] = merged, outputs[-1][1]
     merge = _merge_frame(select, items)
     if select.args.get("having"):
         merge.set("having", exp.Having(this=parts.rewrite(select.args["having"].this, by_alias)))
-    if select.args.get("order"):
-        order = []
-        for ordered in select.args["order"].expressions:
-            position = _position(ordered.this, items)
-            target = (items[position - 1].this.copy() if position is not None
-                      else parts.rewrite(ordered.this, by_alias))
-            order.append(_ordered(ordered, target))
+    order, typed_order = [], []
+    for ordered in (select.args["order"].expressions if select.args.get("order") else []):
+        position = _position(ordered.this, items)
+        if position is not None:
+            target, value = items[position - 1].this.copy(), outputs[position - 1][1]
+        else:
+            target = parts.rewrite(ordered.this, by_alias)
+            value = parts.value(ordered.this, values_by_alias)
+        order.append(_ordered(ordered, target))
+        typed_order.append((value, *_direction(ordered)))
+    if order:
         merge.set("order", exp.Order(expressions=order))
     keys = [_column(f"{_PREFIX}g{k}") for k in range(len(parts.keys))]
     if keys:
@@ -250,7 +299,20 @@ def _split_aggregates(select):
         worker_keys.append(parts.distinct.copy())
     if worker_keys:
         worker.set("group", exp.Group(expressions=worker_keys))
-    return AggregateSplit(worker, merge)
+    return AggregateSplit(worker, merge, _combine_spec(select, parts, outputs, typed_order))
+
+
+def _direction(ordered):
+    """(desc, nulls_first) of an ORDER BY term."""
+    return bool(ordered.args.get("desc")), bool(ordered.args.get("nulls_first"))
+
+
+def _combine_spec(select, parts, outputs, order):
+    """The MergeSpec of an aggregate split: GENERAL under HAVING or DISTINCT."""
+    if select.args.get("having") or select.args.get("distinct"):
+        return ms.GENERAL_SPEC
+    keys = tuple(f"{_PREFIX}g{k}" for k in range(len(parts.keys)))
+    return ms.combine_spec(outputs, order, keys, _limits(select), {item.alias for item in parts.worker_items})
 
 
 def _split_rows(select):
@@ -292,16 +354,22 @@ def _split_rows(select):
         worker.set("distinct", exp.Distinct())
     if order:
         merge.set("order", exp.Order(expressions=order))
-    count, skip = _limits(select)
-    if count is not None and skip is not None:
-        worker.set("limit", exp.Limit(expression=exp.Literal.number(count + skip)))
+    limits = _limits(select)
+    if limits is not None and limits[0] is not None:
+        worker.set("limit", exp.Limit(expression=exp.Literal.number(sum(limits))))
         if order:
             worker.set("order", exp.Order(expressions=[o.copy() for o in order]))
-    return AggregateSplit(worker, merge)
+    outputs = None if star else tuple((_output_name(item), name) for item, name in zip(items, names))
+    partial_names = {item.alias for item in worker_items if isinstance(item, exp.Alias)}
+    terms = [(ordered.this.name, *_direction(ordered)) for ordered in order]
+    spec = (ms.GENERAL_SPEC if select.args.get("distinct")
+            else ms.row_spec(outputs, terms, limits, partial_names))
+    return AggregateSplit(worker, merge, spec)
 
 
 def split_aggregates(select):
-    """The worker and merge queries of ``select`` (a normalised tree, not changed)."""
+    """The worker and merge queries of ``select`` (a normalised tree, not changed), and the
+    ``MergeSpec`` of the merge."""
     _check(select)
     clauses = [*select.expressions, select.args.get("having"), select.args.get("order")]
     aggregated = bool(select.args.get("group")) or any(

@@ -15,7 +15,8 @@ sequences the rules:
      derived table or a subquery is refused.
 2. A ``ChunkPlan``: ``join_shape`` (chunk-local joins), spatial restrictors and director-key
    restrictions of the chunk-defining aliases, time and hash buckets, ``split_aggregates`` (worker
-   template and merge statement), ``SELECT COUNT(*) FROM t`` from the chunk row counters, and
+   template, merge statement and its typed ``MergeSpec`` read by the czar's merge kernels),
+   ``SELECT COUNT(*) FROM t`` from the chunk row counters, and
    the row limit that lets dispatch stop early, and the routing of an inline list of positions
    joined by distance (``inline_crossmatch``).
 """
@@ -30,6 +31,7 @@ from qserv.query.aggregates import PARTIALS, split_aggregates
 from qserv.query.director_keys import director_key_restrictions
 from qserv.query.float_sums import widen_float_sums
 from qserv.query.joins import inline_crossmatch, join_shape, source_tables, table_key
+from qserv.query.merge_spec import CONCAT, PROJECTION, MergeSpec
 from qserv.query.partition_keys import hash_buckets, time_bucket_range
 from qserv.query.restrictors import chunks_for, spatial_restrictors
 from qserv.query.subqueries import extract_subqueries
@@ -47,7 +49,8 @@ class ChunkPlan:
 
     select: exp.Select  # the resolved query (areaspecs rewritten)
     worker: exp.Select  # template over catalog tables (see qserv.query.render)
-    merge: exp.Select  # over PARTIALS
+    merge: exp.Select  # over PARTIALS (run by the czar's DuckDB unless the kernels answer merge_spec)
+    merge_spec: MergeSpec  # what ``merge`` computes, typed (qserv.query.merge_spec)
     aliases: dict  # alias -> TableInfo
     overlap_alias: str | None  # reads own + overlap rows
     near_alias: str | None  # its near-neighbour partner
@@ -183,7 +186,7 @@ def _chunk_plan(select, tables):
                    "chunk_tables": list({shape.aliases[a].key: shape.aliases[a] for a in primary}.values())}
     counted = _counted_table(select, shape)
     split = split_aggregates(select)
-    plan = ChunkPlan(select, split.worker, split.merge, count_table=counted, **plan_kwargs)
+    plan = ChunkPlan(select, split.worker, split.merge, split.spec, count_table=counted, **plan_kwargs)
     positions = {alias: shape.aliases[alias].position for alias in primary if shape.aliases[alias].position}
     plan.restrictors = [r for r in spatial_restrictors(select, positions) if r.table in positions]
     first = shape.aliases[primary[0]]
@@ -198,7 +201,7 @@ def _chunk_plan(select, tables):
         plan.bucket_range = time_bucket_range(select, primary[0], first)
     if first.kind == "hash":
         plan.buckets = hash_buckets(select, primary[0], first)
-    plan.row_limit = _row_limit(select, split)
+    plan.row_limit = _row_limit(split.spec)
     if shape.overlap_alias is not None:
         if any(node.is_star for node in select.expressions):
             raise UnsupportedQueryError("SELECT * is not supported in a near-neighbour join: list the columns")
@@ -250,14 +253,9 @@ def _declination_band(near_alias, near_dec, far_alias, far_dec, radius_deg):
                     exp.LTE(this=far.copy(), expression=exp.Add(this=near.copy(), expression=radius)))
 
 
-def _row_limit(select, split):
+def _row_limit(spec):
     """LIMIT n [OFFSET m] of a row query without ORDER BY or DISTINCT: n + m rows suffice."""
-    if select.args.get("order") or select.args.get("distinct") or split.merge.args.get("group"):
-        return None
-    if any(node.find(exp.AggFunc) for node in split.merge.expressions):
-        return None
-    limit = split.worker.args.get("limit")
-    return int(limit.expression.name) if limit is not None else None
+    return spec.k if spec.kind in (CONCAT, PROJECTION) else None
 
 
 def _counted_table(select, shape):

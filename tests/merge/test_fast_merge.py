@@ -1,6 +1,7 @@
-"""qserv.merge.fast_path.fast_merge against the czar's DuckDB merge (``Czar().run``) on the merge
-statements split_aggregates and the engine's planner produce, over worker partials computed per
-chunk: same column names, types, values and (where the query fixes it) row order."""
+"""qserv.merge.fast_path.fast_merge of the MergeSpec split_aggregates and the engine's planner
+produce against the czar's DuckDB merge (``Czar().run``) of the merge statement next to it, over
+worker partials computed per chunk: same column names, types, values and (where the query fixes
+it) row order."""
 
 import math
 from decimal import Decimal
@@ -10,14 +11,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-import qserv
-from qserv.meta.admin import TableSpec
 from qserv.merge import fast_path
 from qserv.merge.czar import Czar, conform
 from qserv.merge.fast_path import fast_merge
 from qserv.query.aggregates import PARTIALS, split_aggregates
-from qserv.schema.columns import Column
 from qserv.sql.dialects import parse, to_sql
+from tests.merge.conftest import sky_objects
 
 CHUNKS = 6
 ROWS = 2000
@@ -64,14 +63,14 @@ def czar():
 
 
 def _partials(db, query, lang="adql"):
-    """(merge select, concatenated worker partials) of ``query`` over the chunks of ``t``."""
+    """(split, concatenated worker partials) of ``query`` over the chunks of ``t``."""
     split = split_aggregates(parse(query, lang))
     worker = to_sql(split.worker, "duckdb")
     parts = []
     for c in range(CHUNKS):
         db.execute(f"CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM chunk{c}")
         parts.append(db.sql(worker).to_arrow_table())
-    return split.merge, pa.concat_tables(parts, promote_options="permissive")
+    return split, pa.concat_tables(parts, promote_options="permissive")
 
 
 def _same(a, b):
@@ -94,10 +93,10 @@ def _assert_same_rows(ours, theirs, sort_columns=None):
 
 
 def _check(db, czar, query, lang="adql", sort_columns=None, compare=None):
-    merge, partials = _partials(db, query, lang)
-    ours = fast_merge(merge, partials, decide=False)
-    assert ours is not None, to_sql(merge, "duckdb")
-    theirs = czar.run(to_sql(merge, "duckdb"), {PARTIALS: partials})
+    split, partials = _partials(db, query, lang)
+    ours = fast_merge(split.spec, partials, decide=False)
+    assert ours is not None, to_sql(split.merge, "duckdb")
+    theirs = czar.run(to_sql(split.merge, "duckdb"), {PARTIALS: partials})
     if compare is not None:  # ties in the ORDER BY: only these columns are determined
         assert ours.schema == theirs.schema
         ours, theirs = ours.select(compare), theirs.select(compare)
@@ -136,8 +135,8 @@ def test_a_projection_is_the_partials_renamed(db, czar, query):
 
 
 def test_a_limit_without_order_keeps_that_many_partial_rows(db):
-    merge, partials = _partials(db, "SELECT id FROM t LIMIT 7 OFFSET 3", "adql")
-    ours = fast_merge(merge, partials, decide=False)
+    split, partials = _partials(db, "SELECT id FROM t LIMIT 7 OFFSET 3", "adql")
+    ours = fast_merge(split.spec, partials, decide=False)
     assert ours.column("id").to_pylist() == partials.column(0).to_pylist()[3:10]
 
 
@@ -187,27 +186,27 @@ def test_group_combine_without_order_has_the_same_groups(db, czar, query, keys):
     ("SELECT g, MIN(x), SUM(a) FROM t GROUP BY g ORDER BY MIN(x) + 1", "adql"),
 ])
 def test_other_shapes_are_left_to_duckdb(db, query, lang):
-    merge, partials = _partials(db, query, lang)
-    assert fast_merge(merge, partials, decide=False) is None
+    split, partials = _partials(db, query, lang)
+    assert fast_merge(split.spec, partials, decide=False) is None
 
 
 def test_an_integer_sum_beyond_int64_is_left_to_duckdb(czar):
-    merge = split_aggregates(parse("SELECT k, SUM(a) AS s FROM t GROUP BY k", "adql")).merge
+    split = split_aggregates(parse("SELECT k, SUM(a) AS s FROM t GROUP BY k", "adql"))
     partials = pa.table({"_qserv_g0": [1, 1, 2], "_qserv_a0": pa.array([2**62, 2**62, 5], pa.int64())})
-    assert fast_merge(merge, partials, decide=False) is None
+    assert fast_merge(split.spec, partials, decide=False) is None
     small = partials.set_column(1, "_qserv_a0", pa.array([2**61, 2**61, 5], pa.int64()))
-    _assert_same_rows(fast_merge(merge, small, decide=False),
-                      czar.run(to_sql(merge, "duckdb"), {PARTIALS: small}), ["s"])
+    _assert_same_rows(fast_merge(split.spec, small, decide=False),
+                      czar.run(to_sql(split.merge, "duckdb"), {PARTIALS: small}), ["s"])
 
 
 def test_decimal_partials_from_workers(czar):
     """DuckDB workers return HUGEINT sums as decimal128(38, 0); the merge sums them again."""
-    merge = split_aggregates(parse("SELECT k, SUM(a) AS s, AVG(a) AS m FROM t GROUP BY k ORDER BY k", "adql")).merge
+    split = split_aggregates(parse("SELECT k, SUM(a) AS s, AVG(a) AS m FROM t GROUP BY k ORDER BY k", "adql"))
     partials = pa.table({"_qserv_g0": pa.array([2, 1, 2, None], pa.int32()),
                          "_qserv_a0": pa.array([Decimal(5), None, Decimal(-7), Decimal(1)], pa.decimal128(38, 0)),
                          "_qserv_a1": pa.array([2, 0, 3, 1], pa.int64())})
-    _assert_same_rows(fast_merge(merge, partials, decide=False),
-                      czar.run(to_sql(merge, "duckdb"), {PARTIALS: partials}))
+    _assert_same_rows(fast_merge(split.spec, partials, decide=False),
+                      czar.run(to_sql(split.merge, "duckdb"), {PARTIALS: partials}))
 
 
 def test_duckdb_type_map_is_what_duckdb_gives_back(czar):
@@ -223,47 +222,28 @@ def test_duckdb_type_map_is_what_duckdb_gives_back(czar):
 
 
 def test_the_decision_rule_leaves_large_inputs_to_duckdb(db):
-    merge = split_aggregates(parse("SELECT TOP 10 id, g FROM t ORDER BY g, id", "adql")).merge
+    spec = split_aggregates(parse("SELECT TOP 10 id, g FROM t ORDER BY g, id", "adql")).spec
     rows = fast_path.STRING_MAX_ROWS + 1
     partials = pa.table({"_qserv_c0": np.arange(rows), "_qserv_c1": pa.array(["s"] * rows)})
-    assert fast_merge(merge, partials) is None
-    assert fast_merge(merge, partials.slice(0, 100)) is not None
+    assert fast_merge(spec, partials) is None
+    assert fast_merge(spec, partials.slice(0, 100)) is not None
     rows = fast_path.TOPK_MAX_ROWS + 1
     partials = pa.table({"_qserv_c0": np.zeros(rows, np.int64), "_qserv_c1": np.zeros(rows)})
-    merge = split_aggregates(parse("SELECT TOP 10 id, x FROM t ORDER BY x", "adql")).merge
-    assert fast_merge(merge, partials) is None
-    assert fast_merge(merge, partials.slice(0, 1000)) is not None
+    spec = split_aggregates(parse("SELECT TOP 10 id, x FROM t ORDER BY x", "adql")).spec
+    assert fast_merge(spec, partials) is None
+    assert fast_merge(spec, partials.slice(0, 1000)) is not None
     large = f"SELECT TOP {fast_path.TOPK_LARGE_K} id, x FROM t ORDER BY x"
-    assert fast_merge(split_aggregates(parse(large, "adql")).merge, partials) is not None
+    assert fast_merge(split_aggregates(parse(large, "adql")).spec, partials) is not None
 
 
 # -- merge statements of the engine's planner ---------------------------------------------------
 
-OBJECT_COLUMNS = [Column("objectId", "long", False), Column("ra", "double", False),
-                  Column("decl", "double", False), Column("mag", "double"), Column("band", "char")]
-
-
-def _objects(rows=3000, seed=4):
-    rng = np.random.default_rng(seed)
-    return pa.table({
-        "objectId": np.arange(rows, dtype=np.int64),
-        "ra": rng.uniform(0, 360, rows),
-        "decl": np.degrees(np.arcsin(rng.uniform(-1, 1, rows))),
-        "mag": pa.array(rng.normal(20, 1, rows).round(2), mask=rng.random(rows) < 0.1),
-        "band": rng.choice(list("ugrizy"), rows),
-    })
+OBJECTS = sky_objects(3000, seed=4)
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory, new_instance):
-    home = tmp_path_factory.mktemp("fast-merge")
-    new_instance(home, "duckdb", 2)
-    with qserv.open(home) as opened:
-        opened.create_database("sky", chunk_order=4, subchunk_order=7, overlap_arcsec=30.0)
-        opened.create_table("sky.Object", TableSpec("director", OBJECT_COLUMNS, id_column="objectId",
-                                                    ra_column="ra", dec_column="decl"))
-        opened.ingest("sky.Object", [_objects()])
-        yield opened
+def engine(sky_engine):
+    return sky_engine("duckdb", OBJECTS)
 
 
 @pytest.mark.parametrize("query", [
@@ -273,10 +253,11 @@ def engine(tmp_path_factory, new_instance):
     "SELECT COUNT(*), MAX(objectId), MIN(mag) FROM sky.Object WHERE ra < 90",
 ])
 def test_planner_merge_statements(engine, czar, query):
-    """The engine's plan (plan.merge) over partials from its worker statement run per slice of the
-    table, and the merged answer conformed to the result schema equals Engine.query."""
+    """The engine's plan (plan.merge_spec, plan.merge) over partials from its worker statement run
+    per slice of the table, and the merged answer conformed to the result schema equals
+    Engine.query."""
     _, _, plan, schema = engine._prepare(query, "adql", None)
-    objects = _objects()
+    objects = OBJECTS
     worker = to_sql(plan.worker, "duckdb")
     connection = duckdb.connect()
     connection.execute("CREATE SCHEMA sky")
@@ -287,7 +268,7 @@ def test_planner_merge_statements(engine, czar, query):
         parts.append(connection.sql(worker).to_arrow_table())
     connection.close()
     partials = pa.concat_tables(parts, promote_options="permissive")
-    ours = fast_merge(plan.merge, partials)
+    ours = fast_merge(plan.merge_spec, partials)
     assert ours is not None
     _assert_same_rows(ours, czar.run(to_sql(plan.merge, "duckdb"), {PARTIALS: partials}))
     _assert_same_rows(conform(ours, schema), engine.query(query))

@@ -1,5 +1,7 @@
 """The planner driver: which plan a query gets, chunk-local join rules, areaspecs, pruning keys."""
 
+from dataclasses import replace
+
 from astropy.coordinates import SkyCoord
 import duckdb
 import numpy as np
@@ -7,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from qserv.errors import UnsupportedQueryError
+from qserv.query import merge_spec as ms
 from qserv.query.areaspec import rewrite_areaspecs
 from qserv.query.plan import ChunkPlan, CzarPlan, ReplicatedPlan, plan_query
 from qserv.query.render import worker_sql
@@ -170,6 +173,50 @@ def test_limit_without_order_stops_dispatch_early():
     assert plan("SELECT TOP 5 ra FROM Object").row_limit == 5
     assert plan("SELECT TOP 5 ra FROM Object ORDER BY ra").row_limit is None
     assert plan("SELECT TOP 5 COUNT(*) FROM Object GROUP BY gMag").row_limit is None
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("SELECT * FROM Object WHERE gMag < 20", ms.CONCAT),
+    ("SELECT ra AS r, decl FROM Object LIMIT 10", ms.PROJECTION),
+    ("SELECT TOP 5 objectId, gMag FROM Object ORDER BY gMag DESC", ms.TOP_K),
+    ("SELECT s.sourceId, o.gMag FROM Source s JOIN Object o ON s.objectId = o.objectId ORDER BY o.gMag LIMIT 3",
+     ms.TOP_K),
+    ("SELECT TOP 3 * FROM Object ORDER BY gmag", ms.TOP_K),
+    ("SELECT COUNT(*), AVG(gMag) FROM Object WHERE ra < 10", ms.GROUP_COMBINE),
+    ("SELECT FLOOR(gMag) AS b, COUNT(*) AS n, MIN(ra), MAX(decl), SUM(gMag) / COUNT(*) FROM Object "
+     "GROUP BY b ORDER BY n DESC, 1 LIMIT 4", ms.GROUP_COMBINE),
+    ("SELECT ra FROM Object ORDER BY ra", ms.GENERAL),  # a full sort
+    ("SELECT DISTINCT gMag FROM Object", ms.GENERAL),
+    ("SELECT gMag, COUNT(*) FROM Object GROUP BY gMag HAVING COUNT(*) > 1", ms.GENERAL),
+    ("SELECT COUNT(DISTINCT gMag) FROM Object", ms.GENERAL),
+    ("SELECT MAX(gMag) - MIN(gMag) FROM Object", ms.GENERAL),
+    ("SELECT gMag, COUNT(*) AS n FROM Object GROUP BY gMag ORDER BY n * 2", ms.GENERAL),
+    ("SELECT ra FROM Object ORDER BY ra OFFSET 2 ROWS FETCH FIRST 5 ROWS ONLY", ms.GENERAL),
+])
+def test_the_plan_says_what_its_merge_computes(text, kind):
+    assert plan(text).merge_spec.kind == kind
+
+
+def test_a_group_combine_spec_names_the_partial_columns():
+    spec = plan("SELECT FLOOR(gMag) AS b, COUNT(*) AS n, AVG(ra) FROM Object GROUP BY b ORDER BY n DESC").merge_spec
+    count = ms.Partial(ms.COUNT, "_qserv_a0")
+    assert spec.keys == ("_qserv_g0",) and spec.order == ((count, True, False),)
+    assert [value for _, value in spec.outputs] == [
+        ms.Partial(ms.KEY, "_qserv_g0"), count,
+        ms.Quotient(ms.Partial(ms.SUM, "_qserv_a1"), ms.Partial(ms.SUM, "_qserv_a2"))]
+    top = plan("SELECT TOP 7 objectId AS id, gMag FROM Object ORDER BY gMag DESC, 1").merge_spec
+    assert top.outputs == (("id", "_qserv_c0"), ("gMag", "_qserv_c1"))
+    assert top.order == (("_qserv_c1", True, False), ("_qserv_c0", False, True)) and top.k == 7
+
+
+def test_merge_specs_of_one_shape_differ_only_in_the_limit():
+    """A plan shared by queries of one shape (other literals) takes another LIMIT by replace."""
+    one = plan("SELECT TOP 5 objectId FROM Object WHERE gMag < 20 ORDER BY gMag").merge_spec
+    other = plan("SELECT objectId FROM Object WHERE gMag < 21.5 ORDER BY gMag LIMIT 9 OFFSET 2", "qserv").merge_spec
+    assert other.k == 11 and replace(other, limit=5, offset=0) == one
+    grouped = [plan(f"SELECT FLOOR(gMag) AS b, SUM(ra) FROM Object WHERE decl > {d} GROUP BY b").merge_spec
+               for d in (-10, 42.5)]
+    assert grouped[0] == grouped[1] and hash(grouped[0]) == hash(grouped[1])
 
 
 def test_worker_sql_hides_uncommitted_rows_and_other_chunks():
