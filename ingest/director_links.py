@@ -120,7 +120,9 @@ class DirectorLinks:
         against the new director rows (``ids``, ``chunks``, ``ra``, ``dec`` of its own copies,
         ``rows`` their rows in the batch)."""
         director = self.plan.table
-        for child, director_position in self.plan.linked_children:
+        if director.non_unique:
+            self._new_versions(ids, ra, dec)
+        for child, director_position, _ in self.plan.linked_children:
             found = self.index.unmatched(self.database, child, ids, self.plan.hidden)
             if found is None or found.num_rows == 0:
                 continue
@@ -139,6 +141,28 @@ class DirectorLinks:
                     origin.source, f"{len(wrong)} {child} row(s) stored before their {director.name} row "
                     f"are not in its chunk ({child} is placed by its director's position): {shown}",
                     column=(director.ra_column, director.dec_column))
+
+    def _new_versions(self, ids, ra, dec):
+        """New rows of a ``--non-unique`` director whose id has rows already: the children matched to
+        those are within the recorded distance of them, so within it plus the new row's distance
+        from the nearest of them (triangle inequality) of the new row, which the children's bound
+        must cover."""
+        older = self.index.matches(self.database, self.plan.table.name, ids, self.plan.hidden)
+        if older.num_rows == 0:
+            return
+        at = older.column("position").to_numpy()
+        shifts = angular_separation_deg(ra[at], dec[at], *(older.column(name).to_numpy(zero_copy_only=False)
+                                                           .astype(np.float64) for name in ("ra", "dec"))) * 3600.0
+        nearest = np.full(len(ids), np.inf)  # inf: no older row with a known position
+        np.minimum.at(nearest, at, np.where(np.isnan(shifts), np.inf, shifts))
+        nearest = nearest[np.unique(at)]
+        unknown = bool(np.isinf(nearest).any())
+        shift = 0.0 if unknown else float(nearest.max())
+        for child, director_position, recorded in self.plan.linked_children:
+            if director_position:
+                continue
+            current = None if recorded is None else max(recorded, self.measured.get(child) or 0.0)
+            self._fold(child, None if current is None or unknown else current + shift)
 
     def _live(self, found):
         """Which remembered rows belong to a committed transaction or to a loaded (or this)

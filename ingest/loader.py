@@ -38,7 +38,8 @@ class LoadPlan:
     transaction_id: int
     contribution_id: int
     key_label: str
-    linked_children: list  # of a director: (name, director_position) of its children with their own position
+    # of a director: (name, director_position, recorded distance) of its children with their own position
+    linked_children: list
 
     @classmethod
     def of(cls, session, table, transaction_id, contribution_id, hidden):
@@ -51,7 +52,7 @@ class LoadPlan:
             workers=list(active_workers(session)), hidden=hidden,
             transaction_id=transaction_id, contribution_id=contribution_id,
             key_label=contribution.source or contribution.key,
-            linked_children=[(child.name, child.director_position) for child in session.scalars(
+            linked_children=[(child.name, child.director_position, child.director_distance_arcsec) for child in session.scalars(
                 select(Table).where(Table.director_table_id == table.id, Table.ra_column.is_not(None)))],
         )
 

@@ -112,6 +112,9 @@ def create_table(session, database_name, table_name, spec):
         elif spec.director_position:
             raise UserError(f"{where}: --director-position needs --ra and --dec (the director's position "
                             "copied into each row, e.g. raObject and declObject)")
+        if spec.director_position and director.non_unique:
+            raise UserError(f"{where}: --director-position needs a director with unique ids ({director.name} "
+                            "is --non-unique: its rows of one id may lie in several chunks)")
     elif spec.kind == "match":
         if not (spec.director and spec.director2):
             raise UserError(f"{where}: kind match needs --director DB.TABLE and --director2 DB.TABLE")

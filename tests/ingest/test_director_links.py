@@ -10,7 +10,7 @@ import pytest
 from astropy import units
 from astropy.coordinates import SkyCoord
 
-from qserv.errors import InputError, UnsupportedQueryError
+from qserv.errors import InputError, UnsupportedQueryError, UserError
 from qserv.meta.admin import TableSpec
 from qserv.meta.catalog import get_table
 from qserv.schema.columns import Column
@@ -51,13 +51,13 @@ def _largest_distance_arcsec(children, objects):
     return SkyCoord(ra, dec).separation(SkyCoord(ra_o, dec_o)).arcsec.max()
 
 
-def _create(engine, database, child_kind="near"):
+def _create(engine, database, child_kind="near", non_unique=False):
     engine.create_database(database, chunk_order=CHUNK_ORDER, subchunk_order=SUBCHUNK_ORDER,
                            overlap_arcsec=OVERLAP_ARCSEC)
     position = [Column("ra", "double", nullable=False), Column("dec", "double", nullable=False)]
     engine.create_table(f"{database}.Obj", TableSpec(
         kind="director", columns=[Column("id", "long", nullable=False), *position],
-        id_column="id", ra_column="ra", dec_column="dec"))
+        id_column="id", ra_column="ra", dec_column="dec", non_unique=non_unique))
     engine.create_table(f"{database}.Child", TableSpec(
         kind="child", columns=[Column("childId", "long", nullable=False), Column("objId", "long"), *position],
         director=f"{database}.Obj", director_key="objId", ra_column="ra", dec_column="dec",
@@ -182,3 +182,31 @@ def test_a_child_away_from_its_director_is_refused(engine, database_name):
     with pytest.raises(InputError, match=r"stored before their Obj row are not in its chunk"):
         engine.ingest(f"{database_name}.Obj", [later])
     assert engine.query(f"SELECT COUNT(*) AS n FROM {database_name}.Obj")["n"][0].as_py() == objects.num_rows
+
+
+def test_new_versions_of_a_non_unique_director_widen_the_bound(engine, database_name):
+    """A DiaObject's new version (same id, moved) arrives after its DiaSources: the recorded bound
+    still covers every child-version pair, and the join pairs each child with every version."""
+    rng = np.random.default_rng(9)
+    objects = _objects(rng, 150)
+    children = _children(rng, objects, 2, 30.0)
+    _create(engine, database_name, non_unique=True)
+    engine.ingest(f"{database_name}.Obj", [objects])
+    engine.ingest(f"{database_name}.Child", [children])
+    moved_ra, moved_dec = _offset(rng, objects["ra"].to_numpy(), objects["dec"].to_numpy(), 20.0)
+    versions = objects.set_column(1, "ra", pa.array(moved_ra)).set_column(2, "dec", pa.array(moved_dec))
+    engine.ingest(f"{database_name}.Obj", [versions])
+    everything = pa.concat_tables([objects, versions])
+    true_largest = _largest_distance_arcsec(children, everything)
+    recorded = _recorded_arcsec(engine, database_name)
+    assert true_largest > _largest_distance_arcsec(children, objects)
+    assert true_largest <= recorded <= _largest_distance_arcsec(children, objects) + 20.0 + 1e-6
+    found = _joined(engine, database_name)
+    expected = _expected(children, everything)
+    assert len(expected) == 2 * children.num_rows
+    assert sorted(zip(found.childId, found.id, found.dec)) == sorted(zip(expected.childId, expected.id, expected.dec))
+
+
+def test_director_position_needs_a_unique_director(engine, database_name):
+    with pytest.raises(UserError, match="--director-position needs a director with unique ids"):
+        _create(engine, database_name, "position", non_unique=True)
