@@ -33,7 +33,8 @@ from qserv.merge.czar import Czar, conform
 from qserv.query.areaspec import rewrite_areaspecs
 from qserv.query.inline import czar_relations, inline_table
 from qserv.query.plan import plan_query
-from qserv.query.plan_cache import UNCACHEABLE, Entry, PlanCache, build_entry, instantiate, lifted_literals, probe_text
+from qserv.query.plan_cache import (UNCACHEABLE, Entry, PlanCache, build_entry, instantiate, lifted_literals,
+                                    marked_text, probe_text)
 from qserv.query.result_columns import declared_columns, written_names
 from qserv.query.shape import query_shape
 from qserv.replication import Replication
@@ -302,7 +303,7 @@ class Engine:
         """Plan the probe of a shape seen again and keep what it proves (``build_entry``)."""
         lifted = ()
         try:
-            lifted = lifted_literals(shape, parse(probe_text(shape, range(len(shape.literals))), lang))
+            lifted = lifted_literals(shape, parse(marked_text(shape), lang))
             _, _, probe_plan, probe_schema = self._prepare(probe_text(shape, lifted), lang, db, None, max_rows,
                                                            include_unpublished, snapshot)
         except QservError:

@@ -1,22 +1,23 @@
 """Plans by query shape: a query seen before with other numbers skips parse, resolve, rules,
-planning and the rendering of its worker SQL (pure apart from the caller's planning function).
+planning and the rendering of its worker SQL (pure: the engine plans, ``Engine._learn``).
 
 A query's ``qserv.query.shape.Shape`` (its text split at its numeric literals) and its context (the
 language, the default database, the catalog version, whether unpublished databases are visible,
-the row cap) form the key. The second time a key is seen, ``learn`` plans the query twice: as
-written (the caller's answer) and as a *probe*, each number of the WHERE clause replaced by a
-distinct marker value (``_marker``). Other numbers (select list, LIMIT/TOP, ON, GROUP BY ...) are
-*pinned*: part of the key. The entry keeps the probe plan; its worker SQL on each backend split at
-the markers (``_Layout``); the probe's resolved SELECT, whose marker literals take the next query's
-numbers; and what the real numbers must rebuild (below). It is kept only if the probe, given the
-real numbers, reproduces the real plan exactly: the same kind and fields, worker SQL text on
-every backend of the active workers, merge statement (with no marker in it), result schema,
-spatial restrictors and their chunks, director-key lookups. Only single SELECTs over director and
+the row cap) form the key. The second time a key is seen, the engine plans the query twice: as
+written (the caller's answer) and as a *probe* (``probe_text``), each number of the WHERE clause
+(``lifted_literals``) replaced by a distinct marker value (``_marker``); ``build_entry`` compares.
+Other numbers (select list, LIMIT/TOP, ON, GROUP BY ...) are *pinned*: part of the key. The
+entry keeps the probe plan; its worker SQL on each backend split at the markers (``_Layout``); the
+probe's resolved SELECT, whose marker literals take the next query's numbers; and what the real
+numbers must rebuild (below). It is kept only if the probe, given the real numbers, reproduces the
+real plan exactly: the same kind and fields, worker SQL text on every backend of the active
+workers, merge statement (with no marker in it), result schema, spatial restrictors and their
+chunks, director-key lookups. Only single SELECTs over director and
 child tables (``ChunkPlan`` without crossmatch, near-neighbour zones, time or hash buckets) are
 kept; any other plan, and any query with uploads, takes the full path every time.
 
-A hit (``plan``) puts the numbers in the SELECT and the worker SQL and re-derives what decides the
-chunks: the spatial restrictors (``spatial_restrictors``, ``chunks_for``) and the director-key
+A hit (``instantiate``) puts the numbers in the SELECT and the worker SQL and re-derives what
+decides the chunks: the spatial restrictors (``spatial_restrictors``, ``chunks_for``) and the director-key
 lookups (``director_key_restrictions``), exactly as the planner does. If they no longer have the
 entry's structure (a region that stopped being one, ``CONTAINS(...) = 0``), or raise, the query
 takes the full path, which gives the planner's answer or error.
@@ -46,8 +47,11 @@ _NOT_LIFTED = (exp.Limit, exp.Offset, exp.Fetch)
 UNCACHEABLE = "uncacheable"  # an entry: the shape always takes the full path
 
 
-def _marker(index, fractional):
-    """The marker value of literal ``index``: unique, of the literal's kind (integer or not)."""
+def _marker(index, fractional=True):
+    """The marker value of literal ``index``: unique, and a number below 1, valid wherever a
+    coordinate or a radius is expected (also for an integer literal of the WHERE clause: the key
+    holds which literals are integers, and the check against the real plan covers what the kind
+    changes); an integer marker (not ``fractional``) only to find where the literals are."""
     return f"{'0.' if fractional else ''}{_MARKER_DIGITS}{index:04d}"
 
 
@@ -128,7 +132,7 @@ def _structure(restrictors, lookups):
 
 def lifted_literals(shape, parsed):
     """Indexes of the literals of ``shape`` that a probe replaces: those in a WHERE clause (not in a
-    LIMIT/OFFSET there); ``parsed`` is the tree of ``probe_text(shape, all of them)``."""
+    LIMIT/OFFSET there); ``parsed`` is the tree of ``marked_text(shape)``."""
     markers = {_marker(i, f): i for i, f in enumerate(shape.key[1])}
     lifted = set()
     for node in parsed.find_all(exp.Literal):
@@ -138,10 +142,14 @@ def lifted_literals(shape, parsed):
     return lifted
 
 
+def marked_text(shape):
+    """The query of ``shape`` with every literal replaced by a marker of its kind."""
+    return shape.text([_marker(i, f) for i, f in enumerate(shape.key[1])])
+
+
 def probe_text(shape, lifted):
     """The query of ``shape`` with the literals of ``lifted`` replaced by their markers."""
-    return shape.text([_marker(i, f) if i in lifted else literal
-                       for i, (literal, f) in enumerate(zip(shape.literals, shape.key[1]))])
+    return shape.text([_marker(i) if i in lifted else literal for i, literal in enumerate(shape.literals)])
 
 
 def build_entry(shape, lifted, real, probe, tables, backends):
@@ -150,7 +158,7 @@ def build_entry(shape, lifted, real, probe, tables, backends):
     (plan, schema), (probe_plan, probe_schema) = real, probe
     if not (_cacheable(plan) and _cacheable(probe_plan) and schema.equals(probe_schema, check_metadata=True)):
         return UNCACHEABLE
-    markers = {_marker(i, shape.key[1][i]): i for i in lifted}
+    markers = {_marker(i): i for i in lifted}
     merge = to_sql(probe_plan.merge, "duckdb")
     if merge != to_sql(plan.merge, "duckdb") or _MARKER.search(merge):
         return UNCACHEABLE

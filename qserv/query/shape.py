@@ -1,12 +1,13 @@
 """The shape of a query text: its tokens with the numeric literals lifted out (pure).
 
 ``query_shape(text)`` splits a query into tokens with one regular expression (quoted strings and
-identifiers, words, numbers, white space, other characters) and returns a
-``Shape``: the text split at every unsigned numeric literal, and those literals in order. Two queries of one shape differ only in their numbers, so the plan cache
-(``qserv.query.plan_cache``) plans a shape once. String literals stay part of the shape. A text
-with a comment, or a character the expression does not cover, has no shape (None): it always takes
-the full path. ``Shape.text(values)`` writes the query again with other numbers (the probe
-queries of the plan cache).
+identifiers, words, numbers, white space, other characters) and returns a ``Shape``: the text
+split at every unsigned numeric literal, and those literals in order. Two queries of one shape
+differ only in their numbers, so the plan cache (``qserv.query.plan_cache``) plans a shape once.
+String literals and white space stay part of the shape (result column names are written as in
+the text). A text with a comment, or a character the expression does not cover, has no shape
+(None): it always takes the full path. ``Shape.text(values)`` writes the query again with other
+numbers (the probe queries of the plan cache).
 
 The split only has to agree with the SQL tokenizer where the plan cache relies on it, and the
 plan cache checks that by planning the query with marked values (see there).

@@ -42,6 +42,10 @@ SHAPES = [
              "CIRCLE('ICRS', {ra}, {dec}, {r})) = 1", _cone, True),
     ("adql", "SELECT objectId, ra FROM sky.Object WHERE CONTAINS(POINT('ICRS', ra, decl), "
              "CIRCLE('ICRS', {ra}, -{dec}, {r})) = 1", _cone, True),
+    ("adql", "SELECT objectId FROM sky.Object WHERE CONTAINS(POINT('ICRS', ra, decl), "
+             "CIRCLE('ICRS', {ra}, {dec}, {r})) = 1 AND flags > {f}",  # integers only
+     lambda rng: dict(ra=int(rng.integers(0, 360)), dec=int(rng.integers(0, 90)), r=int(rng.integers(1, 4)),
+                      f=int(rng.integers(0, 40))), True),
     ("adql", "SELECT * FROM sky.Object WHERE objectId = {a}", lambda rng: dict(a=_id(rng)), True),
     ("adql", "SELECT objectId, gMag, name FROM sky.Object WHERE objectId IN ({a}, {b}, {c})",
      lambda rng: dict(a=_id(rng), b=_id(rng), c=_id(rng)), True),
