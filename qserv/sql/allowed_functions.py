@@ -33,6 +33,7 @@ _TYPED = (
     # strings and dates
     exp.Lower, exp.Upper, exp.Length, exp.Substring, exp.Trim, exp.Concat, exp.Extract, exp.Hex,
     exp.Year, exp.Month, exp.Day, exp.TsOrDsToDate,
+    exp.CurrentSchema,  # DATABASE(): the query's default database
 )
 # Calls sqlglot leaves anonymous, by upper-case name: ADQL geometry (some refused later by
 # ``qserv.sql.adql``), Qserv restrictors and the scisql functions.

@@ -24,6 +24,7 @@ from qserv.errors import QuerySyntaxError
 from qserv.sql.adql import DIALECTS, normalise
 from qserv.sql.allowed_functions import check_functions
 from qserv.sql.emit import to_sql
+from qserv.sql.show import TABLES_ALIAS, show_as_select
 
 LANGUAGES = tuple(DIALECTS)
 _QUERIES = (exp.Select, exp.Union, exp.Intersect, exp.Except)
@@ -145,6 +146,8 @@ def parse(text, lang="adql"):
     if len(statements) != 1:
         raise QuerySyntaxError(f"exactly one query is allowed, got {len(statements)} statements")
     tree = statements[0]
+    if lang == "qserv":  # SHOW TABLES / SHOW COLUMNS / DESCRIBE: a query of TAP_SCHEMA
+        tree = show_as_select(tree) or tree
     if not isinstance(tree, _QUERIES):
         construct = tree.key.upper() if not isinstance(tree, exp.Command) else tree.name.upper()
         raise QuerySyntaxError(f"only SELECT queries are allowed, not {construct}")
@@ -311,6 +314,7 @@ def resolve_identifiers(tree, columns_by_table, default_database=None, qualified
     ``USE db`` does in Qserv); without one, ``qualified_only`` refuses unqualified table names.
     """
     tree = tree.copy()
+    _current_database(tree, default_database)
     scopes = traverse_scope(tree)
     for scope in scopes:
         for key, (node, source) in list(scope.selected_sources.items()):
@@ -339,6 +343,15 @@ def resolve_identifiers(tree, columns_by_table, default_database=None, qualified
                 continue
             _resolve_column(column, scope, columns_by_table)
     return tree
+
+
+def _current_database(tree, database):
+    """DATABASE() (CURRENT_SCHEMA in the tree) is the default database's name, or NULL."""
+    for node in list(tree.find_all(exp.CurrentSchema)):
+        node.replace(exp.Literal.string(database) if database else exp.cast(exp.Null(), "VARCHAR"))
+    for select in tree.find_all(exp.Select):
+        if select.meta.get(TABLES_ALIAS):  # SHOW TABLES: its column is Tables_in_<db>
+            select.expressions[0].set("alias", exp.to_identifier(f"Tables_in_{database or ''}", quoted=True))
 
 
 def _owner(column, scope):
