@@ -22,6 +22,8 @@ from qserv.meta.models import Database
 from qserv.replica_plans import plan_drain, plan_level, plan_rebalance
 from qserv.storage import physical_table_name
 
+MOVE_BATCH = 32  # chunk changes switched together (one verify per worker pair and table)
+
 
 @dataclass
 class WorkerStatus:
@@ -229,17 +231,25 @@ class Replication:
     def _apply(self, database_id, steps, progress):
         if progress is not None:
             progress(0, len(steps))
-        for step in steps:
-            kind, chunk = step[0], step[1]
-            if kind == "move":
-                self.mover.move(database_id, chunk, step[2], step[3])
-            elif kind == "add":
-                self.mover.add(database_id, chunk, step[2], step[3])
-            else:
-                self.mover.drop(database_id, chunk, step[2])
+        for batch in batches(steps, MOVE_BATCH):
+            self.mover.change_many(database_id, batch)
             if progress is not None:
-                progress(1)
+                progress(len(batch))
         return len(steps)
+
+
+def batches(steps, size):
+    """Consecutive runs of at most ``size`` steps, each chunk at most once per run (a later step
+    of a chunk waits for the run after the one changing it)."""
+    run, chunks = [], set()
+    for step in steps:
+        if len(run) == size or step[1] in chunks:
+            yield run
+            run, chunks = [], set()
+        run.append(step)
+        chunks.add(step[1])
+    if run:
+        yield run
 
 
 def _judge(chunk, holder_ids, signatures, expected_rows, table_count):

@@ -50,63 +50,96 @@ class ChunkMover:
 
     # -- the three changes ------------------------------------------------------------------
     def move(self, database_id, chunk, source_id, target_id):
-        self._change("move", database_id, chunk, source_id, target_id)
-        self._finish(database_id, chunk)
+        self.change_many(database_id, [("move", chunk, source_id, target_id)])
 
     def add(self, database_id, chunk, source_id, target_id):
-        self._change("add", database_id, chunk, source_id, target_id)
-        self._forget(database_id, chunk)
+        self.change_many(database_id, [("add", chunk, source_id, target_id)])
 
     def drop(self, database_id, chunk, worker_id):
-        self._change("drop", database_id, chunk, worker_id, None)
-        self._finish(database_id, chunk)
+        self.change_many(database_id, [("drop", chunk, worker_id)])
+
+    def change_many(self, database_id, steps):
+        """Apply steps ``(kind, chunk, source id[, target id])`` of distinct chunks as one batch:
+        each is recorded, copied and verified (one signature per worker pair and table for the
+        whole batch), then all switch in one central-state transaction, then the old copies are
+        deleted. Each step keeps its own ``moves`` record, so recovery treats them one by one."""
+        steps = [(kind, chunk, source, target[0] if target else None) for kind, chunk, source, *target in steps]
+        if len({chunk for _, chunk, _, _ in steps}) != len(steps):
+            raise ValueError("a batch changes each chunk once")
+        self._change(database_id, steps)
+        for kind, chunk, _, _ in steps:
+            if kind == "add":
+                self._forget(database_id, chunk)
+        finished = [chunk for kind, chunk, _, _ in steps if kind != "add"]
+        if finished:
+            self.running.wait_for_started(self.grace_s)
+        for chunk in finished:
+            self._finish(database_id, chunk)
 
     # -- steps ------------------------------------------------------------------------------
-    def _change(self, kind, database_id, chunk, source_id, target_id):
+    def _change(self, database_id, steps):
         """Everything up to and including the switch; undone on any error."""
         with self.store.session() as session:
-            self._check_holders(session, kind, database_id, chunk, source_id, target_id)
-            move = self._record(session, kind, database_id, chunk, source_id, target_id)
-            if kind != "drop":
-                move.new_transaction = self._transaction(session, database_id, "open", f"copy of chunk {chunk}")
-            new_transaction = move.new_transaction
-            database = session.get(Database, database_id)
-            tables = chunked_tables(database)
-            source = session.get(Worker, source_id)
-            target = None if target_id is None else session.get(Worker, target_id)
+            tables = chunked_tables(session.get(Database, database_id))
+            workers = {}
+            recorded = []
+            for kind, chunk, source_id, target_id in steps:
+                self._check_holders(session, kind, database_id, chunk, source_id, target_id,
+                                    {transaction for _, transaction in recorded})
+                move = self._record(session, kind, database_id, chunk, source_id, target_id)
+                if kind != "drop":
+                    move.new_transaction = self._transaction(session, database_id, "open", f"copy of chunk {chunk}")
+                recorded.append((chunk, move.new_transaction))
+                for worker_id in (source_id, target_id):
+                    if worker_id is not None:
+                        workers[worker_id] = session.get(Worker, worker_id)
+        own = {transaction for _, transaction in recorded if transaction is not None}
         try:
-            if kind != "drop":
+            copies = [(chunk, workers[source_id], workers[target_id], transaction)
+                      for (kind, chunk, source_id, target_id), (_, transaction) in zip(steps, recorded)
+                      if kind != "drop"]
+            for chunk, source, target, transaction in copies:
                 for table, columns in tables:
-                    copy_chunk(self.pool.get(source), self.pool.get(target), table, columns, chunk, new_transaction)
+                    copy_chunk(self.pool.get(source), self.pool.get(target), table, columns, chunk, transaction)
+            if copies:
                 crash_point("move-copied")
-                self._verify(source, target, tables, chunk, new_transaction)
+                self._verify(copies, tables, own)
                 crash_point("move-verified")
             with self.store.session() as session:
-                move = self._move(session, database_id, chunk)
-                if self._transactions_since(session, move):
-                    raise ConflictError(f"an ingest transaction began while chunk {chunk} was copied; "
-                                        "the copy was undone, try again")
-                self._switch_replicas(session, kind, database_id, chunk, source_id, target_id)
-                self._set_state(session, move.new_transaction, "committed")
-                move.state = "switched"
+                for kind, chunk, source_id, target_id in steps:
+                    move = self._move(session, database_id, chunk)
+                    if self._transactions_since(session, move, own):
+                        raise ConflictError(f"an ingest transaction began while chunk {chunk} was copied; "
+                                            "the copy was undone, try again")
+                    self._switch_replicas(session, kind, database_id, chunk, source_id, target_id)
+                    self._set_state(session, move.new_transaction, "committed")
+                    move.state = "switched"
         except BaseException:
-            self._undo(database_id, chunk)
+            for _, chunk, _, _ in steps:
+                self._undo(database_id, chunk)
             raise
         crash_point("move-switched")
 
-    def _verify(self, source, target, tables, chunk, new_transaction):
+    def _verify(self, copies, tables, own):
+        """Every copy signs like its source: one signature per (source, target) pair and table."""
         with self.store.session() as session:
             hidden = set(session.scalars(select(Transaction.id).where(Transaction.state.in_(PENDING_STATES))))
-        for table, columns in tables:
-            expected = sign_chunks(self.pool.get(source), table, columns, [chunk], hidden)
-            copied = sign_chunks(self.pool.get(target), table, columns, [chunk], hidden - {new_transaction})
-            if expected != copied:
-                raise MoveVerifyError(f"chunk {chunk} of {table} copied from worker {source.name} to "
-                                      f"{target.name} does not match: {expected} vs {copied}")
+        pairs = {}
+        for chunk, source, target, _ in copies:
+            pairs.setdefault((source.id, target.id), (source, target, []))[2].append(chunk)
+        for source, target, chunks in pairs.values():
+            for table, columns in tables:
+                expected = sign_chunks(self.pool.get(source), table, columns, chunks, hidden)
+                copied = sign_chunks(self.pool.get(target), table, columns, chunks, hidden - own)
+                wrong = [c for c in chunks if expected.get(c) != copied.get(c)]
+                if wrong:
+                    raise MoveVerifyError(f"chunk(s) {', '.join(map(str, wrong[:5]))} of {table} copied from worker "
+                                          f"{source.name} to {target.name} do not match: "
+                                          f"{expected.get(wrong[0])} vs {copied.get(wrong[0])}")
 
     def _finish(self, database_id, chunk):
-        """After a switch: wait for the queries that may read the old copy, delete it, forget."""
-        self.running.wait_for_started(self.grace_s)
+        """After a switch (and the wait for the queries that may read the old copy): delete the
+        old copy, forget the change."""
         with self.store.session() as session:
             move = self._move(session, database_id, chunk)
             tables = chunked_tables(session.get(Database, database_id))
@@ -148,6 +181,7 @@ class ChunkMover:
                 if state == "switched" and kind == "add":
                     self._forget(database_id, chunk)
                 elif state == "switched":
+                    self.running.wait_for_started(self.grace_s)
                     self._finish(database_id, chunk)
                 else:
                     self._undo(database_id, chunk)
@@ -158,7 +192,7 @@ class ChunkMover:
 
     # -- central state ----------------------------------------------------------------------
     @staticmethod
-    def _check_holders(session, kind, database_id, chunk, source_id, target_id):
+    def _check_holders(session, kind, database_id, chunk, source_id, target_id, own=()):
         held = set(session.scalars(select(Replica.worker_id).where(
             Replica.database_id == database_id, Replica.chunk == chunk)))
         if source_id not in held:
@@ -169,6 +203,7 @@ class ChunkMover:
             raise ConflictError(f"chunk {chunk} has no other replica")
         pending = session.scalars(select(Transaction.id).where(
             Transaction.database_id == database_id, Transaction.state.in_(PENDING_STATES))).all()
+        pending = [t for t in pending if t not in own]  # the copies of this batch
         if pending:
             raise ConflictError(f"transactions {', '.join(map(str, pending))} of the database are not "
                                 "finished; commit or abort them first")
@@ -211,9 +246,8 @@ class ChunkMover:
         return session.scalar(select(Move).where(Move.database_id == database_id, Move.chunk == chunk))
 
     @staticmethod
-    def _transactions_since(session, move):
-        """Transactions of the database begun since the change started, but its own."""
-        own = {move.new_transaction}
+    def _transactions_since(session, move, own):
+        """Transactions of the database begun since the change started, but those of the batch."""
         return [t for t in session.scalars(select(Transaction.id).where(
             Transaction.database_id == move.database_id, Transaction.id > move.last_transaction)) if t not in own]
 

@@ -89,3 +89,40 @@ def _stored_per_replica(engine, held):
             assert worker_id in held.get(chunk, ()), f"worker {worker_id} keeps rows of chunk {chunk}"
             total_all += count / len(held[chunk])
     return round(total_all)
+
+
+BATCH_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import qserv
+    home, database_id, steps = sys.argv[1:4]
+    with qserv.open(home) as engine:
+        engine.mover.change_many(int(database_id), [tuple(step) for step in json.loads(steps)])
+""")
+
+
+@pytest.mark.parametrize("point, done", [("move-copied", False), ("move-verified", False), ("move-switched", True),
+                                         ("move-deleted", True)])
+def test_a_crash_in_a_batch_leaves_every_change_done_or_undone(crash_home, reference, point, done):
+    """A batch (a move, an added and a dropped replica, switched together) killed at each step."""
+    import json
+
+    with qserv.open(crash_home) as engine:
+        database_id, held = state(engine)
+    moved, added, dropped = sorted(c for c, workers in held.items() if len(workers) == 2)[:3]
+    steps, expected = [], dict(held)
+    for kind, chunk in (("move", moved), ("add", added), ("drop", dropped)):
+        source = min(held[chunk])
+        target = next(w for w in (1, 2, 3) if w not in held[chunk])
+        steps.append([kind, chunk, source] + ([] if kind == "drop" else [target]))
+        if done:
+            expected[chunk] = {"move": (held[chunk] - {source}) | {target}, "add": held[chunk] | {target},
+                               "drop": held[chunk] - {source}}[kind]
+    result = subprocess.run([sys.executable, "-c", BATCH_SCRIPT, str(crash_home), str(database_id), json.dumps(steps)],
+                            env=dict(os.environ, **{FAULT_ENV: point}), capture_output=True, text=True, timeout=300)
+    assert result.returncode == CRASH_EXIT_CODE, result.stderr
+    with qserv.open(crash_home) as engine:
+        assert state(engine)[1] == expected
+        assert check_queries(engine, reference) == []
+        assert engine.verify("sky").problems == []
+        assert _stored_per_replica(engine, expected) == SOURCES
+        assert engine.read_table("sky.Object").num_rows == OBJECTS

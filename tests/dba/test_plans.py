@@ -99,3 +99,14 @@ def test_rebalance_uses_no_more_moves_than_needed_on_small_cases():
 def test_rebalance_of_a_balanced_placement_moves_nothing():
     holders = {c: [c % 3] for c in range(9)}
     assert plan_rebalance(holders, {c: 10 for c in range(9)}, [0, 1, 2]) == []
+
+
+def test_batches_keep_order_size_and_one_change_per_chunk():
+    from qserv.replication import batches
+
+    steps = [("move", 1, 0, 1), ("add", 2, 0, 2), ("drop", 1, 1), ("move", 3, 0, 1), ("add", 4, 1, 2),
+             ("move", 5, 2, 0), ("drop", 3, 1)]
+    found = list(batches(steps, 3))
+    assert [step for run in found for step in run] == steps  # nothing lost, order kept
+    assert all(0 < len(run) <= 3 and len({s[1] for s in run}) == len(run) for run in found)
+    assert found[0] == steps[:2]  # chunk 1's drop waits for the run after its move
