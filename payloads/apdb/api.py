@@ -10,9 +10,11 @@ import pyarrow as pa
 from qserv.errors import UserError
 
 from qserv.payloads.apdb import reads
-from qserv.payloads.apdb.store import as_arrow, conform
-from qserv.payloads.apdb.tables import (METADATA_TABLE, VISIT_DETECTOR_TABLE, VERSION_COLUMN, apdb_tables,
-                                        visit_detector_spec)
+from qserv.payloads.apdb.store import as_arrow, conform, store_digest, visit_detector_rows, with_version
+from qserv.payloads.apdb.tables import (DELETED_COLUMN, METADATA_TABLE, MOVED_COLUMN, REPLICA_CHUNK_COLUMN,
+                                        REPLICA_CHUNKS_TABLE, VERSION_COLUMN, VISIT_DETECTOR_TABLE, apdb_tables,
+                                        catalog_tables, replica_specs, visit_detector_spec)
+from qserv.payloads.apdb.updates import ApdbUpdates, replica_chunk_id
 
 SETTINGS_KEY = "qserv:apdb_settings"
 
@@ -27,22 +29,26 @@ class ApdbSettings:
     max_move_arcsec: float = 60.0      # largest move of a DiaObject between versions (reads)
 
 
-class Apdb:
-    """One APDB in database ``database`` of an open Engine."""
+class Apdb(ApdbUpdates):
+    """One APDB in database ``database`` of an open Engine (updates and replica chunks: see
+    ``ApdbUpdates``)."""
 
-    def __init__(self, engine, database, settings):
-        self.engine, self.database, self.settings = engine, database, settings
-        self.tables = apdb_tables(settings.schema_file, replica=settings.enable_replica)
+    def __init__(self, engine, database, settings, tables):
+        self.engine, self.database, self.settings, self.tables = engine, database, settings, tables
 
     # -- creation -----------------------------------------------------------------------------
     @classmethod
     def create(cls, engine, database="apdb", settings=None, chunk_order=7, overlap_arcsec=60.0):
         """Create database ``database`` with the APDB tables and record ``settings`` in it."""
-        apdb = cls(engine, database, settings or ApdbSettings())
+        settings = settings or ApdbSettings()
+        apdb = cls(engine, database, settings, apdb_tables(settings.schema_file, replica=settings.enable_replica))
         engine.create_database(database, chunk_order=chunk_order, overlap_arcsec=overlap_arcsec)
         for name, table in apdb.tables.items():
             engine.create_table(f"{database}.{name}", table.spec)
         engine.create_table(f"{database}.{VISIT_DETECTOR_TABLE}", visit_detector_spec())
+        if apdb.settings.enable_replica:
+            for name, spec in replica_specs().items():
+                engine.create_table(f"{database}.{name}", spec)
         apdb.set_metadata(SETTINGS_KEY, json.dumps(asdict(apdb.settings)))
         return apdb
 
@@ -51,10 +57,13 @@ class Apdb:
         """The APDB created earlier in ``database``."""
         probe = cls.__new__(cls)
         probe.engine, probe.database = engine, database
-        stored = probe._metadata_rows().get(SETTINGS_KEY)
+        try:
+            stored = probe._metadata_rows().get(SETTINGS_KEY)
+        except UserError:  # the query names nothing else: the database or its table is missing
+            raise UserError(f"no APDB in database {database!r} (it has no table metadata)") from None
         if stored is None:
             raise UserError(f"database {database!r} is not an APDB (no {SETTINGS_KEY} in its metadata)")
-        return cls(engine, database, ApdbSettings(**json.loads(stored)))
+        return cls(engine, database, ApdbSettings(**json.loads(stored)), catalog_tables(engine, database))
 
     # -- reads --------------------------------------------------------------------------------
     def get_diaobjects(self, region):
@@ -79,28 +88,34 @@ class Apdb:
                              object_ids, visit_time, start_time)
 
     def contains_visit_detector(self, visit, detector):
-        return (int(visit), int(detector)) in self._stored_pairs([(visit, detector)])
+        return bool(self._stored_digests([(visit, detector)]))
 
     # -- writes -------------------------------------------------------------------------------
     def store(self, visit_time, objects, sources=None, forced_sources=None):
         """Store one visit's DiaObjects (their new versions, valid from ``visit_time``), DiaSources
-        and DiaForcedSources in one ingest transaction. A store whose (visit, detector) pairs are
-        all stored already is a no-op (returns None); otherwise returns the transaction id."""
+        and DiaForcedSources in one ingest transaction; returns its id. A retry of a store (same
+        visit time, (visit, detector) pairs and row ids) is a no-op and returns None."""
+        chunk = replica_chunk_id(visit_time, self.settings.replica_chunk_seconds) if self.settings.enable_replica else None
         inputs = {"DiaObject": objects, "DiaSource": sources, "DiaForcedSource": forced_sources}
-        inputs = {name: as_arrow(rows, name) for name, rows in inputs.items() if rows is not None}
-        pairs = _visit_detector_pairs(inputs)
-        if pairs and pairs <= self._stored_pairs(pairs):
+        batches = {}
+        for name, rows in inputs.items():
+            if rows is None:
+                continue
+            fill = {REPLICA_CHUNK_COLUMN: chunk} if chunk is not None else {}
+            if name == "DiaObject":
+                fill.update(validityStartMjdTai=float(visit_time.tai.mjd), validityEndMjdTai=None)
+            batches[name] = conform(as_arrow(rows, name), self.tables[name], 0, fill)
+        pairs = _visit_detector_pairs(batches)
+        digest = store_digest(visit_time, batches)
+        if pairs and self._stored_digests(pairs) >= {digest}:
             return None
-        fills = {"DiaObject": {"validityStartMjdTai": float(visit_time.tai.mjd), "validityEndMjdTai": None}}
 
         def contents(version):
-            batches = {name: conform(rows, self.tables[name], version, fills.get(name))
-                       for name, rows in inputs.items()}
-            batches[VISIT_DETECTOR_TABLE] = pa.table(
-                {"visit": [p[0] for p in sorted(pairs)], "detector": [p[1] for p in sorted(pairs)],
-                 VERSION_COLUMN: [version] * len(pairs)},
-                schema=pa.schema([("visit", pa.int64()), ("detector", pa.int16()), (VERSION_COLUMN, pa.int64())]))
-            return batches
+            written = {name: with_version(rows, version) for name, rows in batches.items()}
+            written[VISIT_DETECTOR_TABLE] = visit_detector_rows(pairs, digest, version)
+            if chunk is not None:
+                written[REPLICA_CHUNKS_TABLE] = self.replica_chunk_row(chunk, visit_time, version)
+            return written
 
         return self._write(contents, note=f"apdb store at MJD TAI {visit_time.tai.mjd}")
 
@@ -112,8 +127,10 @@ class Apdb:
         return dict(self._metadata_rows())
 
     def set_metadata(self, key, value):
+        """Set (or, with ``value`` None, delete) one metadata item."""
         def contents(version):
-            return {METADATA_TABLE: pa.table({"name": [key], "value": [value], VERSION_COLUMN: [version]})}
+            return {METADATA_TABLE: pa.table({"name": [key], "value": [value or ""], VERSION_COLUMN: [version],
+                                              DELETED_COLUMN: [value is None]})}
         self._write(contents, note=f"apdb metadata {key}")
 
     # -- helpers ------------------------------------------------------------------------------
@@ -141,31 +158,35 @@ class Apdb:
                  else reads.history_start_mjd_tai(visit_time, months))
         table = self.tables[name]
         columns = table.column_names
+        markers = [MOVED_COLUMN] if name == "DiaSource" else []
         if object_ids is None:
             conditions = [[reads.in_region(region), f'"midpointMjdTai" > {start!r}']]
         else:
             conditions = [[ids, f'"midpointMjdTai" >= {start!r}'] for ids in reads.ids_in("diaObjectId", object_ids)]
             conditions = conditions or [["1 = 0"]]
-        parts = [self._query(reads.select(self.database, name, columns, where)) for where in conditions]
+        parts = [self._query(reads.select(self.database, name, columns, where, markers)) for where in conditions]
         rows = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
         return reads.current_rows(rows, table.primary_key, columns)
 
-    def _stored_pairs(self, pairs):
-        visits = {int(visit) for visit, _ in pairs}
+    def _stored_digests(self, pairs):
+        """Digests of the stores that wrote any of the (visit, detector) ``pairs``."""
+        pairs = {(int(v), int(d)) for v, d in pairs}
         stored = set()
-        for condition in reads.ids_in("visit", visits):
-            rows = self._query(f'SELECT visit, detector FROM "{self.database}"."{VISIT_DETECTOR_TABLE}" '
-                               f"WHERE {condition}")
-            stored.update(zip(rows["visit"].to_pylist(), rows["detector"].to_pylist()))
+        for condition in reads.ids_in("visit", {v for v, _ in pairs}):
+            rows = self._query(f'SELECT visit, detector, "storeDigest" FROM "{self.database}".'
+                               f'"{VISIT_DETECTOR_TABLE}" WHERE {condition}')
+            stored.update(digest for v, d, digest in zip(*(rows[c].to_pylist() for c in rows.column_names))
+                          if (v, d) in pairs)
         return stored
 
     def _metadata_rows(self):
-        rows = self._query(f'SELECT name, value, "{VERSION_COLUMN}" FROM "{self.database}"."{METADATA_TABLE}"')
+        rows = self._query(reads.select(self.database, METADATA_TABLE, ["name", "value"], ["1 = 1"], [DELETED_COLUMN]))
         rows = reads.current_rows(rows, ["name"], ["name", "value"])
         return dict(zip(rows["name"].to_pylist(), rows["value"].to_pylist()))
 
 
 def _visit_detector_pairs(inputs):
+    """The (visit, detector) pairs of a store's sources and forced sources."""
     pairs = set()
     for name in ("DiaSource", "DiaForcedSource"):
         rows = inputs.get(name)

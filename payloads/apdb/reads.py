@@ -9,7 +9,7 @@ from qserv.errors import UserError
 from qserv.sphere import Circle, Polygon
 from qserv.sphere.angles import vectors_to_radec
 
-from qserv.payloads.apdb.tables import VERSION_COLUMN
+from qserv.payloads.apdb.tables import DELETED_COLUMN, MOVED_COLUMN, VERSION_COLUMN
 
 DAYS_PER_MONTH = 30  # dax_apdb's history window: visit_time (TAI MJD) - months * 30 days
 IDS_PER_QUERY = 1000
@@ -49,8 +49,9 @@ def within(rows, region):
     return rows.filter(pa.array(mask))
 
 
-def select(database, table, columns, conditions):
-    names = ", ".join(f'"{name}"' for name in [*columns, VERSION_COLUMN])
+def select(database, table, columns, conditions, markers=()):
+    """ADQL reading ``columns`` and the version columns (``markers``: MOVED/DELETED columns)."""
+    names = ", ".join(f'"{name}"' for name in [*columns, VERSION_COLUMN, *markers])
     return f'SELECT {names} FROM "{database}"."{table}" WHERE {" AND ".join(conditions)}'
 
 
@@ -62,9 +63,15 @@ def ids_in(column, ids):
 
 
 def current_rows(rows, primary_key, columns):
-    """The newest version (highest apdbVersion) of each primary key, as ``columns``."""
-    return _reduce(rows, columns, f"QUALIFY row_number() OVER (PARTITION BY {_names(primary_key)} "
-                                  f'ORDER BY "{VERSION_COLUMN}" DESC) = 1')
+    """The newest version (highest apdbVersion) of each primary key, as ``columns``; keys whose
+    newest version is a deletion or a move (MOVED/DELETED column true) are left out. A move and
+    the row's new version are written together: the move ranks below."""
+    markers = [name for name in (MOVED_COLUMN, DELETED_COLUMN) if name in rows.column_names]
+    order = [f'"{VERSION_COLUMN}" DESC', *(f'coalesce("{m}", false)' for m in markers)]
+    newest = (f"SELECT *, row_number() OVER (PARTITION BY {_names(primary_key)} "
+              f"ORDER BY {', '.join(order)}) AS newest FROM rows_read")
+    kept = " AND ".join(["newest = 1", *(f'NOT coalesce("{m}", false)' for m in markers)])
+    return _run(rows, columns, f"SELECT {_names(columns)} FROM ({newest}) WHERE {kept}")
 
 
 def latest_objects(rows, columns):
@@ -80,10 +87,15 @@ def latest_objects(rows, columns):
 def _reduce(rows, columns, clause):
     if clause and not clause.startswith("QUALIFY"):
         clause = f"WHERE {clause}"
+    return _run(rows, columns, f"SELECT {_names(columns)} FROM rows_read {clause}")
+
+
+def _run(rows, columns, statement):
+    """``statement`` over ``rows`` (named rows_read), typed as ``rows``' ``columns``."""
     connection = duckdb.connect()
     try:
         connection.register("rows_read", rows)
-        result = connection.sql(f"SELECT {_names(columns)} FROM rows_read {clause}").to_arrow_table()
+        result = connection.sql(statement).to_arrow_table()
     finally:
         connection.close()
     return result.cast(pa.schema([rows.schema.field(name) for name in columns]))

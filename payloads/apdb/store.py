@@ -1,6 +1,8 @@
 """Input of ``Apdb.store``: tables conformed to the catalog columns, with clear errors naming the
 table, row and column (pure: no I/O)."""
 
+import hashlib
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -9,6 +11,9 @@ from qserv.errors import InputError
 from qserv.schema.types import arrow_type
 
 from qserv.payloads.apdb.tables import VERSION_COLUMN
+
+DIGEST_COLUMNS = {"DiaObject": ("diaObjectId",), "DiaSource": ("diaSourceId",),
+                  "DiaForcedSource": ("diaObjectId", "visit", "detector")}
 
 UNIQUE_KEYS = {"DiaObject": ("diaObjectId",), "DiaSource": ("diaSourceId",),
                "DiaForcedSource": ("diaObjectId", "visit", "detector")}
@@ -23,9 +28,10 @@ def as_arrow(rows, table_name):
     raise InputError(table_name, f"expected a pyarrow.Table or a pandas.DataFrame, got {type(rows).__name__}")
 
 
-def conform(rows, table, version, fill=None):
+def conform(rows, table, version, fill=None, unique=True):
     """``rows`` with exactly the columns ``table.spec`` creates, in order and of their types;
-    ``fill`` (name -> value) overrides columns with one value for all rows."""
+    ``fill`` (name -> value) overrides columns with one value for all rows; ``unique``: refuse
+    repeated keys (new rows; rewritten versions may repeat them)."""
     fill = {VERSION_COLUMN: version, **(fill or {})}
     unknown = [name for name in rows.column_names if name not in {c.name for c in table.spec.columns}]
     if unknown:
@@ -44,7 +50,8 @@ def conform(rows, table, version, fill=None):
         arrays.append(_cast(rows[column.name], target, table.name, column))
     conformed = pa.Table.from_arrays(arrays, schema=pa.schema(
         [pa.field(c.name, arrow_type(c)) for c in table.spec.columns]))
-    _check_unique(conformed, table.name)
+    if unique:
+        _check_unique(conformed, table.name)
     return conformed
 
 
@@ -94,3 +101,31 @@ def _first_bad_row(values, target):
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             return row
     return None
+
+
+def store_digest(visit_time, inputs):
+    """What identifies a store for retries: its visit time and the ids of its rows (a retried
+    store has the same digest; another store of the same visit and detector does not)."""
+    digest = hashlib.sha256(repr(float(visit_time.tai.mjd)).encode())
+    for name, columns in DIGEST_COLUMNS.items():
+        rows = inputs.get(name)
+        digest.update(name.encode())
+        for column in columns:
+            if rows is not None and column in rows.column_names:
+                values = pc.fill_null(rows[column].cast(pa.int64()), -1)
+                digest.update(np.ascontiguousarray(values.to_numpy()).tobytes())
+    return digest.hexdigest()
+
+
+def with_version(rows, version):
+    """``rows`` (conformed) with their apdbVersion set to ``version``."""
+    index = rows.column_names.index(VERSION_COLUMN)
+    return rows.set_column(index, VERSION_COLUMN, pa.array([version] * rows.num_rows, pa.int64()))
+
+
+def visit_detector_rows(pairs, digest, version):
+    pairs = sorted(pairs)
+    return pa.table({"visit": pa.array([p[0] for p in pairs], pa.int64()),
+                     "detector": pa.array([p[1] for p in pairs], pa.int16()),
+                     "storeDigest": [digest] * len(pairs),
+                     VERSION_COLUMN: pa.array([version] * len(pairs), pa.int64())})

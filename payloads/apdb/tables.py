@@ -13,8 +13,12 @@ from qserv.schema.columns import Column, SchemaError
 from qserv.schema.felis import load_felis_tables, sdm_schema_path
 
 VERSION_COLUMN = "apdbVersion"
-REPLICA_CHUNK_COLUMN = "apdbReplicaChunk"
+MOVED_COLUMN = "apdbMoved"  # a DiaSource version marking that the row left this diaObjectId
+DELETED_COLUMN = "apdbDeleted"  # a metadata or replica chunk version marking a deletion
+REPLICA_CHUNK_COLUMN = "apdb_replica_chunk"
 VISIT_DETECTOR_TABLE = "ApdbVisitDetector"
+REPLICA_CHUNKS_TABLE = "ApdbReplicaChunks"
+UPDATE_RECORDS_TABLE = "ApdbUpdateRecords"
 METADATA_TABLE = "metadata"
 HASH_BUCKETS = 16
 # Felis tables and how each is placed: DiaObject versions by position (one director row per
@@ -59,18 +63,67 @@ def apdb_tables(schema_file="apdb", replica=False):
         if replica and name in SOURCE_TABLES:
             extra.append(Column(REPLICA_CHUNK_COLUMN, "long", nullable=True,
                                 description="replica chunk of the store that wrote the row"))
+        if name == "DiaSource":
+            extra.append(Column(MOVED_COLUMN, "boolean", nullable=True,
+                                description="true: this version only ends the row under its diaObjectId"))
+        if name == METADATA_TABLE:
+            extra.append(Column(DELETED_COLUMN, "boolean", nullable=True, description="true: key deleted"))
         spec = TableSpec(columns=[*table.columns, *extra], felis=table.felis,
                          description=table.description, **_placement(name, table))
         tables[name] = ApdbTable(name, list(table.columns), list(table.primary_key), spec)
     return tables
 
 
+def catalog_tables(engine, database):
+    """name -> ApdbTable of an APDB created earlier, from the core's catalog (so the Felis file
+    need not exist any more)."""
+    from qserv.meta.catalog import get_database, table_columns
+
+    added = {VERSION_COLUMN, MOVED_COLUMN, DELETED_COLUMN, REPLICA_CHUNK_COLUMN}
+    tables = {}
+    with engine.store.session() as session:
+        for table in get_database(session, database).tables:
+            if table.name not in REQUIRED + OPTIONAL:
+                continue
+            columns = table_columns(table)
+            felis = table.felis or {}
+            names = {c.get("@id"): c.get("name") for c in felis.get("columns", [])}
+            keys = felis.get("primaryKey") or []
+            keys = [keys] if isinstance(keys, str) else keys
+            spec = TableSpec(kind=table.kind, columns=columns, felis=felis, description=table.description)
+            tables[table.name] = ApdbTable(table.name, [c for c in columns if c.name not in added],
+                                           [names[k] for k in keys], spec)
+    return tables
+
+
 def visit_detector_spec():
     """The table of (visit, detector) pairs stored (containsVisitDetector's index)."""
     columns = [Column("visit", "long", nullable=False), Column("detector", "short", nullable=False),
+               Column("storeDigest", "string", nullable=False, description="identifies the store (retries)"),
                Column(VERSION_COLUMN, "long", nullable=False)]
     return TableSpec(kind="hash", columns=columns, partition_column="visit", bucket_count=HASH_BUCKETS,
                      description="(visit, detector) pairs stored in this APDB")
+
+
+def replica_specs():
+    """Tables of replica chunks and of update records (for the Prompt Products Database)."""
+    def spec(columns, description):
+        return TableSpec(kind="hash", columns=[*columns, Column(VERSION_COLUMN, "long", nullable=False)],
+                         partition_column=REPLICA_CHUNK_COLUMN, bucket_count=HASH_BUCKETS,
+                         description=description)
+
+    chunk = Column(REPLICA_CHUNK_COLUMN, "long", nullable=False)
+    return {
+        REPLICA_CHUNKS_TABLE: spec([chunk, Column("last_update_mjd_tai", "double", nullable=False),
+                                    Column("unique_id", "string", nullable=False),
+                                    Column(DELETED_COLUMN, "boolean", nullable=True)],
+                                   "replica chunks: one row per store (the newest row wins)"),
+        UPDATE_RECORDS_TABLE: spec([chunk, Column("update_time_ns", "long", nullable=False),
+                                    Column("update_order", "int", nullable=False),
+                                    Column("update_unique_id", "string", nullable=False),
+                                    Column("update_payload", "text", nullable=False)],
+                                   "updates of stored rows (reassignments, withdrawals, validity ends)"),
+    }
 
 
 def _placement(name, table):

@@ -1,5 +1,6 @@
 """Test rows for the APDB tables: the given columns, and zeros in the other non-nullable ones."""
 
+from astropy.time import Time
 import numpy as np
 import pyarrow as pa
 
@@ -34,3 +35,14 @@ def forced_sources(apdb, object_ids, ra, dec, visit, detector, mjd_tai):
     return rows(apdb, "DiaForcedSource", diaForcedSourceId=[visit * 100000 + i for i in range(count)],
                 diaObjectId=object_ids, ra=ra, dec=dec, visit=[visit] * count,
                 detector=[detector] * count, midpointMjdTai=[mjd_tai] * count)
+
+
+def store_visit(apdb, visit):
+    """Store a visit: 200 new objects (ids from visit * 1000), their sources and forced sources."""
+    rng = np.random.default_rng(visit)
+    ids = visit * 1000 + np.arange(200)
+    ra, dec = 30.0 + rng.uniform(-0.3, 0.3, ids.size), -10.0 + rng.uniform(-0.3, 0.3, ids.size)
+    mjd = 60000.0 + visit
+    return apdb.store(Time(mjd, format="mjd", scale="tai"), objects(apdb, ids, ra, dec),
+                      sources(apdb, ids, ids, ra, dec, visit, 9, mjd),
+                      forced_sources(apdb, ids, ra, dec, visit, 9, mjd))

@@ -90,6 +90,10 @@ def test_store_is_idempotent_and_visits_are_known(backend, new_apdb, apdb_data):
     assert apdb.contains_visit_detector(7, 3)
     assert not apdb.contains_visit_detector(7, 4) and not apdb.contains_visit_detector(8, 3)
     assert apdb.get_diasources(FIELD, None, tai(60001)).num_rows == 10
+    # Another store of the same visit and detector (other sources) is not a retry.
+    assert apdb.store(tai(60000.5), apdb_data.objects(apdb, ids, ra, dec),
+                      apdb_data.sources(apdb, ids + 100, ids, ra, dec, 7, 3, 60000.5)) is not None
+    assert apdb.get_diasources(FIELD, None, tai(60001)).num_rows == 20
     assert apdb.get_diaobjects(Polygon([29.9, 30.1, 30.1, 29.9], [-10.1, -10.1, -9.9, -9.9])).num_rows == 10
 
 
