@@ -611,6 +611,10 @@ from qserv.cli_index import index_group  # noqa: E402  (it opens engines with _e
 
 cli.add_command(index_group)
 
+from qserv.payloads.apdb.cli import apdb_group  # noqa: E402  (`qserv apdb ...`; association adds `associate`)
+
+cli.add_command(apdb_group)
+
 
 def main(argv=None):
     try:
