@@ -210,3 +210,16 @@ def test_new_versions_of_a_non_unique_director_widen_the_bound(engine, database_
 def test_director_position_needs_a_unique_director(engine, database_name):
     with pytest.raises(UserError, match="--director-position needs a director with unique ids"):
         _create(engine, database_name, "position", non_unique=True)
+
+
+def test_rows_of_an_aborted_child_transaction_are_not_checked(engine, database_name):
+    """Child rows remembered as unmatched in a transaction that was aborted do not hold back (or
+    get measured against) the director rows ingested later."""
+    rng = np.random.default_rng(10)
+    later = _objects(rng, 40, first_id=10_000)
+    _create(engine, database_name, "position")
+    transaction = engine.transactions.begin(database_name)
+    engine.transactions.contribute(transaction, "Child", _children(rng, later, 1, 10.0), key="away")
+    engine.transactions.abort(transaction)
+    engine.ingest(f"{database_name}.Obj", [later])  # the aborted rows lie away from these: no error
+    assert engine.query(f"SELECT COUNT(*) AS n FROM {database_name}.Obj")["n"][0].as_py() == later.num_rows
