@@ -30,7 +30,7 @@ from sqlglot import exp
 from qserv.errors import InvalidRegionError
 from qserv.query.conjuncts import identifier_matches, keys_of_from_tables, top_level_conjuncts
 from qserv.sphere import Box, Circle, Ellipse, Polygon, chunk_and_subchunk_coverage
-from qserv.sql.adql import is_call
+from qserv.sql.adql import is_call, scisql_vertices
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,14 @@ def _polygon(*coordinates):
     return Polygon(coordinates[0::2], coordinates[1::2])
 
 
+def _scisql_polygon(*coordinates):
+    """The polygon of ``scisql_s2PtInCPoly`` / ``qserv_areaspec_poly`` vertices (``scisql_vertices``)."""
+    if len(coordinates) % 2:
+        raise InvalidRegionError(
+            f"polygon needs pairs of coordinates, got {len(coordinates)} numbers")
+    return Polygon(*scisql_vertices(coordinates))
+
+
 # Upper-case function name -> (region from its constant arguments, argument count or None for any).
 _CONTAINS_REGIONS = {
     "QSERV_CIRCLE": (Circle, 3),
@@ -65,13 +73,13 @@ _AREASPECS = {
     "QSERV_AREASPEC_BOX": (Box, 4),
     "QSERV_AREASPEC_CIRCLE": (Circle, 3),
     "QSERV_AREASPEC_ELLIPSE": (Ellipse, 5),
-    "QSERV_AREASPEC_POLY": (_polygon, None),
+    "QSERV_AREASPEC_POLY": (_scisql_polygon, None),
 }
 _SCISQL_REGIONS = {
     "SCISQL_S2PTINCIRCLE": (Circle, 3),
     "SCISQL_S2PTINBOX": (Box, 4),
     "SCISQL_S2PTINELLIPSE": (Ellipse, 5),
-    "SCISQL_S2PTINCPOLY": (_polygon, None),
+    "SCISQL_S2PTINCPOLY": (_scisql_polygon, None),
 }
 _ARITHMETIC = {exp.Add: operator.add, exp.Sub: operator.sub, exp.Mul: operator.mul,
                exp.Div: operator.truediv}

@@ -55,6 +55,18 @@ AREASPECS = ("QSERV_AREASPEC_BOX", "QSERV_AREASPEC_CIRCLE", "QSERV_AREASPEC_ELLI
 _REFUSED = ("AREA", "CENTROID", "REGION", "IN_UNIT", "COORDSYS")
 
 
+def scisql_vertices(values):
+    """(ra list, dec list) of a Qserv/scisql polygon's vertex numbers (ra1, dec1, ra2, dec2, ...)
+    as scisql reads them: RA modulo 360, and a vertex equal to the one before it (a list closed by
+    repeating its first vertex) dropped, as scisql's zero-length edges constrain nothing."""
+    ras = [ra % 360.0 for ra in values[0::2]]
+    decs = list(values[1::2])
+    kept = [0] + [i for i in range(1, len(ras)) if (ras[i], decs[i]) != (ras[i - 1], decs[i - 1])]
+    if len(kept) > 1 and (ras[kept[-1]], decs[kept[-1]]) == (ras[0], decs[0]):
+        kept.pop()
+    return [ras[i] for i in kept], [decs[i] for i in kept]
+
+
 def geometry(name, args):
     return exp.Anonymous(this=name, expressions=list(args))
 

@@ -22,7 +22,7 @@ from sqlglot import exp
 from qserv.sphere.box import Box
 from qserv.sphere.polygon import Polygon
 from qserv.errors import QuerySyntaxError
-from qserv.sql.adql import AREASPECS, is_call
+from qserv.sql.adql import AREASPECS, is_call, scisql_vertices
 from qserv.sql.mysql import CALLS as MYSQL_CALLS, expand as mysql_sql
 from qserv.sql.worker_functions import BACKENDS, polygon_condition_sql
 
@@ -68,14 +68,15 @@ def _box_bounds(ra, dec, width, height):
     return [exp.maybe_parse(part, dialect="duckdb") for part in text]
 
 
-def _in_polygon(ra, dec, vertices, construct, backend):
-    """1/0 of the point in the polygon of literal ``vertices`` (ra1, dec1, ra2, dec2, ...)."""
+def _in_polygon(ra, dec, vertices, construct, backend, scisql=False):
+    """1/0 of the point in the polygon of literal ``vertices`` (ra1, dec1, ra2, dec2, ...); with
+    ``scisql``, the vertices are read as scisql reads them (``scisql_vertices``)."""
     values = [constant(arg) for arg in vertices]
     if None in values:
         raise QuerySyntaxError(f"{construct} vertices must be numeric literals")
     if len(values) < 6 or len(values) % 2:
         raise QuerySyntaxError(f"{construct} needs at least 3 (ra, dec) vertex pairs, got {len(values)} numbers")
-    polygon = Polygon(values[0::2], values[1::2])
+    polygon = Polygon(*scisql_vertices(values)) if scisql else Polygon(values[0::2], values[1::2])
     condition = polygon_condition_sql(
         ra.sql(backend, identify=True), dec.sql(backend, identify=True), polygon, backend)
     return exp.maybe_parse(f"CAST({condition} AS INTEGER)", dialect=backend)
@@ -102,7 +103,7 @@ def _rewrite_geometry(node, backend):
         if len(node.expressions) < 2:
             raise QuerySyntaxError("scisql_s2PtInCPoly takes a position and polygon vertices")
         ra, dec, *vertices = node.expressions
-        return _in_polygon(ra, dec, vertices, "scisql_s2PtInCPoly", backend)
+        return _in_polygon(ra, dec, vertices, "scisql_s2PtInCPoly", backend, scisql=True)
     if is_call(node, "QSERV_COORD1", "QSERV_COORD2"):
         ra, dec = _point(node.expressions[0], node.name.upper()[6:])
         return (ra if node.name.upper() == "QSERV_COORD1" else dec).copy()
