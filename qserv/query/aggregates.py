@@ -256,6 +256,11 @@ class _Aggregates:
             return self._aggregate(node)[1]
         if isinstance(node, exp.Column) and not node.table and aliases and node.name in aliases:
             return aliases[node.name]
+        if isinstance(node, exp.Coalesce) and len(node.expressions) == 1 and _integer(node.expressions[0]) == 0:
+            total = self.value(node.this, aliases)  # COALESCE(SUM(x), 0): the sum, 0 without values
+            if isinstance(total, ms.Partial) and total.op in (ms.SUM, ms.COUNT):
+                return ms.Partial(ms.COUNT, total.column)
+            return None
         if isinstance(node, exp.Div) and not node.args.get("typed"):
             denominator, safe = node.expression, node.args.get("safe")
             if isinstance(denominator, exp.Nullif) and _integer(denominator.expression) == 0:

@@ -36,7 +36,8 @@ KEY, SUM, COUNT, MIN, MAX = "key", "sum", "count", "min", "max"  # Partial.op
 @dataclass(frozen=True)
 class Partial:
     """``op`` of the partial column ``column`` per group: ``key`` its value (a group key), ``sum``
-    SUM (NULL without a value), ``count`` SUM of counts (0 without rows), ``min``, ``max``."""
+    SUM (NULL without a value), ``count`` SUM, 0 without a value (COUNT partials, or the user's
+    COALESCE(SUM(x), 0)), ``min``, ``max``."""
 
     op: str
     column: str

@@ -159,6 +159,8 @@ GROUP_QUERIES = [
     "SELECT g, AVG(x) AS m FROM t GROUP BY g ORDER BY m DESC, g",
     "SELECT k, SUM(a) / COUNT(*) AS q FROM t GROUP BY k ORDER BY q, k",
     "SELECT k, MAX(g) AS top, COUNT(*) FROM t GROUP BY k ORDER BY 2, 1",
+    "SELECT g, COALESCE(SUM(x), 0) AS s, COALESCE(SUM(a), 0), SUM(a) / NULLIF(COUNT(x), 0) FROM t "
+    "WHERE k > 5 OR x > 0 GROUP BY g ORDER BY s DESC, g",
 ]
 
 

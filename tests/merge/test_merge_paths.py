@@ -48,7 +48,7 @@ def row_query(rng):
 
 
 AGGREGATES = ["COUNT(*)", "COUNT(mag)", "SUM(nobs)", "SUM(mag)", "AVG(mag)", "AVG(nobs)", "MIN(mag)",
-              "MAX(band)", "MIN(ra)", "MAX(nobs)", "SUM(mag) / COUNT(*)"]
+              "MAX(band)", "MIN(ra)", "MAX(nobs)", "SUM(mag) / COUNT(*)", "COALESCE(SUM(nobs), 0)"]
 GROUP_KEYS = ["band", "nobs", "FLOOR(mag)"]
 
 
