@@ -124,3 +124,23 @@ def test_bad_input_names_table_row_column_and_stores_nothing(backend, new_apdb, 
     assert apdb.get_diaobjects(FIELD).num_rows == 0
     assert apdb.get_diasources(FIELD, None, tai(60001)).num_rows == 0
     assert not apdb.contains_visit_detector(1, 1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_adql_join_of_sources_with_their_objects_matches_the_unsharded_join(backend, new_apdb, apdb_data):
+    apdb = new_apdb(backend)
+    for visit in (1, 2):
+        apdb_data.store_visit(apdb, visit)
+    apdb.store(tai(60005.0), apdb.get_diaobjects(Circle(30.0, -10.0, 0.5)).slice(0, 40))  # second versions
+    query = ("SELECT s.diaSourceId, o.diaObjectId, o.validityStartMjdTai FROM apdb.DiaSource AS s "
+             "JOIN apdb.DiaObject AS o ON s.diaObjectId = o.diaObjectId "
+             "WHERE CONTAINS(POINT('ICRS', o.ra, o.dec), CIRCLE('ICRS', 30.0, -10.0, 0.2)) = 1")
+    answer = apdb.engine.query(query)
+    sources = apdb.engine.read_table("apdb.DiaSource").to_pylist()
+    objects = apdb.engine.read_table("apdb.DiaObject").to_pylist()
+    near = inside((30.0, -10.0), 0.2, [o["ra"] for o in objects], [o["dec"] for o in objects])
+    expected = sorted((s["diaSourceId"], o["diaObjectId"], o["validityStartMjdTai"])
+                      for o, keep in zip(objects, near) if keep for s in sources
+                      if s["diaObjectId"] == o["diaObjectId"])
+    got = sorted(zip(*(answer[c].to_pylist() for c in answer.column_names)))
+    assert got == expected and len(got) > 50
