@@ -8,8 +8,6 @@ import pytest
 
 import qserv
 
-BACKENDS = ["duckdb", "postgres"]
-
 
 @pytest.fixture(scope="session")
 def apdb_data():
