@@ -301,11 +301,13 @@ def _multi_table_shape(select, aliases, sharded):
             near.append(found)
     for edge in _using_edges(select, aliases, near_children):
         components.union(*edge)
-    refusals = []
-    has_left = any((join.args.get("side") or "").upper() == "LEFT" for join in select.args.get("joins") or [])
+    refusals, derived = [], {}  # derived: near pairs from placement -> what the join is
+    left_joined = {join.this.alias_or_name for join in select.args.get("joins") or []
+                   if (join.args.get("side") or "").upper() == "LEFT"}
+    has_left = bool(left_joined)
     for child, director in near_children:
         radius = near_child_radius_deg(aliases[child], aliases[director])
-        if has_left:  # the plan's same-chunk and zone conditions would drop the rows with no partner
+        if {child, director} & left_joined:  # the same-chunk and zone conditions would drop its rows
             radius = (f"LEFT JOIN of {aliases[child].key} and its director {aliases[director].key} cannot run "
                       f"chunk by chunk ({aliases[child].key} is placed near its director, not with it): "
                       "use an inner join")
@@ -313,13 +315,17 @@ def _multi_table_shape(select, aliases, sharded):
             refusals.append(radius)
         else:
             near.append((child, director, radius))
+            derived[(child, director)] = f"the join of {aliases[child].key} and its director {aliases[director].key}"
     groups = components.groups()
     for match, partner in match_edges:
-        refusal, all_copies = match_join(aliases, groups, match, partner, has_left, near)
+        refusal, all_copies = match_join(aliases, groups, match, partner, left_joined, near)
         if all_copies:
             return JoinShape(aliases, overlap_alias=match, near_alias=partner)
         if refusal:
             refusals.append(refusal)
+        elif near and near[-1][1] == partner:
+            derived[near[-1][:2]] = (f"the join of {aliases[match].director} and {aliases[partner].key} through "
+                                     f"the match table {aliases[match].key}")
     anchor = list(aliases)[0] if has_left else None
     if len(groups) == 1:
         return JoinShape(aliases)
@@ -333,6 +339,12 @@ def _multi_table_shape(select, aliases, sharded):
                     return JoinShape(aliases, outer, radius, inner)
         if refusals:
             raise UnsupportedQueryError(refusals[0])
+        if near and tuple(near[0][:2]) in derived:
+            a, b, _ = near[0]
+            raise UnsupportedQueryError(
+                f"{derived[(a, b)]} cannot run chunk by chunk here: {aliases[b].key} reads its overlap rows "
+                "for it, so it must be alone on its side of the join (no other table joined to it, not the "
+                "preserved side of a LEFT JOIN)")
         if near:
             a, b, _ = near[0]
             raise UnsupportedQueryError(

@@ -83,19 +83,20 @@ def match_edge(node, columns):
     return None
 
 
-def match_join(aliases, groups, match, partner, has_left, near):
+def match_join(aliases, groups, match, partner, left_joined, near):
     """A match table ``match`` joined to its second director ``partner``: with its first director
     in its group, ``partner`` reads its overlap as a near-neighbour partner of the first director
     (appended to ``near``; the radius is the recorded largest distance between matched rows); alone
     in its group, ``match`` reads all its copies (no radius: the plan keeps the pairs of a match copy
     and a ``partner`` row of the same chunk, the second director's chunk holding one copy of each
-    match row). (why not, or None; whether ``match`` reads all its copies opposite ``partner``)."""
+    match row). ``left_joined``: the aliases on the right of a LEFT JOIN. (why not, or None;
+    whether ``match`` reads all its copies opposite ``partner``)."""
     info = aliases[match]
-    if has_left:
-        return (f"LEFT JOIN of the match table {info.key} with {info.director2} cannot run chunk by chunk "
-                "(the same-chunk condition would drop rows with no partner): use an inner join"), False
     group = next(g for g in groups if match in g)
     firsts = [a for a in group if aliases[a].kind == "director" and aliases[a].key == info.director]
+    if {match, partner, *firsts[:1]} & left_joined:
+        return (f"LEFT JOIN of the match table {info.key} with {info.director2} cannot run chunk by chunk "
+                "(the same-chunk condition would drop rows with no partner): use an inner join"), False
     if firsts:
         radius, distance = measured_radius_deg(info)
         if radius is None:

@@ -94,3 +94,17 @@ def test_match_tables_join_their_directors():
               "JOIN Object o ON o.objectId = m.objectId", REF, loose)
     with pytest.raises(UnsupportedQueryError, match="LEFT JOIN of the match table"):
         shape("SELECT m.refId FROM RefMatch m LEFT JOIN Object o ON m.objectId = o.objectId", REF, MATCH)
+
+
+def test_placement_joins_beside_a_left_join_elsewhere_or_with_more_tables():
+    filters = _info("Filter", "replicated", "filterId", "name")
+    found = shape("SELECT d.diaSourceId FROM DiaSource d JOIN Object o ON d.objectId = o.objectId "
+                  "LEFT JOIN Filter f ON f.filterId = d.ra", filters)
+    assert (found.overlap_alias, found.near_alias) == ("o", "d")
+    with pytest.raises(UnsupportedQueryError, match="LEFT JOIN of the match table"):
+        shape("SELECT m.refId FROM RefMatch m JOIN Object o ON m.objectId = o.objectId "
+              "LEFT JOIN RefObject r ON r.refId = m.refId", REF, MATCH)
+    with pytest.raises(UnsupportedQueryError, match="through the match table sky.RefMatch cannot run chunk by chunk "
+                                                    "here: sky.Object reads its overlap rows"):
+        shape("SELECT m.refId FROM RefObject r JOIN RefMatch m ON m.refId = r.refId JOIN Object o "
+              "ON o.objectId = m.objectId JOIN Source s ON s.objectId = o.objectId", REF, MATCH)
