@@ -130,4 +130,27 @@ def apdb_stats(context, database):
         click.echo(f"unassociated DiaObjects\t{apdb.count_unassociated_objects()}")
 
 
-# `qserv apdb associate` (association per visit) is added to apdb_group by association's CLI.
+@apdb_group.command("associate")
+@DATABASE
+@click.option("--visit", type=int, required=True)
+@click.option("--detector", type=int, required=True)
+@click.option("--visit-time", "visit_mjd", type=float, required=True, help="Visit time, MJD TAI.")
+@click.option("--sources", "sources_file", required=True, help="The visit's DiaSources (Parquet).")
+@click.option("--radius", "radius_arcsec", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Association radius, arcsec.")
+@click.pass_context
+def apdb_associate(context, database, visit, detector, visit_mjd, sources_file, radius_arcsec):
+    """Associate one visit/detector's DiaSources with the DiaObjects of its field and store the
+    sources and the new DiaObject versions in one transaction (a retry does nothing)."""
+    from qserv.payloads.apdb import Apdb
+    from qserv.payloads.apdb.visit import associate_visit
+
+    sources = _read_parquet(sources_file)
+    with _engine(context) as engine:
+        result = associate_visit(Apdb.open(engine, database), visit, detector, sources, _time(visit_mjd),
+                                 radius_arcsec)
+    if result is None:
+        click.echo(f"visit {visit} detector {detector} already stored: nothing done")
+    else:
+        click.echo(f"{result.sources.num_rows} DiaSources: {len(result.matches.source_index)} matched, "
+                   f"{len(result.matches.unmatched_source_index)} new DiaObjects")
