@@ -9,7 +9,6 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 import pytest
 
-from qserv.exec.backends import open_worker
 from qserv.exec.postgres_worker import READER_ROLE
 from qserv.query.tables import Partitioning, TableInfo
 from qserv.schema.columns import Column
@@ -26,21 +25,11 @@ U64 = 2 ** 64
 
 
 @pytest.fixture(scope="module")
-def pg_dsn(new_postgres_database):
-    return new_postgres_database()
-
-
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def worker(request, tmp_path_factory):
-    if request.param == "duckdb":
-        opened = open_worker("my-duckdb", "duckdb", tmp_path_factory.mktemp("my") / "w.duckdb")
-    else:
-        opened = open_worker("my-postgres", "postgres", request.getfixturevalue("pg_dsn"))
-    opened.execute('CREATE TABLE "t" ("i" BIGINT, "j" BIGINT, "x" DOUBLE PRECISION, "s" VARCHAR)')
-    if request.param == "postgres":
-        opened.execute(f'GRANT SELECT ON "t" TO {READER_ROLE}')
-    yield opened
-    opened.close()
+def worker(sql_worker):
+    sql_worker.execute('CREATE TABLE "t" ("i" BIGINT, "j" BIGINT, "x" DOUBLE PRECISION, "s" VARCHAR)')
+    if sql_worker.backend == "postgres":
+        sql_worker.execute(f'GRANT SELECT ON "t" TO {READER_ROLE}')
+    return sql_worker
 
 
 def run(worker, select_list, where=None):

@@ -22,20 +22,10 @@ EPS_DEG = 1e-9
 
 
 @pytest.fixture(scope="module")
-def pg_dsn(new_postgres_database):
-    return new_postgres_database()
-
-
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def worker(request, tmp_path_factory):
-    if request.param == "duckdb":
-        opened = open_worker("fn-duckdb", "duckdb", tmp_path_factory.mktemp("fn") / "w.duckdb")
-    else:
-        opened = open_worker("fn-postgres", "postgres", request.getfixturevalue("pg_dsn"))
-    install(opened)
-    install(opened)  # idempotent
-    yield opened
-    opened.close()
+def worker(sql_worker):
+    install(sql_worker)
+    install(sql_worker)  # idempotent
+    return sql_worker
 
 
 def _value(number):
