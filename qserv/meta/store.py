@@ -49,11 +49,35 @@ def alembic_config(connection):
 
 
 def upgrade(engine, revision="head"):
-    """Migrate the central state to ``revision`` (default: the latest)."""
+    """Migrate the central state to ``revision`` (default: the latest).
+
+    On SQLite, a batch migration rebuilds a table (copy, drop, rename); with foreign keys enforced
+    the drop fails as soon as another table's rows reference it (chunks, a child's director). So
+    the migration runs with them off, as SQLite's documentation of table rebuilds says, and every
+    reference is checked before the transaction commits.
+    """
     from alembic import command
 
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # only effective outside a transaction
+            connection.commit()
+        try:
+            with connection.begin():
+                command.upgrade(alembic_config(connection), revision)
+                if sqlite:
+                    _check_foreign_keys(connection)
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
+def _check_foreign_keys(connection):
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise MetaStoreError(f"migrating the central state broke {len(broken)} references, e.g. {broken[0]}")
 
 
 def current_revision(engine):

@@ -57,3 +57,30 @@ def test_upgrade_keeps_data_of_an_instance_made_by_an_earlier_revision(tmp_path)
             " VALUES (5, 1, 'file.parquet', 'loaded', 10, 0, '2026-01-01')"))
     assert current_revision(store.engine) == head_revision()
     store.dispose()
+
+
+def test_upgrade_rebuilds_tables_that_other_rows_reference(tmp_path):
+    """SQLite batch migrations copy and drop a table; rows of other tables referencing it
+    (chunks, a child's director) must survive and the foreign keys must still hold after."""
+    store = MetaStore(sqlite_url(tmp_path / "meta.sqlite"))
+    upgrade(store.engine, "0008")
+    with store.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO databases (id, name, chunk_order, subchunk_order, overlap_arcsec, replication,"
+            " published, created_at, placement_version) VALUES (1, 'sky', 7, 10, 60, 1, 0, '2026-01-01', 0)"))
+        connection.execute(text(
+            "INSERT INTO tables (id, database_id, name, kind, columns, non_unique)"
+            " VALUES (1, 1, 'Object', 'director', '[]', 0)"))
+        connection.execute(text(
+            "INSERT INTO tables (id, database_id, name, kind, columns, non_unique, director_table_id)"
+            " VALUES (2, 1, 'Source', 'child', '[]', 0, 1)"))
+        connection.execute(text("INSERT INTO chunks (table_id, chunk, rows, overlap_rows) VALUES (1, 42, 10, 0)"))
+    store.ensure_current()
+    with store.engine.begin() as connection:
+        assert connection.execute(text("SELECT id, director_table_id FROM tables ORDER BY id")).all() == [
+            (1, None), (2, 1)]
+        assert connection.execute(text("SELECT table_id, chunk FROM chunks")).all() == [(1, 42)]
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA foreign_key_check")).all() == []
+    assert current_revision(store.engine) == head_revision()
+    store.dispose()
