@@ -212,7 +212,8 @@ def _chunk_plan(select, tables):
                                  shape.overlap_alias, shape.aliases[shape.overlap_alias].dec_column,
                                  shape.radius_deg)
         plan.zone_height_deg = max(shape.radius_deg, MIN_ZONE_HEIGHT_DEG)
-        plan.worker = plan.worker.where(_same_chunk(shape)).where(_same_zone(shape)).where(band)
+        plan.worker = _pair_condition(plan.worker, shape.overlap_alias,
+                                      exp.and_(_same_chunk(shape), _same_zone(shape), band))
     plan.crossmatch = inline_crossmatch(select, shape)
     if plan.crossmatch is not None:
         match = plan.crossmatch
@@ -220,6 +221,17 @@ def _chunk_plan(select, tables):
             match.partner, shape.aliases[match.partner].dec_column, match.alias, match.dec_column,
             match.radius_deg))
     return plan
+
+
+def _pair_condition(worker, overlap_alias, condition):
+    """AND ``condition`` (which pairs a chunk compares) into the ON of the LEFT JOIN that brings in
+    the overlap side: in WHERE it would also drop the preserved rows that have no partner. For
+    other joins WHERE and ON mean the same."""
+    for join in worker.args.get("joins") or []:
+        if join.this.alias_or_name == overlap_alias and (join.args.get("side") or "").upper() == "LEFT":
+            join.set("on", exp.and_(join.args.get("on"), condition))
+            return worker
+    return worker.where(condition)
 
 
 def _same_chunk(shape):
