@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings=None):
     settings = dict(settings or {})
-    engine = settings.get("engine") or qserv.open(settings.get("home"))
+    engine = settings.get("engine") or qserv.open(settings.get("home"), read_only=settings.get("read_only", False))
     runner = JobRunner(engine, engine.home / "tap" / "jobs", engine.settings["tap_async_threads"],
                        settings.get("peer_poll_s"))
     service = TapService(engine, runner, owns_engine="engine" not in settings)

@@ -3,8 +3,9 @@
 The listening socket is made first. With one process, this process serves it. With ``processes``
 > 1 (PostgreSQL workers only: an embedded DuckDB worker file takes one process at a time), the
 parent opens the instance once to check its workers and queue again the async jobs a previous
-server left executing, closes it, and forks the serving processes: each opens its own Engine and
-runs waitress on the inherited socket (the kernel hands each connection to one of them). Process 0
+server left executing, closes it, and forks the serving processes: each opens its own Engine, read
+only (the director index is one embedded DuckDB file, which several processes can hold only while
+none writes it: the catalog is changed with one process), and runs waitress on the inherited socket (the kernel hands each connection to one of them). Process 0
 also runs the jobs queued again and destroys expired jobs; every process looks at the central state
 for job changes made by the others every ``PEER_POLL_S`` (an ABORT or DELETE sent to another
 process cancels a running job; WAIT sees the others' phase changes). The parent forwards SIGTERM
@@ -124,7 +125,7 @@ class _Supervisor:
         return status
 
     def _start(self, index):
-        settings = {"home": self.home, "peer_poll_s": PEER_POLL_S,
+        settings = {"home": self.home, "peer_poll_s": PEER_POLL_S, "read_only": True,
                     "resume_jobs": self.resume if index == 0 else [],
                     "cleanup_interval_s": 60 if index == 0 else None}
         self.resume = []  # jobs are resumed once; a replacement process starts with none

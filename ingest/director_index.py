@@ -37,9 +37,11 @@ def describe_duplicates(ids, total):
 class DirectorIndex:
     """All director indexes of an instance, in one DuckDB file."""
 
-    def __init__(self, path):
+    def __init__(self, path, read_only=False):
+        """``read_only``: several processes may hold the file this way, while none writes it."""
+        self.read_only = read_only
         try:
-            self._connection = duckdb.connect(str(path))
+            self._connection = duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             raise InstanceBusyError(
                 f"the instance at {Path(path).parent} is in use by another process ({exc}); "
@@ -52,7 +54,11 @@ class DirectorIndex:
 
     def _run(self, sql, parameters=None, fetch=False, **relations):
         """Execute ``sql`` with Arrow tables registered under the given names; return the
-        result as a pyarrow.Table when ``fetch``."""
+        result as a pyarrow.Table when ``fetch`` (every statement run without it writes)."""
+        if self.read_only and not fetch:
+            raise InstanceBusyError("this process serves the instance read-only (qserv serve --processes above 1 "
+                                    "shares the director index between its processes): change the catalog "
+                                    "with qserv serve --processes 1, or with the CLI while no server runs")
         with self._lock:
             cursor = self._connection.cursor()
             try:

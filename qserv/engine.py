@@ -53,19 +53,21 @@ STATEMENT_THREADS = 256
 class Engine:
     """An open instance. Thread-safe; close it (or use it as a context manager) when done."""
 
-    def __init__(self, home=None):
+    def __init__(self, home=None, read_only=False):
         self.home = resolve_home(home)
         self.store = MetaStore(read_instance(self.home)["meta_url"])
         self.store.ensure_current()
         self.pool = WorkerPool(self.home)
-        self.index = DirectorIndex(self.home / "index.duckdb")
+        self.index = DirectorIndex(self.home / "index.duckdb", read_only=read_only)
         with self.store.session() as session:
             self.settings = load_settings(session)
         self.transactions = Transactions(self.store, self.pool, self.index, self.settings)
-        self.transactions.recover()
+        if not read_only:  # recovery writes: left to the next process that opens the instance to write
+            self.transactions.recover()
         self.running = RunningQueries()
         self.mover = ChunkMover(self.store, self.pool, self.running, self.settings["query_timeout_s"])
-        self.mover.recover()
+        if not read_only:
+            self.mover.recover()
         self.replication = Replication(self)
         self.czar = Czar(self.settings["czar_memory_mb"], self.home / "tmp" / "czar")
         self.query_log = QueryLogWriter(self.store)

@@ -15,13 +15,11 @@ import numpy as np
 import pytest
 import requests
 
-from tests.api.conftest import build_catalog, objects_table, start_server
+import qserv
+from qserv.errors import InstanceBusyError
+from qserv.meta.admin import TableSpec
+from tests.api.conftest import OBJECT_COLUMNS, build_catalog, objects_table, start_server
 from tests.api.test_tap_async import SLOW, UWS
-
-# Each serving process opens the instance's director index, one embedded DuckDB file that a
-# process opens read-write; until it can be opened read-only by several, a second process fails.
-SHARED_INDEX = pytest.mark.xfail(strict=True, reason="the director index (ingest/director_index.py) opens "
-                                 "index.duckdb read-write in every serving process")
 
 
 def _children(pid):
@@ -79,7 +77,6 @@ def _brute_force_cone(ra, dec, radius):
     return set(rows["objectId"].to_numpy()[inside].tolist())
 
 
-@SHARED_INDEX
 def test_concurrent_sync_queries_match_the_unsharded_catalog(served):
     _, url = served
     rng = np.random.default_rng(7)
@@ -98,7 +95,6 @@ def _get_job(url, job_id):
     return response.headers["Server"], ET.fromstring(response.content).find(f"{UWS}phase").text
 
 
-@SHARED_INDEX
 def test_an_async_job_is_seen_and_aborted_from_either_process(served, pg_home):
     _, url = served
     created = requests.post(f"{url}/async", data={"LANG": "ADQL", "QUERY": SLOW, "PHASE": "RUN"},
@@ -126,28 +122,11 @@ def test_an_async_job_is_seen_and_aborted_from_either_process(served, pg_home):
     assert status == "cancelled"
 
 
-@SHARED_INDEX
 def test_sigterm_stops_every_serving_process(served):
     process, url = served
     assert len(_children(process.pid)) == 2
     assert requests.get(f"{url}/availability", timeout=10).ok
     assert _stop(process) and process.returncode == 0
-
-
-def test_a_process_that_cannot_open_the_instance_stops_the_service(pg_home):
-    """Today the second serving process finds the director index locked: the service stops with
-    status 1, saying why (the parent exits only once its serving processes have)."""
-    command = [str(Path(sys.executable).with_name("qserv")), "--home", str(pg_home), "serve", "--port", "0",
-               "--processes", "2"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "QSERV_DEBUG": ""})
-    try:
-        stderr = process.communicate(timeout=60)[1]
-    except subprocess.TimeoutExpired:
-        _stop(process)
-        pytest.fail("the service started: the director index is shared now; remove SHARED_INDEX and this test")
-    assert process.returncode == 1 and "exited at its start" in stderr, stderr
-    assert "in use by another process" in stderr
 
 
 def test_duckdb_workers_are_refused(catalog_home):
@@ -156,3 +135,15 @@ def test_duckdb_workers_are_refused(catalog_home):
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "--processes above 1 needs PostgreSQL workers" in result.stderr and "worker1" in result.stderr
+
+
+def test_read_only_engines_share_the_instance_and_refuse_to_change_it(pg_home):
+    """What each serving process opens: several read-only engines at once answer queries, and a
+    catalog change is refused with the reason."""
+    query = "SELECT COUNT(*) AS n FROM sky.Source AS s JOIN sky.Object AS o ON s.objectId = o.objectId"
+    with qserv.open(pg_home, read_only=True) as first, qserv.open(pg_home, read_only=True) as second:
+        counts = {engine.query(query)["n"][0].as_py() for engine in (first, second)}
+        assert counts == {3 * objects_table().num_rows}
+        with pytest.raises(InstanceBusyError, match="read-only"):
+            first.create_table("sky.Extra", TableSpec("director", OBJECT_COLUMNS, id_column="objectId",
+                                                      ra_column="ra", dec_column="decl"))
