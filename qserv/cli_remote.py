@@ -113,7 +113,8 @@ class RemoteEngine:
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(self, qualified_name, sources, format=None, null=None, progress=None, committing=None):
-        """Upload files into one transaction and commit it (aborted on any error)."""
+        """Send files (each streamed as one request body) into one transaction and commit it
+        (aborted on any error)."""
         from qserv.meta.catalog import split_table_name
 
         database_name, table_name = split_table_name(qualified_name)
@@ -123,10 +124,10 @@ class RemoteEngine:
             for source in sources:
                 path = Path(source)
                 fields = {k: v for k, v in {"table": table_name, "format": format, "null": null,
-                                            "key": str(path)}.items() if v is not None}
-                with open(path, "rb") as data:
-                    found = self.json("POST", f"/transactions/{transaction_id}/contributions", data=fields,
-                                      files={"file": (path.name, data)})
+                                            "key": str(path), "filename": path.name}.items() if v is not None}
+                with open(path, "rb") as data:  # streamed as the raw body
+                    found = self.json("POST", f"/transactions/{transaction_id}/contributions", params=fields,
+                                      data=data, headers={"Content-Type": "application/octet-stream"})
                 results.append(ContributionResult(found["id"], found["key"], found["rows"],
                                                   found["overlap_rows"], found["reused"]))
                 if progress is not None:

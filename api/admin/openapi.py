@@ -35,6 +35,7 @@ def _body(route):
     if route.multipart:
         upload = {**schema, "properties": {**schema["properties"], "file": {"type": "string", "format": "binary"}}}
         content["multipart/form-data"] = {"schema": upload}
+        content["application/octet-stream"] = {"schema": {"type": "string", "format": "binary"}}
     return {"required": "required" in schema, "content": content}
 
 

@@ -32,7 +32,9 @@ TABLE = {"table": ("string", True, "DB.TABLE"),
          **{name: (kind, name in ("kind", "columns"), TABLE_HELP.get(name, name.replace("_", " ")))
             for name, kind in catalog.SPEC_TYPES.items()}}  # the fields of qserv.meta.admin.TableSpec
 CONTRIBUTION = {"table": ("string", True, "table name in the transaction's database"),
-                "path": ("string", False, "a file on the server (JSON body), else upload 'file' (multipart)"),
+                "path": ("string", False, "a file on the server (JSON body), else upload 'file' (multipart), "
+                                          "or send the file as an application/octet-stream body with these "
+                                          "fields and 'filename' in the query string"),
                 "format": ("string", False, "parquet, csv, tsv or mysql (default: from the extension)"),
                 "null": ("string", False, "text meaning NULL in CSV/TSV"),
                 "key": ("string", False, "contribution key (a retry with the same key is not loaded twice)")}
@@ -67,7 +69,8 @@ ROUTES = [
           "A transaction and its contributions", "ingest"),
     Route("POST", "/transactions/<int:transaction_id>/contributions", ingest.contribute,
           "Load a file (upload or server path) into the transaction", "ingest", CONTRIBUTION, status=201,
-          multipart=True),
+          query={name: f"raw body: {text}" for name, (_, _, text) in CONTRIBUTION.items() if name != "path"}
+          | {"filename": "raw body: the file's name (its extension gives the format)"}, multipart=True),
     Route("POST", "/transactions/<int:transaction_id>/commit", ingest.commit_transaction,
           "Commit a transaction (job)", "ingest", status=202),
     Route("POST", "/transactions/<int:transaction_id>/abort", ingest.abort_transaction, "Abort a transaction",

@@ -14,6 +14,8 @@ from qserv.errors import UserError
 from qserv.meta.catalog import get_transaction
 from qserv.meta.models import Contribution, Table
 
+STREAM_BYTES = 1 << 20
+
 
 def _when(value):
     return None if value is None else value.isoformat(timespec="seconds") + "Z"
@@ -47,8 +49,12 @@ def get_transaction_status(transaction_id):
 
 
 def contribute(transaction_id):
-    """A file upload (multipart: ``file``, and fields ``table``, ``format``, ``null``, ``key``) or a
-    JSON body naming a file on the server (``table``, ``path``, ``format``, ``null``)."""
+    """A file upload (multipart: ``file``, and fields ``table``, ``format``, ``null``, ``key``), the
+    file as the raw body (``application/octet-stream``; the fields and ``filename`` in the query
+    string; streamed to disk), or a JSON body naming a file on the server (``table``, ``path``,
+    ``format``, ``null``)."""
+    if request.mimetype == "application/octet-stream":
+        return _contribute_stream(transaction_id, dict(request.args.items()))
     upload = request.files.get("file")
     values = dict(request.form.items()) if upload is not None else body()
     table = field(values, "table", "string", required=True)
@@ -69,8 +75,27 @@ def contribute(transaction_id):
                                                       key=values.get("key") or f"upload:{name}", **options)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+    return _contribution_json(result), 201
+
+
+def _contribute_stream(transaction_id, values):
+    table = field(values, "table", "string", required=True)
+    name = Path(field(values, "filename", "string", required=True)).name
+    folder = Path(tempfile.mkdtemp(prefix="contribution-", dir=_upload_dir()))
+    try:
+        path = folder / name
+        with open(path, "wb") as out:
+            shutil.copyfileobj(request.stream, out, STREAM_BYTES)
+        result = engine().transactions.contribute(transaction_id, table, path, key=values.get("key") or f"upload:{name}",
+                                                  format=values.get("format"), null=values.get("null"))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return _contribution_json(result), 201
+
+
+def _contribution_json(result):
     return {"id": result.id, "key": result.key, "rows": result.rows, "overlap_rows": result.overlap_rows,
-            "reused": result.reused}, 201
+            "reused": result.reused}
 
 
 def _upload_dir():

@@ -55,7 +55,7 @@ def server(tmp_path_factory):
         try:
             if requests.get(f"{url}/tap/availability", timeout=2).ok:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy to answer in time
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
