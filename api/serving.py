@@ -82,8 +82,9 @@ def _serve_here(sock, threads, settings, ident):
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-        if app is not None:
-            app.extensions["qserv"].close()
+        if app is not None:  # the DBA job running finishes first: it uses the engine the TAP service closes
+            for name in ("qserv_admin", "qserv"):
+                app.extensions[name].close()
     return 0
 
 
