@@ -41,6 +41,7 @@ from qserv.replication import Replication
 from qserv.schema.columns import field_with_column
 from qserv.schema.types import arrow_type, duckdb_type
 from qserv.settings import load_settings, store_setting
+from qserv.sql.chunk_columns import unbound
 from qserv.sql.dialects import parse, resolve_identifiers, to_sql
 from qserv.sql.mysql import mysql_semantics
 from qserv.sql.bind_errors import in_user_words
@@ -263,14 +264,15 @@ class Engine:
         tables = {**snapshot.tables, **self._inline_tables(parsed, uploads, include_unpublished)}
         snapshot = replace(snapshot, tables=tables)
         columns = {key: info.column_names for key, info in tables.items()}
-        tree = resolve_identifiers(parsed, columns, default_database=db, qualified_only=db is None)
+        kinds = {key: info.kind for key, info in tables.items()}
+        tree = resolve_identifiers(parsed, columns, default_database=db, qualified_only=db is None, kinds=kinds)
         tree = rewrite_areaspecs(tree, tables)
         if lang == "qserv":
             tree = mysql_semantics(tree, tables)
         if max_rows is not None:
             tree = _capped(tree, max_rows)
         self.czar.sync_tables({key: info for key, info in tables.items() if not info.inline})
-        czar_tree, relations = czar_relations(tree, tables)
+        czar_tree, relations = czar_relations(unbound(tree), tables)
         try:
             schema = self.czar.result_schema(to_sql(czar_tree, "duckdb", copy=False), relations)
         except QueryBindError as error:  # the binder's words -> the query's (qserv.sql.bind_errors)

@@ -23,6 +23,7 @@ from qserv.query.inline import placeholders, values_sql
 from qserv.query.joins import table_key
 from qserv.query.plan import ZONE_COLUMN, ChunkPlan
 from qserv.query import slots
+from qserv.sql.chunk_columns import stored_chunk_columns
 from qserv.sql.emit import to_sql
 from qserv.storage import CHUNK_COLUMN, OWN_ROWS_CONDITION, physical_table_name, quote, visible_condition
 
@@ -33,13 +34,14 @@ VISIBLE_SLOT = "_qserv_visible"
 TABLE_SLOT = "_qserv_table_"  # + k: the k-th catalog table of the statement, as a derived table
 
 
-def visible_rows(info, alias, with_overlap, with_chunk, zone=None):
+def visible_rows(info, alias, with_overlap, with_chunk, zone=None, read=()):
     """The derived table reading the visible rows of a table as ``alias``, as SQL text pieces
     ``[text, VISIBLE_SLOT, text]`` or, for a sharded table, ``[text, CHUNKS_SLOT, text,
     VISIBLE_SLOT, text]`` (the same text on both backends). ``zone`` (height in degrees, offered):
     also the row's declination zone ``_qserv_zone``; an offered row comes three times, under its own
     zone and both neighbours' (for the near-neighbour zone join of ``qserv.query.plan``)."""
-    columns = [quote(name) for name in info.column_names + ([CHUNK_COLUMN] if with_chunk else [])]
+    chunk = [CHUNK_COLUMN] if with_chunk else []
+    columns = [quote(name) for name in info.column_names + chunk + [c for c in read if c not in chunk]]
     source = quote(physical_table_name(info.database, info.name))
     if zone is not None:
         height_deg, offered = zone
@@ -71,7 +73,8 @@ def substitute_tables(tree, tables, overlap_alias=None, chunk_aliases=(), zone_h
         alias = table.alias_or_name
         zone = (zone_height_deg, alias == overlap_alias) if zone_height_deg and alias in chunk_aliases else None
         key = f"{TABLE_SLOT}{len(derived)}"
-        derived[key] = visible_rows(info, alias, alias == overlap_alias, alias in chunk_aliases, zone)
+        derived[key] = visible_rows(info, alias, alias == overlap_alias, alias in chunk_aliases, zone,
+                                    stored_chunk_columns(tree, alias))
         if table is tree:
             return slots.slot(key), derived
         table.replace(slots.slot(key))

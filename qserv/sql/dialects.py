@@ -23,6 +23,7 @@ from sqlglot.optimizer.scope import traverse_scope
 from qserv.errors import QuerySyntaxError
 from qserv.sql.adql import DIALECTS, normalise
 from qserv.sql.allowed_functions import check_functions
+from qserv.sql.chunk_columns import resolve_chunk_column
 from qserv.sql.emit import to_sql
 from qserv.sql.show import TABLES_ALIAS, show_as_select
 
@@ -218,7 +219,7 @@ def _outputs(source, tables):
     return names
 
 
-def _resolve_column(column, scope, tables):
+def _resolve_column(column, scope, tables, kinds=None):
     name = column.this
     qualifier = column.args.get("table")
     for current in _scope_chain(scope):
@@ -248,7 +249,8 @@ def _resolve_column(column, scope, tables):
         if found:
             column.set("this", _quoted(found[0][1]))
             return
-    raise QuerySyntaxError(f"unknown column {column.sql()}")
+    if not resolve_chunk_column(column, _scope_chain(scope), kinds):
+        raise QuerySyntaxError(f"unknown column {column.sql()}")
 
 
 def _merge_joins(scope, tables):
@@ -304,7 +306,7 @@ def _scope_chain(scope):
         scope = scope.parent
 
 
-def resolve_identifiers(tree, columns_by_table, default_database=None, qualified_only=False):
+def resolve_identifiers(tree, columns_by_table, default_database=None, qualified_only=False, kinds=None):
     """``tree`` with every table and column reference spelt as in the schema, quoted.
 
     ``columns_by_table`` maps "db.table" (matching ``db.table`` and ``table``) or "table" (matching
@@ -312,6 +314,7 @@ def resolve_identifiers(tree, columns_by_table, default_database=None, qualified
     A table or column that matches nothing, or more than one thing, is a ``QuerySyntaxError``.
     With ``default_database``, an unqualified table name means a table of that database (as
     ``USE db`` does in Qserv); without one, ``qualified_only`` refuses unqualified table names.
+    With ``kinds`` ("db.table" -> kind), chunkId / subChunkId read ``qserv.sql.chunk_columns``.
     """
     tree = tree.copy()
     _current_database(tree, default_database)
@@ -341,7 +344,7 @@ def resolve_identifiers(tree, columns_by_table, default_database=None, qualified
             unqualified_star = isinstance(column.this, exp.Star) and not column.table
             if unqualified_star or _owner(column, scope) is not owner:
                 continue
-            _resolve_column(column, scope, columns_by_table)
+            _resolve_column(column, scope, columns_by_table, kinds)
     return tree
 
 

@@ -1,0 +1,78 @@
+"""``chunkId`` and ``subChunkId`` as columns of partitioned tables, as Qserv exposes them (pure).
+
+A reference to a column named ``chunkId`` or ``subChunkId`` (unquoted, any case) that names no real
+column of the query's tables reads the stored system column (``qserv.storage.SYSTEM_COLUMNS``) of
+its director, child or match table; a select item so rewritten keeps the name the user wrote. On
+any other table (replicated, time, hash, inline) it is an ``UnsupportedQueryError`` naming the
+table. ``SELECT *`` does not show them. ``qserv.sql.dialects.resolve_identifiers`` calls
+:func:`resolve_chunk_column` for a column it found nowhere else.
+"""
+
+from sqlglot import exp
+
+from qserv.errors import UnsupportedQueryError
+from qserv.storage import CHUNK_COLUMN, SYSTEM_COLUMNS
+
+SUBCHUNK_COLUMN = SYSTEM_COLUMNS[1][0]
+
+STORED = {"chunkid": CHUNK_COLUMN, "subchunkid": SUBCHUNK_COLUMN}  # written name (lower case) -> stored
+PARTITIONED_KINDS = ("director", "child", "match")
+
+
+def _named(qualifier, key):
+    return key == qualifier.name if qualifier.quoted else key.lower() == qualifier.name.lower()
+
+
+def resolve_chunk_column(column, scopes, kinds):
+    """Rewrite ``column`` (an ``exp.Column`` found in no source of ``scopes``, innermost first) to
+    its table's stored chunk or sub-chunk column; False when its name is neither. ``kinds``: "db.table"
+    -> the table's kind (``qserv.query.tables.TableInfo.kind``)."""
+    stored = STORED.get(column.name.lower())
+    if stored is None or column.this.quoted or kinds is None:
+        return False
+    qualifier = column.args.get("table")
+    for scope in scopes:
+        candidates = [source for key, (_, source) in scope.selected_sources.items()
+                      if qualifier is None or _named(qualifier, key) or
+                      _named(qualifier, getattr(source, "meta", {}).get("qserv_qualifier", ""))]
+        if not candidates:
+            continue
+        tables = [source for source in candidates if isinstance(source, exp.Table)]
+        if len(candidates) != 1 or len(tables) != 1:
+            if len(tables) > 1 or qualifier is not None:
+                raise UnsupportedQueryError(
+                    f"column {column.name} is ambiguous: qualify it with the table it is read from")
+            return False
+        table = tables[0]
+        key = table.meta["qserv_table"]
+        if kinds.get(key) not in PARTITIONED_KINDS:
+            raise UnsupportedQueryError(
+                f"{column.name} is a column of partitioned (director, child and match) tables only; "
+                f"{key} is a {kinds.get(key, 'inline')} table")
+        _rewrite(column, stored, table.meta["qserv_qualifier"])
+        return True
+    return False
+
+
+def _rewrite(column, stored, qualifier):
+    written = column.name
+    column.set("this", exp.to_identifier(stored, quoted=True))
+    column.set("table", exp.to_identifier(qualifier, quoted=True))
+    if isinstance(column.parent, exp.Select) and column.arg_key == "expressions":
+        column.replace(exp.alias_(column.copy(), written, quoted=True))
+
+
+def stored_chunk_columns(tree, alias):
+    """The stored chunk columns that ``tree`` reads from the table of ``alias``, in storage order."""
+    read = {column.name for column in tree.find_all(exp.Column) if column.table == alias}
+    return [stored for stored in STORED.values() if stored in read]
+
+
+def unbound(tree):
+    """A copy of ``tree`` whose chunk column references are typed NULLs (for binding at the czar,
+    whose empty copies of the tables have the user's columns only)."""
+    tree = tree.copy()
+    for column in list(tree.find_all(exp.Column)):
+        if column.name in STORED.values():
+            column.replace(exp.cast(exp.Null(), "BIGINT"))
+    return tree
