@@ -46,6 +46,8 @@ def test_where_chunk_id(sky, lang):
     chunk = int(np.bincount(chunks).argmax())
     result = engine.query(f"SELECT o.objectId FROM sky.Object AS o WHERE o.chunkId = {chunk}", lang=lang)
     assert sorted(_ids(result, "objectId")) == list(np.flatnonzero(chunks == chunk))
+    count = engine.query(f"SELECT COUNT(*) AS n FROM sky.Object WHERE chunkId = {chunk}", lang=lang)
+    assert _ids(count, "n")[0] == np.count_nonzero(chunks == chunk)
 
 
 @pytest.mark.parametrize("lang", ["adql", "qserv"])
@@ -74,5 +76,7 @@ def test_refused_on_a_replicated_table(sky):
     engine, _, _ = sky
     with pytest.raises(UnsupportedQueryError, match="sky.Filter is a replicated table"):
         engine.query("SELECT band, chunkId FROM sky.Filter")
+    with pytest.raises(UnsupportedQueryError, match="chunkId is ambiguous"):
+        engine.query("SELECT a.objectId, chunkId FROM sky.Object AS a JOIN sky.Object AS b ON a.objectId = b.objectId")
     with pytest.raises(QuerySyntaxError, match="unknown column"):
         engine.query('SELECT "chunkId" FROM sky.Object')  # a delimited name must be a real column
