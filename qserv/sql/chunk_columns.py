@@ -69,8 +69,10 @@ def stored_chunk_columns(tree, alias):
 
 
 def unbound(tree):
-    """A copy of ``tree`` whose chunk column references are typed NULLs (for binding at the czar,
-    whose empty copies of the tables have the user's columns only)."""
+    """``tree`` or, when it reads a chunk column, a copy whose chunk column references are typed
+    NULLs (for binding at the czar, whose empty copies of the tables have the user's columns only)."""
+    if not any(column.name in STORED.values() for column in tree.find_all(exp.Column)):
+        return tree
     tree = tree.copy()
     for column in list(tree.find_all(exp.Column)):
         if column.name in STORED.values():
