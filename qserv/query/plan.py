@@ -35,6 +35,7 @@ from qserv.query.merge_spec import CONCAT, PROJECTION, MergeSpec
 from qserv.query.partition_keys import hash_buckets, time_bucket_range
 from qserv.query.restrictors import chunks_for, spatial_restrictors
 from qserv.query.subqueries import extract_subqueries
+from qserv.sql.chunk_columns import chunk_restriction
 from qserv.storage import CHUNK_COLUMN
 
 MATERIALISED = "_qserv_m"
@@ -55,7 +56,7 @@ class ChunkPlan:
     overlap_alias: str | None  # reads own + overlap rows
     near_alias: str | None  # its near-neighbour partner
     chunk_tables: list  # TableInfo whose chunks are "all chunks" (the primary sharded aliases)
-    spatial_chunks: np.ndarray | None = None  # allowed by spatial restrictors (None: any)
+    spatial_chunks: np.ndarray | None = None  # allowed by spatial restrictors and WHERE chunkId (None: any)
     key_lookups: list = field(default_factory=list)  # [(director TableInfo, frozenset of ids)]
     bucket_range: object = None  # BucketRange of a time table
     buckets: np.ndarray | None = None  # allowed buckets of a hash table
@@ -193,6 +194,10 @@ def _chunk_plan(select, tables):
     if plan.restrictors:
         grid = first.partitioning
         plan.spatial_chunks = chunks_for(plan.restrictors, grid.chunk_order, grid.subchunk_order)
+    chunks = chunk_restriction(select, primary)  # WHERE chunkId = N (qserv.sql.chunk_columns)
+    if chunks is not None:
+        spatial = plan.spatial_chunks
+        plan.spatial_chunks = chunks if spatial is None else np.intersect1d(spatial, chunks)
     keys = {alias: shape.aliases[alias].placement_key for alias in primary if shape.aliases[alias].placement_key}
     for restriction in director_key_restrictions(select, keys):
         director = tables[shape.aliases[restriction.table].family]

@@ -5,12 +5,15 @@ column of the query's tables reads the stored system column (``qserv.storage.SYS
 its director, child or match table; a select item so rewritten keeps the name the user wrote. On
 any other table (replicated, time, hash, inline) it is an ``UnsupportedQueryError`` naming the
 table. ``SELECT *`` does not show them. ``qserv.sql.dialects.resolve_identifiers`` calls
-:func:`resolve_chunk_column` for a column it found nowhere else.
+:func:`resolve_chunk_column` for a column it found nowhere else; the planner reads only the chunks
+that a top-level ``chunkId = N`` or ``chunkId IN (N, ...)`` allows (:func:`chunk_restriction`).
 """
 
+import numpy as np
 from sqlglot import exp
 
 from qserv.errors import UnsupportedQueryError
+from qserv.query.conjuncts import top_level_conjuncts
 from qserv.storage import CHUNK_COLUMN, SYSTEM_COLUMNS
 
 SUBCHUNK_COLUMN = SYSTEM_COLUMNS[1][0]
@@ -78,3 +81,40 @@ def unbound(tree):
         if column.name in STORED.values():
             column.replace(exp.cast(exp.Null(), "BIGINT"))
     return tree
+
+
+def chunk_restriction(select, aliases):
+    """The sorted chunk ids (int64) that the top-level conditions ``alias.chunkId = N`` and
+    ``alias.chunkId IN (N, ...)`` of a SELECT's WHERE allow, for ``aliases`` (its chunk-defining
+    tables: every row they read in a chunk has that chunk id), or None when there is none."""
+    where = select.args.get("where")
+    allowed = None
+    for term in top_level_conjuncts(where.this) if where is not None else ():
+        ids = _chunk_ids(term, aliases)
+        if ids is not None:
+            allowed = ids if allowed is None else np.intersect1d(allowed, ids)
+    return allowed
+
+
+def _chunk_ids(term, aliases):
+    if isinstance(term, exp.EQ):
+        column, values = term.this, [term.expression]
+        if not isinstance(column, exp.Column):
+            column, values = term.expression, [term.this]
+    elif isinstance(term, exp.In) and not term.args.get("query") and not term.args.get("unnest"):
+        column, values = term.this, term.expressions
+    else:
+        return None
+    if not (isinstance(column, exp.Column) and column.name == CHUNK_COLUMN and column.table in aliases):
+        return None
+    ids = [_integer(value) for value in values]
+    if not ids or None in ids:
+        return None
+    return np.unique(np.array([i for i in ids if abs(i) < 2**63], dtype=np.int64))  # larger: no chunk
+
+
+def _integer(node):
+    """The value of an integer literal, or of ``-`` one; None for anything else."""
+    sign = -1 if isinstance(node, exp.Neg) else 1
+    node = node.this if sign < 0 else node
+    return sign * int(node.name) if isinstance(node, exp.Literal) and node.is_int else None

@@ -46,8 +46,13 @@ def test_where_chunk_id(sky, lang):
     chunk = int(np.bincount(chunks).argmax())
     result = engine.query(f"SELECT o.objectId FROM sky.Object AS o WHERE o.chunkId = {chunk}", lang=lang)
     assert sorted(_ids(result, "objectId")) == list(np.flatnonzero(chunks == chunk))
-    count = engine.query(f"SELECT COUNT(*) AS n FROM sky.Object WHERE chunkId = {chunk}", lang=lang)
-    assert _ids(count, "n")[0] == np.count_nonzero(chunks == chunk)
+    for each in np.unique(chunks)[:4]:  # the same shape again: the plan cache must not reuse the chunks
+        count = engine.query(f"SELECT COUNT(*) AS n FROM sky.Object WHERE chunkId = {each}", lang=lang)
+        assert _ids(count, "n")[0] == np.count_nonzero(chunks == each)
+    other = int(np.flatnonzero(np.bincount(chunks))[0])
+    plan = engine.explain(f"SELECT objectId FROM sky.Object WHERE chunkId IN ({chunk}, {other}, -7) AND ra >= 0",
+                          lang=lang)
+    assert "\nchunks: 2 of " in plan  # only those chunks are read
 
 
 @pytest.mark.parametrize("lang", ["adql", "qserv"])
