@@ -1,38 +1,18 @@
 """The command line end to end on an embedded instance: exit codes, messages, no tracebacks."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 import qserv
-
-
-def run(home, *args):
-    return subprocess.run([sys.executable, "-m", "qserv.cli", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=300)
-
-
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+from tests.cli_run import ok, run, user_error
 
 
 def chunk_lines(output):
     """The per-chunk rows `qserv chunks --all` prints after its summary."""
     lines = output.splitlines()
     return [line.split("\t") for line in lines[lines.index("chunk\trows\toverlap_rows\tworkers") + 1:]]
-
-
-def user_error(result, *fragments):
-    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr
-    return result.stderr
 
 
 @pytest.fixture(scope="module")

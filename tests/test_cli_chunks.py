@@ -1,7 +1,6 @@
 """`qserv chunks` / `table stats` summaries and sizing warnings, `db create --expected-rows`, and
 the progress counters (issue 13, items 6, 10 and 11)."""
 
-import subprocess
 import sys
 
 import numpy as np
@@ -13,18 +12,9 @@ import qserv
 from qserv.chunk_summary import size_warning, summarise
 from qserv.progress import ChunkProgress, expected_rows
 from qserv.sphere.sizing import chunk_order_for_rows, chunk_size_warning
+from tests.cli_run import ok, run
 
 ROWS = 4000
-
-
-def run(home, *args):
-    return subprocess.run([sys.executable, "-m", "qserv.cli", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=300)
-
-
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 @pytest.fixture(scope="module")

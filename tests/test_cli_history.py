@@ -1,24 +1,12 @@
 """`qserv history`: the query log from the command line (run as a subprocess, like tests/test_cli.py,
 so exit codes and messages are the real ones)."""
 
-import subprocess
-import sys
-
 import pytest
 
 from qserv.instance import init_instance, read_instance
 from qserv.meta.query_log import finish_query, start_query
 from qserv.meta.store import MetaStore
-
-
-def run(home, *args):
-    return subprocess.run([sys.executable, "-m", "qserv.cli", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=300)
-
-
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+from tests.cli_run import ok, run
 
 
 @pytest.fixture

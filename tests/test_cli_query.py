@@ -2,8 +2,6 @@
 
 import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow as pa
@@ -14,11 +12,11 @@ import qserv
 from qserv.instance import init_instance
 from qserv.meta.admin import TableSpec
 from qserv.schema.columns import Column
+from tests.cli_run import run as run_cli
 
 
 def run(home, *args):
-    return subprocess.run([sys.executable, "-m", "qserv.cli", "--home", str(home), *args],
-                          capture_output=True, timeout=300)
+    return run_cli(home, *args, text=False)
 
 
 @pytest.fixture(scope="module")

@@ -2,29 +2,17 @@
 tests/test_cli_history.py, so exit codes and messages are the real ones)."""
 
 import re
-import subprocess
-import sys
 
 import pytest
 
 from qserv.instance import init_instance, read_instance
 from qserv.meta.store import MetaStore
 from qserv.meta.users import get_user, user_for_token
-
-
-def run(home, *args):
-    return subprocess.run([sys.executable, "-m", "qserv.cli", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=300)
-
-
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+from tests.cli_run import ok, run, user_error as stated_user_error
 
 
 def user_error(result, fragment):
-    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr and fragment in result.stderr, result.stderr
+    stated_user_error(result, fragment)
     assert result.stdout == ""
 
 

@@ -1,23 +1,12 @@
 """`qserv table create` with the options of children placed by their director's position and of
 match tables: created and loaded from the command line, bad combinations exit 2 naming the option."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-
-def run(home, *args):
-    return subprocess.run([sys.executable, "-m", "qserv.cli", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=300)
-
-
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+from tests.cli_run import ok, run
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,13 @@
 """`qserv apdb create|store|read|stats` end to end: output, retries, user errors (exit 2)."""
 
 import io
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from qserv.payloads.apdb.tables import apdb_tables
+from tests.cli_run import ok, run as run_cli
 
 
 class Bare:
@@ -17,13 +16,7 @@ class Bare:
 
 
 def run(home, *args):
-    return subprocess.run([sys.executable, "-m", "qserv.cli", "--home", str(home), "apdb", *args],
-                          capture_output=True, text=True, timeout=300)
-
-
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return run_cli(home, "apdb", *args)
 
 
 def test_apdb_commands(tmp_path, new_instance, apdb_data):

@@ -1,28 +1,11 @@
 """`qserv apdb associate` end to end: two visits from Parquet files, the retry a no-op, bad input
 (a source of another visit, a missing file, a non-positive radius) exits 2 with a clear message."""
 
-import subprocess
-import sys
-
 import pyarrow.parquet as pq
 import pytest
 
 from bench.apdb_bench import VisitGenerator, Workload, schemas
-
-
-def run(home, *args):
-    return subprocess.run([sys.executable, "-m", "qserv.cli", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=300)
-
-
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def user_error(result, fragment):
-    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr and fragment in result.stderr, result.stderr
+from tests.cli_run import ok, run, user_error
 
 
 @pytest.fixture(scope="module")
