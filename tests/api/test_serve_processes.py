@@ -3,7 +3,6 @@ like the unsharded catalog, share async jobs (seen, aborted from any process), a
 DuckDB workers are refused."""
 
 from concurrent.futures import ThreadPoolExecutor
-import os
 from pathlib import Path
 import signal
 import subprocess

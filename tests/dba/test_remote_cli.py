@@ -11,7 +11,6 @@ import threading
 import time
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -22,17 +21,12 @@ import qserv
 from qserv.instance import init_instance
 from qserv.meta.users import add_user, create_token
 
+from tests.api.test_admin_api import rows as batch
+
 from .pg_servers import free_port
 
 QSERV = str(Path(sys.executable).with_name("qserv"))
 TOTAL = "SELECT COUNT(*) AS n, SUM(mag) AS s, MAX(objectId) AS hi FROM sky.Object"
-
-
-def batch(start, count, seed):
-    rng = np.random.default_rng(seed)
-    return pa.table({"objectId": np.arange(start, start + count, dtype=np.int64),
-                     "ra": rng.uniform(0, 360, count), "decl": np.degrees(np.arcsin(rng.uniform(-1, 1, count))),
-                     "mag": rng.normal(20, 1, count)})
 
 
 @pytest.fixture(scope="module")
