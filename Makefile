@@ -40,7 +40,11 @@ install: $(STAMP)
 build: $(STAMP)
 	$(PY) setup.py --quiet build_ext --inplace
 
+# The web console's end-to-end tests drive Debian's chromium through chromium-driver (nothing downloads
+# a browser at run time).
 test: $(STAMP)
+	command -v chromedriver >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium chromium-driver; }
 	$(PY) -m pytest -q
 
 # Load the bundled Gaia DR3 and Hipparcos catalogs into a temporary instance and run example queries.
