@@ -377,10 +377,10 @@ class Engine:
         with self.store.session() as session:
             return recent_queries(session, limit=limit, status=status, user=user)
 
-    def explain(self, text, lang="adql", db=None, uploads=None):
+    def explain(self, text, lang="adql", db=None, uploads=None, include_unpublished=True):
         """A readable description of how a query runs: its plan, the chunks it reads, the worker
-        statements and the merge statement."""
-        snapshot, _, plan, _ = self._prepare(text, lang, db, uploads)
+        statements and the merge statement (``include_unpublished`` as in ``query``)."""
+        snapshot, _, plan, _ = self._prepare(text, lang, db, uploads, include_unpublished=include_unpublished)
         return explain_plan(plan, QueryRun(self.execution, snapshot, Cancellation()))
 
     def reference_sql(self, text, lang="adql", db=None):
