@@ -95,9 +95,20 @@ class Table(Base):
     bucket_count: Mapped[int | None] = mapped_column(Integer)  # hash buckets
     felis: Mapped[dict | None] = mapped_column(JSON)
     description: Mapped[str | None] = mapped_column(Text)
+    # rows may be marked deleted by a transaction (``_qserv_deleted``; ``qserv.ingest.deletes``)
+    row_deletes: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     database: Mapped[Database] = relationship(back_populates="tables")
     director: Mapped["Table | None"] = relationship(remote_side="Table.id", foreign_keys=[director_table_id])
     director2: Mapped["Table | None"] = relationship(remote_side="Table.id", foreign_keys=[director2_table_id])
+
+
+class CatalogChange(Base):
+    """A change of the catalog its other versions do not show (``qserv.meta.catalog_changes``)."""
+
+    __tablename__ = "catalog_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    what: Mapped[str] = mapped_column(Text)
 
 
 class Chunk(Base):

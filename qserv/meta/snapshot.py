@@ -8,6 +8,7 @@ from sqlalchemy import String, cast, func, select
 from qserv.errors import MetaStoreError
 from qserv.ingest.transactions import PENDING_STATES
 from qserv.meta.catalog import active_workers, table_columns
+from qserv.meta.catalog_changes import CATALOG_CHANGE_VERSION
 from qserv.meta.chunk_map import CHUNK_MAP_VERSION, read_chunk_map
 from qserv.meta.models import Database, Table, Transaction, Worker
 from qserv.query.tables import Partitioning, TableInfo
@@ -53,7 +54,7 @@ def table_info(table):
         director_distance_arcsec=table.director_distance_arcsec,
         director2=f"{table.director2.database.name}.{table.director2.name}" if table.director2 else None,
         director2_key=table.director2_key, partition_column=table.partition_column,
-        bucket_days=table.bucket_size, bucket_count=table.bucket_count)
+        bucket_days=table.bucket_size, bucket_count=table.bucket_count, row_deletes=bool(table.row_deletes))
 
 
 def _read_catalog(session):
@@ -67,10 +68,10 @@ def _read_catalog(session):
     return tables, workers, unpublished
 
 
-# Rows of databases, tables and workers are only ever added (nothing deletes them) and only their
-# publication and state change, so these counts, sums and largest ids say whether the catalog changed.
-# Whoever adds an operation that alters or deletes such a row must extend this fingerprint (e.g.
-# with a version column).
+# Rows of databases, tables and workers are added, and their publication and state change: these
+# counts, sums and largest ids say whether the catalog changed. Any other change (a drop, a table's
+# row deletion switched on) is recorded with qserv.meta.catalog_changes.record_change, whose newest
+# id is part of the version.
 _CATALOG_VERSION = (
     *(select(aggregate(column)).scalar_subquery()
       for column in (Database.id, Table.id, Worker.id) for aggregate in (func.count, func.max)),
@@ -81,6 +82,7 @@ _CATALOG_VERSION = (
     select(func.count(Database.id)).where(Database.published.is_(True)).scalar_subquery(),
     # the children's measured distances from their directors only grow, or become NULL (not known)
     select(func.sum(func.coalesce(Table.director_distance_arcsec, -1.0))).scalar_subquery(),
+    CATALOG_CHANGE_VERSION,  # drops, row deletion switched on (qserv.meta.catalog_changes)
 )
 # What a reader must hide (pending transactions, the newest id), read in the same statement as
 # the versions, so that it matches the catalog and chunk map of those versions.

@@ -31,6 +31,7 @@ class TableInfo:
     partition_column: str | None = None  # time and hash tables
     bucket_days: float | None = None
     bucket_count: int | None = None
+    row_deletes: bool = False  # rows may be marked deleted (``_qserv_deleted``; qserv.storage)
     # an inline table's rows (a pyarrow.Table): TAP_SCHEMA and TAP uploads, held by the czar
     rows: object = field(default=None, compare=False, repr=False)
 
