@@ -1,0 +1,226 @@
+"""The alert archive in one database of the core: table ``Alert`` (a director table placed by the
+triggering source's position, diaSourceId the id; the searchable fields of each alert and its
+wire-format packet gzipped) and table ``AlertSchema`` (replicated: every schema a stored packet
+was written with, by id, so that any packet can be read back without a registry).
+
+Each ``store`` is one ingest transaction: the alerts and the schemas they need appear together or
+not at all. Storing is idempotent by diaSourceId: alerts already archived are skipped, or with
+``replace=True`` replaced (deleted in the same transaction)."""
+
+from dataclasses import dataclass
+import json
+import zlib
+
+import pyarrow as pa
+
+from qserv.errors import InputError, NotFoundError
+from qserv.schema.columns import Column
+from qserv.storage import quote
+
+from qserv.payloads.alerts import search as searches
+from qserv.payloads.alerts.packets import searchable_rows
+from qserv.payloads.alerts.wire import AlertSchema, PacketError, decode, encode, header_schema_id, packaged_schema
+from qserv.payloads.apdb.reads import ids_in
+
+ALERT_TABLE = "Alert"
+SCHEMA_TABLE = "AlertSchema"
+GZIP_LEVEL = 6
+_GZIP_WBITS = 31  # zlib's gzip container
+
+ALERT_COLUMNS = [
+    Column("diaSourceId", "long", nullable=False, ucd="meta.id;meta.main", description="alert id (triggering DiaSource)"),
+    Column("diaObjectId", "long", description="DiaObject of the source"),
+    Column("ssObjectId", "long", description="SSObject of the source"),
+    Column("visit", "long", nullable=False),
+    Column("detector", "int", nullable=False),
+    Column("band", "string"),
+    Column("ra", "double", nullable=False, unit="deg", ucd="pos.eq.ra;meta.main"),
+    Column("dec", "double", nullable=False, unit="deg", ucd="pos.eq.dec;meta.main"),
+    Column("midpointMjdTai", "double", nullable=False, unit="d", ucd="time.epoch"),
+    Column("psfFlux", "float", unit="nJy"),
+    Column("psfFluxErr", "float", unit="nJy"),
+    Column("snr", "float"),
+    Column("reliability", "float"),
+    Column("isNegative", "boolean"),
+    Column("hasSsSource", "boolean", nullable=False, description="the packet carries an ssSource"),
+    Column("schemaId", "int", nullable=False, description="alert schema id (see AlertSchema)"),
+    Column("packetBytes", "int", nullable=False, unit="byte", description="size of the wire-format packet"),
+    Column("packet", "binary", nullable=False, description="the wire-format packet (Confluent header + Avro), gzipped"),
+]
+SCHEMA_COLUMNS = [Column("schemaId", "int", nullable=False), Column("name", "string", nullable=False),
+                  Column("definition", "text", nullable=False, description="the Avro schema (JSON)")]
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    stored: int
+    skipped: int
+    replaced: int
+    transaction_id: int | None
+
+
+def table_specs():
+    from qserv.meta.admin import TableSpec
+
+    return {ALERT_TABLE: TableSpec(kind="director", columns=ALERT_COLUMNS, id_column="diaSourceId", ra_column="ra",
+                                   dec_column="dec", description="alert packets with their searchable fields"),
+            SCHEMA_TABLE: TableSpec(kind="replicated", columns=SCHEMA_COLUMNS,
+                                    description="alert schemas by id (Confluent wire-format header)")}
+
+
+def gzip_packet(packet):
+    return zlib.compress(packet, GZIP_LEVEL, wbits=_GZIP_WBITS)
+
+
+def gunzip_packet(stored):
+    return zlib.decompress(stored, wbits=_GZIP_WBITS)
+
+
+class AlertArchive:
+    """The alert archive in ``database`` of an open Engine."""
+
+    def __init__(self, engine, database):
+        self.engine, self.database = engine, database
+        self._schemas = {}
+
+    @classmethod
+    def create(cls, engine, database="alerts", chunk_order=7, overlap_arcsec=60.0):
+        engine.create_database(database, chunk_order=chunk_order, overlap_arcsec=overlap_arcsec)
+        for name, spec in table_specs().items():
+            engine.create_table(f"{database}.{name}", spec)
+        return cls(engine, database)
+
+    @classmethod
+    def open(cls, engine, database="alerts"):
+        from qserv.meta.catalog import get_database
+
+        with engine.store.session() as session:
+            names = {table.name for table in get_database(session, database).tables}
+        if not {ALERT_TABLE, SCHEMA_TABLE} <= names:
+            raise NotFoundError(f"database {database!r} holds no alert archive (create it: qserv alerts create)")
+        return cls(engine, database)
+
+    # -- writes ---------------------------------------------------------------------------------
+    def store_records(self, alerts, schema, replace=False):
+        """Archive alert records (dicts of ``schema``) in one transaction."""
+        packets = [encode(alert, schema) for alert in alerts]
+        return self.store_decoded(alerts, packets, {schema.schema_id: schema}, replace)
+
+    def store_packets(self, packets, replace=False):
+        """Archive wire-format packets (each decoded with the schema of its header id: one this
+        archive holds or one of lsst-alert-packet) in one transaction."""
+        schemas, alerts = {}, []
+        for number, packet in enumerate(packets, 1):
+            schema_id = header_schema_id(packet)
+            if schema_id not in schemas:
+                try:
+                    schemas[schema_id] = self.schema(schema_id)
+                except NotFoundError:
+                    raise PacketError(f"packet {number}: unknown schema id {schema_id}") from None
+            alerts.append(decode(packet, schemas[schema_id]))
+        return self.store_decoded(alerts, list(packets), schemas, replace)
+
+    def store_decoded(self, alerts, packets, schemas, replace=False):
+        """Archive ``alerts`` (records) with their wire-format ``packets`` (same order) written
+        with ``schemas`` (id -> AlertSchema) in one transaction."""
+        ids = [alert["diaSourceId"] for alert in alerts]
+        if len(set(ids)) != len(ids):
+            seen = set()
+            repeated = next(i for i in ids if i in seen or seen.add(i))
+            raise InputError("alerts", f"diaSourceId {repeated} appears twice", column="diaSourceId")
+        existing = self._existing_ids(ids)
+        keep = list(range(len(alerts))) if replace else [i for i, v in enumerate(ids) if v not in existing]
+        if not keep:
+            return StoreResult(0, len(alerts), 0, None)
+        rows = self._rows([alerts[i] for i in keep], [packets[i] for i in keep])
+        new_schemas = [s for i, s in sorted(schemas.items()) if i not in self._stored_schema_ids()]
+        transactions = self.engine.transactions
+        transaction_id = transactions.begin(self.database, note=f"alerts: {len(keep)} packets")
+        try:
+            if replace and existing:
+                self.engine.delete_rows(self._qualified(ALERT_TABLE), "diaSourceId", sorted(existing),
+                                        transaction_id=transaction_id)
+            transactions.contribute(transaction_id, ALERT_TABLE, rows, key=f"{self.database}.{ALERT_TABLE}")
+            if new_schemas:
+                transactions.contribute(transaction_id, SCHEMA_TABLE, _schema_rows(new_schemas),
+                                        key=f"{self.database}.{SCHEMA_TABLE}")
+            transactions.commit(transaction_id)
+        except BaseException:
+            transactions.abort(transaction_id)
+            raise
+        return StoreResult(len(keep), len(alerts) - len(keep), len(existing) if replace else 0, transaction_id)
+
+    def _rows(self, alerts, packets):
+        columns = searchable_rows(alerts)
+        columns["schemaId"] = [header_schema_id(p) for p in packets]
+        columns["packetBytes"] = [len(p) for p in packets]
+        columns["packet"] = [gzip_packet(p) for p in packets]
+        from qserv.schema.types import arrow_type
+
+        return pa.table({c.name: pa.array(columns[c.name], type=arrow_type(c)) for c in ALERT_COLUMNS})
+
+    # -- reads ----------------------------------------------------------------------------------
+    def get(self, alert_id):
+        """The wire-format packet of alert ``alert_id``."""
+        rows = self._select(["packet"], [f'"diaSourceId" = {int(alert_id)}'])
+        if rows.num_rows == 0:
+            raise NotFoundError(f"no alert {int(alert_id)} in archive {self.database}")
+        return gunzip_packet(rows.column("packet")[0].as_py())
+
+    def search(self, search):
+        """The wire-format packets matching ``search`` (a search.Search), in (midpointMjdTai,
+        diaSourceId) order."""
+        rows = self.search_rows(search, ["diaSourceId", "midpointMjdTai", "packet"])
+        return [gunzip_packet(p) for p in rows.column("packet").to_pylist()]
+
+    def search_rows(self, search, columns):
+        rows = self._select(columns, searches.conditions(search) or ["1 = 1"], search.limit)
+        if {"midpointMjdTai", "diaSourceId"} <= set(columns):
+            rows = rows.sort_by([("midpointMjdTai", "ascending"), ("diaSourceId", "ascending")])
+        return rows
+
+    def object_alerts(self, object_id):
+        return self.search(searches.Search(object_id=int(object_id)))
+
+    def decode(self, packet):
+        """The record of a wire-format packet (with the schema of its header id)."""
+        return decode(packet, self.schema(header_schema_id(packet)))
+
+    def schema(self, schema_id):
+        """The AlertSchema ``schema_id``: as stored here, else lsst-alert-packet's."""
+        schema_id = int(schema_id)
+        if schema_id not in self._schemas:
+            rows = self.engine.query(f"SELECT definition FROM {self._qualified_sql(SCHEMA_TABLE)} "
+                                     f'WHERE "schemaId" = {schema_id}', lang="adql")
+            self._schemas[schema_id] = (AlertSchema(schema_id, json.loads(rows.column("definition")[0].as_py()))
+                                        if rows.num_rows else packaged_schema(schema_id))
+        return self._schemas[schema_id]
+
+    def _stored_schema_ids(self):
+        rows = self.engine.query(f'SELECT "schemaId" FROM {self._qualified_sql(SCHEMA_TABLE)}', lang="adql")
+        return set(rows.column("schemaId").to_pylist())
+
+    def _existing_ids(self, ids):
+        found = set()
+        for condition in ids_in("diaSourceId", ids):
+            found.update(self._select(["diaSourceId"], [condition]).column("diaSourceId").to_pylist())
+        return found
+
+    def _select(self, columns, conditions, limit=None):
+        top = f"TOP {int(limit)} " if limit is not None else ""
+        names = ", ".join(quote(name) for name in columns)
+        return self.engine.query(f"SELECT {top}{names} FROM {self._qualified_sql(ALERT_TABLE)} "
+                                 f"WHERE {' AND '.join(conditions)}", lang="adql")
+
+    def _qualified(self, table):
+        return f"{self.database}.{table}"
+
+    def _qualified_sql(self, table):
+        return f"{quote(self.database)}.{quote(table)}"
+
+
+def _schema_rows(schemas):
+    return pa.table({"schemaId": pa.array([s.schema_id for s in schemas], pa.int32()),
+                     "name": [f"{s.definition.get('namespace', '')}.{s.definition['name']}".lstrip(".")
+                              for s in schemas],
+                     "definition": [s.text for s in schemas]})
