@@ -615,6 +615,10 @@ from qserv.payloads.apdb.cli import apdb_group  # noqa: E402  (`qserv apdb ...`;
 
 cli.add_command(apdb_group)
 
+from qserv.payloads.alerts.cli import alerts_group  # noqa: E402  (`qserv alerts ...`)
+
+cli.add_command(alerts_group)
+
 
 def main(argv=None):
     try:

@@ -8,7 +8,8 @@ import fastavro
 from qserv.errors import NotFoundError, UserError
 
 from qserv.payloads.alerts.search import Search
-from qserv.payloads.alerts.wire import AlertSchema, PacketError, encode, header_schema_id, plain, schema_id_of_name
+from qserv.payloads.alerts.wire import (AlertSchema, PacketError, decode, encode, header_schema_id, latest_schema, plain,
+                                        schema_id_of_name)
 
 
 def write_container(output, records, schema):
@@ -16,18 +17,24 @@ def write_container(output, records, schema):
     fastavro.writer(output, schema.parsed, records, validator=True)
 
 
+def write_packets(archive, packets, output, what):
+    """Write wire-format ``packets`` of ``archive`` to ``output`` as one Avro container file
+    (their schema; lsst-alert-packet's latest when there are none); returns how many."""
+    schema_ids = {header_schema_id(packet) for packet in packets}
+    if len(schema_ids) > 1:
+        raise UserError(f"{what}: the alerts were written with {len(schema_ids)} schemas "
+                        f"({', '.join(map(str, sorted(schema_ids)))}); an Avro container file holds one")
+    schema = archive.schema(schema_ids.pop()) if schema_ids else latest_schema()
+    write_container(output, [decode(packet, schema) for packet in packets], schema)
+    return len(packets)
+
+
 def export_visit(archive, visit, output):
     """Write the archived packets of ``visit`` to ``output``; returns how many."""
     packets = archive.search(Search(visit=int(visit)))
     if not packets:
         raise NotFoundError(f"no alerts of visit {int(visit)} in archive {archive.database}")
-    records = [archive.decode(packet) for packet in packets]
-    schema_ids = {header_schema_id(packet) for packet in packets}
-    if len(schema_ids) > 1:
-        raise UserError(f"visit {int(visit)}'s alerts were written with {len(schema_ids)} schemas; "
-                        "an Avro container file holds one")
-    write_container(output, records, archive.schema(schema_ids.pop()))
-    return len(records)
+    return write_packets(archive, packets, output, f"visit {int(visit)}")
 
 
 def read_container(stream, name="file"):

@@ -129,3 +129,15 @@ def validate(record, schema):
     except ValidationError as error:
         raise PacketError(f"alert {record.get('diaSourceId')!r} does not validate against schema "
                           f"{schema.schema_id}: {error}") from None
+
+
+def record_json(record):
+    """A decoded record as JSON text (bytes, e.g. cutouts, as base64 strings)."""
+    import base64
+
+    def default(value):
+        if isinstance(value, (bytes, bytearray)):
+            return base64.b64encode(value).decode("ascii")
+        raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+    return json.dumps(record, default=default, allow_nan=True)
