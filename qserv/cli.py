@@ -619,6 +619,10 @@ from qserv.payloads.alerts.cli import alerts_group  # noqa: E402  (`qserv alerts
 
 cli.add_command(alerts_group)
 
+from qserv.payloads.efd.cli import efd_group  # noqa: E402  (`qserv efd ...`)
+
+cli.add_command(efd_group)
+
 
 def main(argv=None):
     try:
