@@ -55,6 +55,6 @@ packages, package_dir = discover_packages()
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"qserv.migrations": ["script.py.mako"]},
+    package_data={"qserv.migrations": ["script.py.mako"], "qserv.api.console": ["static/*"]},
     ext_modules=kernel_extensions(),
 )
