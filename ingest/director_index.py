@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from qserv.errors import InstanceBusyError
-from qserv.storage import index_table_name, visible_condition
+from qserv.storage import index_table_name, quote, visible_condition
 
 LITERAL_KEYS = 1000  # up to this many integer keys are looked up as a literal IN list
 POSITION_COLUMNS = ("ra", "dec")
@@ -187,3 +187,10 @@ class DirectorIndex:
 
     def delete(self, database, table, condition_sql):
         self._run(f'DELETE FROM "{index_table_name(database, table)}" WHERE {condition_sql}')
+
+    def drop(self, name):
+        """Drop index table ``name`` (``index_table_name`` or ``unmatched_table_name``) if it exists."""
+        found = self._run("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name],
+                          fetch=True)
+        if found.column("n")[0].as_py():
+            self._run(f"DROP TABLE {quote(name)}")

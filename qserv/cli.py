@@ -80,9 +80,40 @@ def db_create(context, name, chunk_order, expected_rows, subchunk_order, overlap
     click.echo(f"created database {name}{chosen}")
 
 
+def _dropped(report):
+    """Echo a DropReport: the tables dropped; physical leftovers on stderr."""
+    for leftover in report.leftovers:
+        click.echo(f"warning: left on a worker (dropped when the name is created again): {leftover}", err=True)
+    click.echo(f"dropped {', '.join(report.dropped) or 'no tables'}")
+
+
+@db.command("drop")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Drop it even though it is published.")
+@click.pass_context
+def db_drop(context, name, force):
+    """Drop database NAME, its tables and their rows on every worker (refused while it is
+    published, unless --force)."""
+    with _engine(context) as engine:
+        report = engine.drop_database(name, force=force)
+    _dropped(report)
+    click.echo(f"dropped database {name}")
+
+
 @cli.group()
 def table():
     """Tables."""
+
+
+@table.command("drop")
+@click.argument("qualified_name", metavar="DB.TABLE")
+@click.option("--force", is_flag=True, help="Drop it even though its database is published.")
+@click.pass_context
+def table_drop(context, qualified_name, force):
+    """Drop DB.TABLE and its rows on every worker (refused for a director that other tables name,
+    and while its database is published, unless --force)."""
+    with _engine(context) as engine:
+        _dropped(engine.drop_table(qualified_name, force=force))
 
 
 @table.command("create")

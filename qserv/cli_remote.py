@@ -13,6 +13,7 @@ import requests
 
 from qserv.errors import (AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError,
                           ServiceError, UserError)
+from qserv.drops import DropReport
 from qserv.ingest.transactions import ContributionResult
 from qserv.replication import ReplicaCheck, VerifyReport, WorkerStatus
 
@@ -90,6 +91,18 @@ class RemoteEngine:
         fields = {k: v for k, v in dataclasses.asdict(spec).items() if v is not None and v is not False}
         fields["columns"] = [column.to_dict() for column in spec.columns]
         self.json("POST", "/tables", json={"table": qualified_name, **fields})
+
+    def drop_table(self, qualified_name, force=False):
+        from qserv.meta.catalog import split_table_name
+
+        database_name, table_name = split_table_name(qualified_name)
+        found = self.json("DELETE", f"/databases/{database_name}/tables/{table_name}",
+                          params={"force": str(force).lower()})
+        return DropReport(found["dropped"], found["leftovers"])
+
+    def drop_database(self, database_name, force=False):
+        found = self.json("DELETE", f"/databases/{database_name}", params={"force": str(force).lower()})
+        return DropReport(found["dropped"], found["leftovers"])
 
     def publish(self, database_name):
         self.json("POST", f"/databases/{database_name}/publish")

@@ -42,6 +42,12 @@ CONTRIBUTION = {"table": ("string", True, "table name in the transaction's datab
 ROUTES = [
     Route("GET", "/databases", catalog.list_databases, "List databases", "databases"),
     Route("POST", "/databases", catalog.create_database, "Create a database", "databases", DATABASE, status=201),
+    Route("DELETE", "/databases/<database>", catalog.drop_database,
+          "Drop a database, its tables and their rows on every worker", "databases",
+          query={"force": "true: drop it even though it is published"}),
+    Route("DELETE", "/databases/<database>/tables/<table>", catalog.drop_table,
+          "Drop a table and its rows on every worker", "tables",
+          query={"force": "true: drop it even though its database is published"}),
     Route("POST", "/databases/<database>/publish", catalog.publish_database, "Publish a database to TAP",
           "databases"),
     Route("POST", "/databases/<database>/replicate", ops.replicate, "Set the replication level (job)", "replicas",

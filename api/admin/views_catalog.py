@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from flask import Response
+from flask import Response, request
 from sqlalchemy import select
 
 from qserv.api.admin.requests import body, engine, field
@@ -47,6 +47,23 @@ def publish_database(database):
     engine().publish(database)
     with engine().store.session() as session:
         return database_json(get_database(session, database))
+
+
+def _force():
+    """The ``force`` query parameter: true or false (absent: false)."""
+    value = request.args.get("force", "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise UserError(f"force must be true or false, not {value!r}")
+    return value in ("true", "1")
+
+
+def drop_database(database):
+    report = engine().drop_database(database, force=_force())
+    return {"database": database, **dataclasses.asdict(report)}
+
+
+def drop_table(database, table):
+    return dataclasses.asdict(engine().drop_table(f"{database}.{table}", force=_force()))
 
 
 def table_spec(values):
