@@ -1,0 +1,89 @@
+"""ObsCore 1.1 (``ivoa.ObsCore``) from the registry (pure apart from reading the Felis file).
+
+The table's columns, UCDs, units and utypes are lsst-sdm-schemas' ``ivoa_obscore.yaml`` (the
+ObsTAP realization of ObsCore 1.1) plus ``access_estsize``; it is a director table on ``obs_id``
+at (``s_ra``, ``s_dec``), so ``CONTAINS(POINT(s_ra, s_dec), CIRCLE(...))`` is answered from the
+chunks the circle touches.
+
+Mapping of a registered dataset with sky coverage (documented in the README):
+obs_id = the dataset id; obs_publisher_did = ``ivo://qserv.backbone/<database>?<id>``;
+obs_collection = its run; access_url = its uri; access_format = from the file suffix (FITS,
+Parquet, else application/octet-stream); access_estsize = size in kB; s_ra, s_dec, s_fov (degrees,
+diameter), s_region (an STC-S ``POLYGON ICRS ...`` or ``CIRCLE ICRS ...``); t_min, t_max (MJD),
+t_exptime = (t_max - t_min) days in seconds; em_min/em_max = the band's wavelength range (LSST
+ugrizy, metres); dataproduct_type = image when the storage class names an Exposure or Image,
+else measurements; calib_level = 1 for raw (dataset type name starting with "raw"), 3 for coadds
+(tract and patch dimensions), else 2; instrument_name and the lsst_* columns from the data id;
+o_ucd = phot.count for images."""
+
+import numpy as np
+
+from qserv.meta.admin import TableSpec
+from qserv.schema.columns import Column
+from qserv.schema.felis import load_felis_tables, sdm_schema_path
+
+DATABASE, TABLE = "ivoa", "ObsCore"
+DATA_MODEL = ("ObsCore-1.1", "ivo://ivoa.net/std/ObsCore#core-1.1")
+PUBLISHER = "ivo://qserv.backbone"
+# band -> (em_min, em_max) in metres (LSST filter 50% transmission edges, rounded)
+BANDS = {"u": (320e-9, 400e-9), "g": (400e-9, 552e-9), "r": (552e-9, 691e-9),
+         "i": (691e-9, 818e-9), "z": (818e-9, 922e-9), "y": (948e-9, 1060e-9)}
+FORMATS = {".fits": "image/fits", ".fz": "image/fits", ".parquet": "application/x-parquet"}
+_ESTSIZE = {"name": "access_estsize", "@id": "#ObsCore.access_estsize", "datatype": "long",
+            "description": "Estimated size of dataset in kilo bytes", "votable:utype": "Access.Size",
+            "ivoa:ucd": "phys.size;meta.file", "ivoa:unit": "kbyte", "tap:column_index": 115,
+            "tap:principal": 1, "tap:std": 1}
+
+
+def obscore_spec():
+    """The TableSpec of ivoa.ObsCore."""
+    felis_table = load_felis_tables(sdm_schema_path("ivoa_obscore"))[TABLE]
+    columns = [*felis_table.columns, Column("access_estsize", "long", unit="kbyte", ucd="phys.size;meta.file",
+                                            description=_ESTSIZE["description"])]
+    felis = dict(felis_table.felis)
+    felis["columns"] = [*felis["columns"], _ESTSIZE]
+    return TableSpec(kind="director", columns=columns, id_column="obs_id", ra_column="s_ra",
+                     dec_column="s_dec", felis=felis, description=felis_table.description)
+
+
+def obscore_rows(datasets, storage_classes, database):
+    """ObsCore rows (dicts) of registered dataset rows (dicts with id, dataset_type, run, uri,
+    size, ra, dec, radius_deg, s_region, t_min, t_max and the data id dimensions) that have a
+    position; ``storage_classes``: dataset type -> storage class."""
+    rows = []
+    for d in datasets:
+        if d.get("ra") is None:
+            continue
+        storage = storage_classes[d["dataset_type"]]
+        image = "Exposure" in storage or "Image" in storage
+        band = d.get("band")
+        em = BANDS.get(band, (None, None))
+        t_min, t_max = d.get("t_min"), d.get("t_max")
+        suffix = "." + d["uri"].rsplit(".", 1)[-1].lower() if "." in d["uri"] else ""
+        rows.append({
+            "dataproduct_type": "image" if image else "measurements",
+            "dataproduct_subtype": d["dataset_type"],
+            "obs_title": f"{d['dataset_type']} {d['data_id_key']}",
+            "facility_name": "Rubin:Simonyi" if d.get("instrument") == "LSSTCam" else None,
+            "calib_level": calib_level(d["dataset_type"], d),
+            "obs_id": d["id"], "obs_collection": d["run"],
+            "obs_publisher_did": f"{PUBLISHER}/{database}?{d['id']}",
+            "access_url": d["uri"], "access_format": FORMATS.get(suffix, "application/octet-stream"),
+            "access_estsize": None if d.get("size") is None else int(np.ceil(d["size"] / 1000)),
+            "s_ra": d["ra"], "s_dec": d["dec"], "s_fov": 2 * d["radius_deg"], "s_region": d["s_region"],
+            "t_min": t_min, "t_max": t_max,
+            "t_exptime": None if t_min is None or t_max is None else (t_max - t_min) * 86400.0,
+            "em_min": em[0], "em_max": em[1], "o_ucd": "phot.count" if image else None,
+            "instrument_name": d.get("instrument"),
+            "lsst_visit": d.get("visit"), "lsst_detector": d.get("detector"), "lsst_tract": d.get("tract"),
+            "lsst_patch": d.get("patch"), "lsst_band": band, "lsst_filter": d.get("physical_filter"),
+        })
+    return rows
+
+
+def calib_level(dataset_type, data_id):
+    if dataset_type.lower().startswith("raw"):
+        return 1
+    if data_id.get("tract") is not None and data_id.get("patch") is not None:
+        return 3
+    return 2
