@@ -654,6 +654,10 @@ from qserv.payloads.efd.cli import efd_group  # noqa: E402  (`qserv efd ...`)
 
 cli.add_command(efd_group)
 
+from qserv.payloads.backbone.cli import backbone_group  # noqa: E402  (`qserv backbone ...`)
+
+cli.add_command(backbone_group)
+
 
 def main(argv=None):
     try:
