@@ -56,7 +56,10 @@ def sync():
 
 @blueprint.get("/capabilities")
 def capabilities():
-    return Response(capabilities_xml(base_url(), service().engine.settings), mimetype=XML)
+    from qserv.payloads.backbone.obscore import served_data_models
+
+    engine = service().engine
+    return Response(capabilities_xml(base_url(), engine.settings, served_data_models(engine)), mimetype=XML)
 
 
 @blueprint.get("/availability")

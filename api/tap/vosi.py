@@ -126,10 +126,11 @@ def _schema_location(*namespaces):
 
 # -- capabilities ----------------------------------------------------------------------------------
 
-def capabilities_xml(base_url, settings):
+def capabilities_xml(base_url, settings, data_models=()):
     """The VOSI capabilities document of the TAP service at ``base_url`` (no trailing slash):
     the TAP capability with its TAPRegExt details and limits from ``settings`` (the integer
-    settings of qserv.settings), then the VOSI capabilities, availability and tables endpoints."""
+    settings of qserv.settings) and the ``data_models`` [(name, ivo-id)] it serves (ObsCore when
+    ivoa.ObsCore exists), then the VOSI capabilities, availability and tables endpoints."""
     base_url = base_url.rstrip("/")
     out = _Writer()
     out.open("vosi:capabilities",
@@ -137,7 +138,7 @@ def capabilities_xml(base_url, settings):
              ("xmlns:vs", VODATASERVICE), ("xmlns:tr", TAPREGEXT), ("xmlns:xsi", XSI),
              ("xsi:schemaLocation",
               _schema_location(VOSI_CAPABILITIES, VORESOURCE, VODATASERVICE, TAPREGEXT)))
-    _tap_capability(out, base_url, settings)
+    _tap_capability(out, base_url, settings, data_models)
     for standard, path in (("ivo://ivoa.net/std/VOSI#capabilities", "/capabilities"),
                            ("ivo://ivoa.net/std/VOSI#availability", "/availability"),
                            ("ivo://ivoa.net/std/VOSI#tables-1.1", "/tables")):
@@ -150,11 +151,13 @@ def capabilities_xml(base_url, settings):
     return out.bytes()
 
 
-def _tap_capability(out, base_url, settings):
+def _tap_capability(out, base_url, settings, data_models):
     out.open("capability", ("standardID", TAP_STANDARD), ("xsi:type", "tr:TableAccess"))
     out.open("interface", ("xsi:type", "vs:ParamHTTP"), ("role", "std"), ("version", "1.1"))
     out.leaf("accessURL", base_url, ("use", "base"))
     out.close("interface")
+    for name, ivo_id in data_models:
+        out.leaf("dataModel", name, ("ivo-id", ivo_id))
     out.open("language")
     out.leaf("name", "ADQL")
     out.leaf("version", "2.0", ("ivo-id", "ivo://ivoa.net/std/ADQL#v2.0"))

@@ -87,3 +87,15 @@ def calib_level(dataset_type, data_id):
     if data_id.get("tract") is not None and data_id.get("patch") is not None:
         return 3
     return 2
+
+
+def served_data_models(engine):
+    """[(name, ivo-id)] of the data models the TAP service declares: ObsCore 1.1 once
+    ivoa.ObsCore exists in a published database."""
+    from qserv.errors import NotFoundError
+
+    try:
+        engine.table_layout(f"{DATABASE}.{TABLE}")
+    except NotFoundError:
+        return []
+    return [DATA_MODEL]
