@@ -69,6 +69,8 @@ SETTINGS = (
     SettingSpec("tap_upload_allow_hosts", "", 0,
                 "TAP: comma-separated host names, IP addresses or CIDR networks an http(s) UPLOAD may reach although "
                 "they are loopback, private, link-local or reserved (e.g. 127.0.0.1 for tests); empty: public only."),
+    SettingSpec("alerts_database", "alerts", 0,
+                "Alerts: the database whose alert archive /alerts/v1 serves (created by qserv alerts create DB)."),
 )
 BY_NAME = {spec.name: spec for spec in SETTINGS}
 

@@ -1,0 +1,109 @@
+"""The alert archive's REST API (/alerts/v1) through the Flask test client: raw and decoded
+packets, schemas, an object's alerts, searches (Avro container and JSON) against a brute force;
+400 on bad input, 404 on unknown ids."""
+
+import importlib.util
+import io
+import json
+from pathlib import Path
+
+from astropy import units
+from astropy.coordinates import SkyCoord
+import fastavro
+import pytest
+
+import qserv
+from qserv.api.app import create_app
+from qserv.instance import init_instance
+from qserv.payloads.alerts import AlertArchive, wire
+from qserv.payloads.alerts.build import visit_alerts
+from qserv.payloads.apdb import Apdb
+
+
+def _module(name):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(test client, alert records by id) over an archive in database 'night' (the setting
+    alerts_database names it)."""
+    home = tmp_path_factory.mktemp("alerts-rest") / "home"
+    init_instance(home, workers=1)
+    with qserv.open(home) as engine:
+        engine.set_setting("alerts_database", "night")  # applies from the next open
+    engine = qserv.open(home)
+    apdb = Apdb.create(engine, "apdb")
+    visits = _module("alerts_data").populate(apdb, _module("apdb_data"), visits=3, positions=30)
+    archive = AlertArchive.create(engine, "night")
+    records = {}
+    for visit in visits:
+        built, schema = visit_alerts(apdb, visit)
+        archive.store_records(built, schema)
+        records.update((r["diaSourceId"], r) for r in built)
+    app = create_app({"engine": engine, "cleanup_interval_s": None, "resume_jobs": []})
+    yield app.test_client(), records
+    app.extensions["qserv"].close()
+    engine.close()
+
+
+def test_alert_raw_and_json(served):
+    client, records = served
+    alert_id, record = next(iter(records.items()))
+    raw = client.get(f"/alerts/v1/alerts/{alert_id}")
+    assert raw.status_code == 200, raw.data
+    assert raw.data == wire.encode(record, wire.latest_schema())
+    decoded = client.get(f"/alerts/v1/alerts/{alert_id}?format=json")
+    assert decoded.status_code == 200
+    assert decoded.get_json()["diaSource"]["diaSourceId"] == alert_id
+    assert len(decoded.get_json()["prvDiaSources"]) == len(record["prvDiaSources"])
+
+
+def test_schema(served):
+    client, _ = served
+    answer = client.get("/alerts/v1/schemas/1101")
+    assert answer.status_code == 200
+    assert answer.get_json() == wire.latest_schema().definition
+    assert client.get("/alerts/v1/schemas/4242").status_code == 404
+    assert client.get("/alerts/v1/schemas/eleven").status_code == 400
+
+
+def _container_ids(data):
+    return sorted(r["diaSourceId"] for r in fastavro.reader(io.BytesIO(data)))
+
+
+def test_object_and_search(served):
+    client, records = served
+    object_id = max(records.values(), key=lambda r: len(r["prvDiaSources"]))["diaSource"]["diaObjectId"]
+    expected = sorted(i for i, r in records.items() if r["diaSource"]["diaObjectId"] == object_id)
+    assert len(expected) >= 2
+    answer = client.get(f"/alerts/v1/objects/{object_id}")
+    assert answer.status_code == 200 and _container_ids(answer.data) == expected
+    as_json = client.get(f"/alerts/v1/objects/{object_id}?format=json").get_json()
+    assert sorted(a["diaSourceId"] for a in as_json["alerts"]) == expected
+    centre = SkyCoord(30.1 * units.deg, -10.2 * units.deg)
+    since, until = 60005.0, 60025.0
+    inside = sorted(i for i, r in records.items()
+                    if centre.separation(SkyCoord(r["diaSource"]["ra"] * units.deg,
+                                                  r["diaSource"]["dec"] * units.deg)).deg <= 0.8
+                    and since <= r["diaSource"]["midpointMjdTai"] < until and r["diaSource"]["snr"] >= 30)
+    answer = client.get("/alerts/v1/search?cone=30.1,-10.2,0.8&since=60005&until=60025&cut=snr:30:")
+    assert answer.status_code == 200 and _container_ids(answer.data) == inside and inside
+    answer = client.get("/alerts/v1/search?cone=30.1,-10.2,0.8&since=60005&until=60025&cut=snr:30:&format=json")
+    assert sorted(a["diaSourceId"] for a in json.loads(answer.data)["alerts"]) == inside
+
+
+@pytest.mark.parametrize("url, status", [
+    ("/alerts/v1/alerts/1", 404), ("/alerts/v1/alerts/x1", 400), ("/alerts/v1/objects/5", 404),
+    ("/alerts/v1/search?cone=1,2", 400), ("/alerts/v1/search?since=yesterday", 400),
+    ("/alerts/v1/search?cut=packet:1:2", 400), ("/alerts/v1/search?radius=3", 400),
+    ("/alerts/v1/search?band=q", 400), ("/alerts/v1/alerts/10001?format=xml", 400),
+])
+def test_bad_requests(served, url, status):
+    client, _ = served
+    answer = client.get(url)
+    assert answer.status_code == status, answer.data
+    assert "error" in answer.get_json()
