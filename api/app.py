@@ -1,4 +1,5 @@
-"""The web service: ``create_app(settings)`` builds the Flask app serving TAP 1.1 under ``/tap``.
+"""The web service: ``create_app(settings)`` builds the Flask app serving TAP 1.1 under ``/tap``,
+the DBA API under ``/admin/v1`` and the web console at ``/``.
 
 ``settings`` is a mapping: ``home`` (the instance home; default ``QSERV_HOME`` or ./qserv-home) or
 ``engine`` (an open Engine, e.g. in tests), and optionally ``cleanup_interval_s`` (how often
@@ -19,6 +20,9 @@ from werkzeug.exceptions import HTTPException
 import qserv
 from qserv.api.admin import register_admin
 from qserv.api.alerts import register_alerts
+from qserv.api.alerts import register_alerts
+from qserv.api.backbone import register_backbone
+from qserv.api.console import register_console
 from qserv.api.tap.async_routes import blueprint as async_blueprint
 from qserv.api.tap.runner import JobRunner
 from qserv.api.tap.service import TapService, destroy_expired_jobs
@@ -41,6 +45,9 @@ def create_app(settings=None):
     app.register_blueprint(async_blueprint)
     register_admin(app, engine)
     register_alerts(app, engine)
+    register_alerts(app, engine)
+    register_backbone(app)
+    register_console(app)
     app.register_error_handler(QservError, _qserv_error)
     app.register_error_handler(Exception, _unexpected_error)
     engine.warm_up()
