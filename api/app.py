@@ -20,7 +20,6 @@ from werkzeug.exceptions import HTTPException
 import qserv
 from qserv.api.admin import register_admin
 from qserv.api.alerts import register_alerts
-from qserv.api.alerts import register_alerts
 from qserv.api.backbone import register_backbone
 from qserv.api.console import register_console
 from qserv.api.tap.async_routes import blueprint as async_blueprint
@@ -44,7 +43,6 @@ def create_app(settings=None):
     app.register_blueprint(tap_blueprint)
     app.register_blueprint(async_blueprint)
     register_admin(app, engine)
-    register_alerts(app, engine)
     register_alerts(app, engine)
     register_backbone(app)
     register_console(app)
