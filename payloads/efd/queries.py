@@ -76,10 +76,11 @@ def spreads(table, fields, degrees, subset, low, high):
 
 def bins(table, fields, subset, interval_s, low, high):
     """Pre-aggregation: per window and bin of ``interval_s`` from the window start, the mean time
-    (tm) and the mean v{i} of each field."""
+    in seconds from the window start (ts; precise, unlike a mean of MJDs) and the mean v{i} of each
+    field."""
     bin_of = f"FLOOR(({T} - w.t0) * {86400.0 / interval_s!r})"
     items = [f"AVG({_field(name)}) AS v{i}" for i, name in enumerate(fields)]
-    return (f"SELECT w.exposure_id AS eid, {bin_of} AS b, AVG({T}) AS tm, {', '.join(items)} "
+    return (f"SELECT w.exposure_id AS eid, {bin_of} AS b, AVG(({T} - w.t0) * 86400.0) AS ts, {', '.join(items)} "
             f"{_join(table, _in_window())} WHERE {_where(subset, low, high)} GROUP BY w.exposure_id, {bin_of}")
 
 

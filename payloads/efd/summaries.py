@@ -37,7 +37,8 @@ def fit_rms(n, q, powers, cross, degree):
 
 
 def over_bins(function, times, values, degree=None):
-    """``function`` over the bin means of one window and field (times: the bins' mean times)."""
+    """``function`` over the bin means of one window and field (times: the bins' mean times, in
+    seconds from the window start)."""
     keep = ~np.isnan(values)
     times, values = times[keep], values[keep]
     n = len(values)

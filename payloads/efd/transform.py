@@ -118,7 +118,7 @@ def _binned(engine, table, entries, subset, interval_s, eids, t0, t1, results):
                         uploads=_upload(exposure_id=eids, t0=t0, t1=t1))
     order = np.argsort(rows["eid"].to_numpy(), kind="stable")
     binned_eids = rows["eid"].to_numpy()[order]
-    times = rows["tm"].to_numpy()[order]
+    times = rows["ts"].to_numpy()[order]
     values = {f: rows[f"v{i}"].to_numpy(zero_copy_only=False).astype(float)[order] for i, f in enumerate(fields)}
     for eid in eids.tolist():
         lo, hi = np.searchsorted(binned_eids, eid, "left"), np.searchsorted(binned_eids, eid, "right")

@@ -134,7 +134,8 @@ def _summary(frame, field, start, end, entry):
     interval = entry.get("pre_aggregate_interval_s")
     if interval:
         bins = np.floor((times - start) * (86_400.0 / interval))
-        grouped = pd.DataFrame({"b": bins, "t": times, "v": values}).groupby("b")
+        seconds = (times - start) * 86_400.0
+        grouped = pd.DataFrame({"b": bins, "t": seconds / 86_400.0, "v": values}).groupby("b")
         times, values = grouped["t"].mean(), grouped["v"].mean()
     keep = values.notna()
     times, values = times[keep].to_numpy(), values[keep].to_numpy()
