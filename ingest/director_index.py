@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from qserv.errors import InstanceBusyError
-from qserv.storage import index_table_name, quote, visible_condition
+from qserv.storage import HiddenTransactions, index_table_name, live_condition, quote, visible_condition
 
 LITERAL_KEYS = 1000  # up to this many integer keys are looked up as a literal IN list
 POSITION_COLUMNS = ("ra", "dec")
@@ -27,6 +27,12 @@ def unmatched_table_name(database, child):
 
 def _sql_type(arrow_type):
     return "VARCHAR" if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) else "BIGINT"
+
+def _without(hidden_transactions, transaction_id):
+    """``hidden_transactions`` less one id (keeping the newest id it hides above)."""
+    return HiddenTransactions(set(hidden_transactions) - {transaction_id},
+                              getattr(hidden_transactions, "newest", None))
+
 
 def describe_duplicates(ids, total):
     """``ids`` (the first few of ``total`` repeated ids) for an error message."""
@@ -48,6 +54,17 @@ class DirectorIndex:
                 f"embedded DuckDB files take one process at a time"
             ) from None
         self._lock = threading.Lock()
+        if not read_only:
+            self._upgrade()
+
+    def _upgrade(self):
+        """Index tables of older releases gain the ``deleted`` column (``mark_deleted``)."""
+        lacking = self._run("SELECT table_name FROM information_schema.tables t WHERE table_name LIKE 'idx\\_%' "
+                            "ESCAPE '\\' AND NOT EXISTS (SELECT 1 FROM information_schema.columns c "
+                            "WHERE c.table_name = t.table_name AND c.column_name = 'deleted')", fetch=True)
+        for name in lacking.column("table_name").to_pylist():
+            if not name.endswith("_unmatched"):
+                self._run(f"ALTER TABLE {quote(name)} ADD COLUMN deleted BIGINT")
 
     def close(self):
         self._connection.close()
@@ -77,6 +94,7 @@ class DirectorIndex:
                   f"(id {id_sql_type}, chunk BIGINT, subchunk BIGINT, txn BIGINT, contrib BIGINT)")
         for column in POSITION_COLUMNS:
             self._run(f'ALTER TABLE "{name}" ADD COLUMN IF NOT EXISTS {column} DOUBLE')
+        self._run(f'ALTER TABLE "{name}" ADD COLUMN IF NOT EXISTS deleted BIGINT')
 
     def add(self, database, table, ids, chunks, subchunks, transaction_id, contribution_id, ra=None, dec=None):
         self._insert(index_table_name(database, table), ids, chunks, subchunks, transaction_id, contribution_id,
@@ -173,7 +191,10 @@ class DirectorIndex:
         """(the first ``limit`` ids, how many ids) written by the transaction that a visible row of
         another transaction holds too, and (``within``) that the transaction wrote more than once."""
         name = index_table_name(database, table)
-        others = visible_condition(set(hidden_transactions) | {transaction_id}, "txn")
+        # rows of other transactions that are visible and that neither a committed transaction
+        # nor this one deleted
+        others = (f"{visible_condition(set(hidden_transactions) | {transaction_id}, 'txn')} AND "
+                  f"{live_condition(_without(hidden_transactions, transaction_id), 'deleted')}")
         repeated = (f' UNION SELECT id FROM "{name}" WHERE txn = ? GROUP BY id HAVING count(*) > 1'
                     if within else "")
         found = self._run(
@@ -184,6 +205,18 @@ class DirectorIndex:
         )
         ids = found.column("id").to_pylist()
         return ids, (found.column("total")[0].as_py() if ids else 0)
+
+    def mark_deleted(self, database, table, ids, transaction_id, hidden_transactions):
+        """Mark the index rows of ``ids`` that ``hidden_transactions`` do not hide as deleted by
+        ``transaction_id`` (``qserv.ingest.deletes``)."""
+        self._run(f'UPDATE "{index_table_name(database, table)}" SET deleted = ? '
+                  f"WHERE id IN (SELECT key FROM wanted) AND deleted IS NULL "
+                  f"AND {visible_condition(hidden_transactions, 'txn')}",
+                  [int(transaction_id)], wanted=pa.table({"key": ids}))
+
+    def unmark_deleted(self, database, table, transaction_id):
+        self._run(f'UPDATE "{index_table_name(database, table)}" SET deleted = NULL WHERE deleted = ?',
+                  [int(transaction_id)])
 
     def delete(self, database, table, condition_sql):
         self._run(f'DELETE FROM "{index_table_name(database, table)}" WHERE {condition_sql}')

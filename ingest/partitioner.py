@@ -118,6 +118,7 @@ def with_system_columns(batch, placement, transaction_id, contribution_id, subse
         "_qserv_overlap": pa.array(take(placement.overlap), pa.bool_()),
         "_qserv_txn": pa.array(np.full(n, transaction_id, np.int64)),
         "_qserv_contrib": pa.array(np.full(n, contribution_id, np.int64)),
+        "_qserv_deleted": pa.nulls(n, pa.int64()),
     }
     columns = list(rows.columns) + list(system.values())
     names = rows.schema.names + list(system)

@@ -3,7 +3,8 @@
 Every stored row (and director-index row) carries its transaction id. Readers hide the rows of
 transactions that are not committed (``pending_transactions``), so the single central-state
 update that marks a transaction committed is the moment all its rows on all workers appear.
-An abort (or the recovery of a crashed one) deletes the rows; a crashed contribution is
+A transaction may also delete rows (``qserv.ingest.deletes``: marks that its commit makes count).
+An abort (or the recovery of a crashed one) deletes the rows and clears the marks; a crashed contribution is
 cleaned up at the next start; a retried contribution (same key) never duplicates rows.
 """
 
@@ -14,12 +15,13 @@ from sqlalchemy import func, select, text
 
 from qserv.errors import ConflictError, InputError, UserError
 from qserv.faults import crash_point
+from qserv.ingest import deletes
 from qserv.ingest.director_index import describe_duplicates
 from qserv.ingest.loader import ContributionLoader, LoadPlan
 from qserv.ingest.owners import current_owner, owner_gone, owner_running
 from qserv.meta.bulk import bulk_insert
 from qserv.meta.catalog import active_workers, get_table, get_transaction
-from qserv.meta.models import Contribution, ContributionChunk, Table, Transaction, utc_now
+from qserv.meta.models import Contribution, ContributionChunk, Table, Transaction, Worker, utc_now
 from qserv.storage import HiddenTransactions, physical_table_name
 
 PENDING_STATES = ("open", "aborting")
@@ -108,7 +110,9 @@ class Transactions:
             database_name = transaction.database.name
             tables = list(transaction.database.tables)
             workers = active_workers(session)
+            every_worker = session.scalars(select(Worker).order_by(Worker.id)).all()
         self._delete_rows(database_name, tables, workers, f"_qserv_txn = {int(transaction_id)}")
+        deletes.unmark(self, database_name, tables, every_worker, transaction_id)
         crash_point("abort-mid")
         with self.store.session() as session:
             transaction = get_transaction(session, transaction_id)
@@ -187,6 +191,11 @@ class Transactions:
                         list(zip([contribution_id] * len(chunks), chunks.tolist(), rows.tolist(),
                                  overlap_rows.tolist())))
             return ContributionResult(contribution_id, key, contribution.rows, contribution.overlap_rows)
+
+    def delete(self, transaction_id, table_name, column, values):
+        """Delete the visible rows of ``table_name`` whose ``column`` is in ``values`` as part of
+        an open transaction (``qserv.ingest.deletes``); the count of the table's rows deleted."""
+        return deletes.delete_rows(self, transaction_id, table_name, column, values)
 
     # -- helpers ----------------------------------------------------------------------------
     def _refuse_duplicates(self, database_name, table, transaction_id, hidden, source_label=None, within=True):

@@ -9,7 +9,7 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlglot import exp
 
-from qserv import chunk_indexes, drops
+from qserv import chunk_indexes
 from qserv.errors import QservError, QueryBindError, QueryCancelledError, UserError
 from qserv.exec.cancel import Cancellation
 from qserv.exec.context import ExecutionContext, WorkerAccess
@@ -45,7 +45,7 @@ from qserv.sql.chunk_columns import unbound
 from qserv.sql.dialects import parse, resolve_identifiers, to_sql
 from qserv.sql.mysql import mysql_semantics
 from qserv.sql.bind_errors import in_user_words
-from qserv.storage import OWN_ROWS_CONDITION, physical_table_name, visible_condition
+from qserv.storage import OWN_ROWS_CONDITION, physical_table_name, visible_condition, visible_live_condition
 
 
 STATEMENT_THREADS = 256
@@ -105,20 +105,11 @@ class Engine:
             table = admin.create_table(session, database_name, table_name, spec)
             columns = table_columns(table)
             workers = active_workers(session)
-            drops.clear_leftovers(self, workers, database_name, table_name)
             if table.kind == "director":
                 id_column = next(c for c in columns if c.name == table.id_column)
                 self.index.ensure(database_name, table_name, duckdb_type(id_column))
             for worker in workers:
                 self.pool.get(worker).ensure_table(physical_table_name(database_name, table_name), columns)
-
-    def drop_table(self, qualified_name, force=False):
-        """Drop a table (``qserv.drops``): a ``DropReport``."""
-        return drops.drop_table(self, qualified_name, force)
-
-    def drop_database(self, database_name, force=False):
-        """Drop a database and its tables (``qserv.drops``): a ``DropReport``."""
-        return drops.drop_database(self, database_name, force)
 
     def publish(self, database_name):
         with self.store.session() as session:
@@ -190,6 +181,50 @@ class Engine:
             raise
         return transaction_id, results
 
+    def delete_rows(self, qualified_name, column, values, transaction_id=None):
+        """Delete the rows whose ``column`` is in ``values`` (``qserv.ingest.deletes``): inside the
+        open transaction ``transaction_id`` (invisible at its commit, back at its abort), or in a
+        transaction of its own. The count of the table's rows deleted."""
+        database_name, table_name = split_table_name(qualified_name)
+        if transaction_id is not None:
+            return self.transactions.delete(transaction_id, table_name, column, values)
+        transaction_id = self.transactions.begin(database_name, note=f"delete from {table_name}")
+        try:
+            deleted = self.transactions.delete(transaction_id, table_name, column, values)
+            self.transactions.commit(transaction_id)
+        except BaseException:
+            self.transactions.abort(transaction_id)
+            raise
+        return deleted
+
+    def replace_rows(self, qualified_name, key_column, table):
+        """In one transaction: delete the rows whose ``key_column`` is in ``table[key_column]``,
+        then load ``table`` (an upsert by key); (transaction id, rows deleted)."""
+        database_name, table_name = split_table_name(qualified_name)
+        if key_column not in table.column_names:
+            raise UserError(f"{qualified_name}: the rows to load have no key column {key_column!r}")
+        transaction_id = self.transactions.begin(database_name, note=f"replace rows of {table_name}")
+        try:
+            deleted = self.transactions.delete(transaction_id, table_name, key_column, table.column(key_column))
+            self.transactions.contribute(transaction_id, table_name, table, key="replace")
+            self.transactions.commit(transaction_id)
+        except BaseException:
+            self.transactions.abort(transaction_id)
+            raise
+        return transaction_id, deleted
+
+    def purge_deleted(self, database_name, keep_for=(), grace_s=None):
+        """Remove deleted rows no reader needs (``qserv.ingest.deletes.purge``): not those the
+        visibilities ``keep_for`` (pinned snapshots) still see, nor those deleted less than
+        ``grace_s`` (default: the query time limit) ago. The count of stored rows removed."""
+        from datetime import timedelta
+
+        from qserv.meta.models import utc_now
+        from qserv.ingest.deletes import purge
+
+        grace_s = self.settings["query_timeout_s"] if grace_s is None else grace_s
+        return purge(self.transactions, database_name, keep_for, utc_now() - timedelta(seconds=grace_s))
+
     def list_transactions(self, database_name=None):
         with self.store.session() as session:
             query = select(Transaction).order_by(Transaction.id)
@@ -222,6 +257,7 @@ class Engine:
         with self.store.session() as session:
             table = get_table(session, database_name, table_name)
             columns = table_columns(table)
+            row_deletes = table.row_deletes
             hidden = pending_transactions(session)
             workers = {w.id: w for w in active_workers(session)}
             readers = {}
@@ -235,7 +271,7 @@ class Engine:
                         readers.setdefault(worker_id, set()).add(chunk)
         name = physical_table_name(database_name, table_name)
         select_list = "*" if include_overlap else ", ".join(f'"{c.name}"' for c in columns)
-        conditions = [visible_condition(hidden)]
+        conditions = [visible_live_condition(hidden) if row_deletes else visible_condition(hidden)]
         if not include_overlap:
             conditions.append(OWN_ROWS_CONDITION)
         parts = []

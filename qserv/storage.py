@@ -5,7 +5,8 @@
 - System columns: every stored row carries SYSTEM_COLUMNS after the user's columns.
 - Visible rows: a row is visible when the transaction that wrote it is not hidden
   (``HiddenTransactions``: not committed when the reader started, or begun after it started;
-  ``qserv.ingest.transactions``); a query reads a sharded table's own rows, not the overlap
+  ``qserv.ingest.transactions``) and, in a table with row deletion on, no transaction the reader
+  sees marked it deleted (``_qserv_deleted``; ``qserv.ingest.deletes``); a query reads a sharded table's own rows, not the overlap
   copies, unless it asks for them (the near-neighbour partner).
 - Buckets of non-spatial partitioning: a ``time`` table stores a row in chunk
   ``floor(MJD / bucket_days)``, a ``hash`` table in chunk ``stable_hash(key) % bucket_count``.
@@ -20,6 +21,7 @@ import pyarrow as pa
 CHUNK_COLUMN = "_qserv_chunk"
 TXN_COLUMN = "_qserv_txn"
 OVERLAP_COLUMN = "_qserv_overlap"
+DELETED_COLUMN = "_qserv_deleted"
 
 # (name, canonical datatype) of the columns qserv adds to every stored row, in order.
 SYSTEM_COLUMNS = (
@@ -28,7 +30,9 @@ SYSTEM_COLUMNS = (
     (OVERLAP_COLUMN, "boolean"),   # true for a copy stored in the overlap of another (sub-)chunk
     (TXN_COLUMN, "long"),          # super-transaction that wrote the row
     ("_qserv_contrib", "long"),    # contribution that wrote the row (for retries)
+    (DELETED_COLUMN, "long"),      # transaction that deleted the row; NULL while it is not deleted
 )
+NULLABLE_SYSTEM_COLUMNS = frozenset({DELETED_COLUMN})
 
 
 def quote(identifier):
@@ -66,6 +70,24 @@ def visible_condition(hidden_transactions, column=quote(TXN_COLUMN)):
     if hidden_transactions:
         conditions.append(f"{column} NOT IN ({', '.join(str(int(t)) for t in sorted(hidden_transactions))})")
     return " AND ".join(conditions) or "TRUE"
+
+
+def live_condition(hidden_transactions, column=quote(DELETED_COLUMN)):
+    """SQL condition true for the rows not deleted as a reader with ``hidden_transactions`` sees
+    them: never marked, or marked by a transaction it does not see (pending, aborted while being
+    cleaned up, or newer than the reader)."""
+    alternatives = [f"{column} IS NULL"]
+    newest = getattr(hidden_transactions, "newest", None)
+    if newest is not None:
+        alternatives.append(f"{column} > {newest}")
+    if hidden_transactions:
+        alternatives.append(f"{column} IN ({', '.join(str(int(t)) for t in sorted(hidden_transactions))})")
+    return f"({' OR '.join(alternatives)})"
+
+
+def visible_live_condition(hidden_transactions):
+    """The visible-rows condition of a table whose rows may be deleted (``TableInfo.row_deletes``)."""
+    return f"{visible_condition(hidden_transactions)} AND {live_condition(hidden_transactions)}"
 
 
 OWN_ROWS_CONDITION = f"NOT {quote(OVERLAP_COLUMN)}"  # not an overlap copy

@@ -14,13 +14,18 @@ read the worker's tables and nothing else.
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import threading
+import warnings
 
 import duckdb
+import pyarrow as pa
 
 from qserv.errors import WorkerQueryError, WorkerUnavailableError
 from qserv.exec.worker import Worker
 from qserv.exec.workers import check_same_columns, check_table, conform, create_table_sql
 from qserv.storage import quote
+
+# ``keyed`` reads an UPDATE ... RETURNING result, which only the DB-API path runs exactly once.
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
 
 # Never fetch extensions at run time, never touch files other than the database's own, and let
 # no statement change that.
@@ -71,7 +76,8 @@ class DuckDBWorker(Worker):
         sql = create_table_sql(table, columns, duckdb_type)
         with self._cursor(serialize=True) as cursor:
             if self._exists(cursor, table):
-                check_same_columns(self.name, table, self._schema(cursor, table).names, columns)
+                for upgrade in check_same_columns(self.name, table, self._schema(cursor, table).names, columns):
+                    cursor.execute(upgrade)
             else:
                 cursor.execute(sql)
 
@@ -89,6 +95,14 @@ class DuckDBWorker(Worker):
         with self._cursor(serialize=True) as cursor:
             cursor.execute(f"DELETE FROM {quote(check_table(table))} WHERE {condition_sql}")
             return cursor.fetchall()[0][0]
+
+    def keyed(self, sql, keys):
+        with self._cursor(serialize=True) as cursor:
+            cursor.register("_qserv_keys", pa.table({"k": keys}))
+            try:
+                return cursor.execute(sql).to_arrow_reader().read_all()
+            finally:
+                cursor.unregister("_qserv_keys")
 
     def query(self, sql, cancellation=None):
         with self._cursor() as cursor:

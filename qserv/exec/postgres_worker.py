@@ -181,7 +181,8 @@ class PostgresWorker(Worker):
         sql = create_table_sql(table, columns, postgres_type)
         with self._ddl_lock, self._cursor() as cursor:
             if self._exists(cursor, table):
-                check_same_columns(self.name, table, self._schema(cursor, table).names, columns)
+                for upgrade in check_same_columns(self.name, table, self._schema(cursor, table).names, columns):
+                    cursor.execute(upgrade)
             else:
                 cursor.execute(sql)
                 cursor.execute(f"GRANT SELECT ON {quote(check_table(table))} TO {READER_ROLE}")
@@ -204,6 +205,16 @@ class PostgresWorker(Worker):
         with self._cursor() as cursor:
             cursor.execute(f"DELETE FROM {quote(check_table(table))} WHERE {condition_sql}")
             return cursor.rowcount
+
+    def keyed(self, sql, keys):
+        element = _ARRAY_TYPES.get(str(keys.type))
+        if element is None:
+            raise WorkerQueryError(f"worker {self.name}: keys of type {keys.type} are not supported")
+        with self._cursor() as cursor:
+            cursor.execute(f"WITH _qserv_keys(k) AS (SELECT unnest(%s::{element}[])) {sql}", (keys.to_pylist(),))
+            names = [column.name for column in cursor.description]
+            rows = cursor.fetchall()
+        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
 
     def query(self, sql, cancellation=None):
         sql = sql.strip().rstrip(";")
@@ -237,6 +248,12 @@ class PostgresWorker(Worker):
     def close(self):
         if not self._pool.closed:
             self._pool.closeall()
+
+
+# PostgreSQL array element types of the key types ``keyed`` takes.
+_ARRAY_TYPES = {"int8": "smallint", "int16": "smallint", "int32": "integer", "int64": "bigint",
+                "uint8": "smallint", "uint16": "integer", "uint32": "bigint", "uint64": "numeric",
+                "string": "text", "large_string": "text", "double": "double precision", "float": "real"}
 
 
 def _csv_bytes(batch):

@@ -28,6 +28,11 @@ class Worker(ABC):
         """Delete rows matching a SQL condition over system columns; return the count."""
 
     @abstractmethod
+    def keyed(self, sql, keys):
+        """Run one statement (e.g. an UPDATE ... RETURNING) in which the relation ``_qserv_keys``
+        has one column ``k`` holding ``keys`` (a non-empty pyarrow array); its rows as a pyarrow.Table."""
+
+    @abstractmethod
     def query(self, sql, cancellation=None):
         """Run a SELECT and return a pyarrow.Table; ``cancellation`` (a
         ``qserv.exec.cancel.Cancellation``) may interrupt it."""

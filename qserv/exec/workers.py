@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from qserv.errors import SchemaMismatchError
 from qserv.schema.columns import Column, SchemaError, check_identifier
-from qserv.storage import SYSTEM_COLUMNS, quote
+from qserv.storage import NULLABLE_SYSTEM_COLUMNS, SYSTEM_COLUMNS, quote
 
 
 def check_table(table):
@@ -25,7 +25,7 @@ def stored_columns(columns):
         if not isinstance(column, Column):
             raise SchemaError(f"expected a Column, got {column!r}")
     stored = [(column.name, column, column.nullable) for column in columns]
-    stored += [(name, datatype, False) for name, datatype in SYSTEM_COLUMNS]
+    stored += [(name, datatype, name in NULLABLE_SYSTEM_COLUMNS) for name, datatype in SYSTEM_COLUMNS]
     seen = set()
     for name, _, _ in stored:
         if name.lower() in seen:  # DuckDB identifiers are case-insensitive
@@ -44,8 +44,12 @@ def create_table_sql(table, columns, type_name):
 
 
 def check_same_columns(worker, table, existing, columns):
-    """An existing table must have the requested column names, in order."""
+    """An existing table must have the requested column names, in order; the ALTER TABLE
+    statements adding the nullable system columns that a table stored by an older release lacks."""
     wanted = [name for name, _, _ in stored_columns(columns)]
+    missing = wanted[len(existing):]
+    if list(existing) == wanted[:len(existing)] and all(name in NULLABLE_SYSTEM_COLUMNS for name in missing):
+        return [f"ALTER TABLE {quote(check_table(table))} ADD COLUMN {quote(name)} BIGINT" for name in missing]
     if list(existing) != wanted:
         raise SchemaMismatchError(
             f"worker {worker}: table {table} exists with columns {list(existing)}, not {wanted}"

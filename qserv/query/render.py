@@ -4,7 +4,7 @@ Every catalog table of the template becomes a derived table with the same alias 
 user's columns only, restricted to
 
 - visible rows (``qserv.storage.visible_condition``): ``_qserv_txn NOT IN (<transactions not
-  committed>)``;
+  committed>)`` and, for a table with row deletion on, not deleted (``visible_live_condition``);
 - for a sharded table: ``_qserv_chunk IN (<the batch>)`` and, except for the near-neighbour partner
   that reads the overlap, ``NOT _qserv_overlap``.
 
@@ -25,12 +25,14 @@ from qserv.query.plan import ZONE_COLUMN, ChunkPlan
 from qserv.query import slots
 from qserv.sql.chunk_columns import stored_chunk_columns
 from qserv.sql.emit import to_sql
-from qserv.storage import CHUNK_COLUMN, OWN_ROWS_CONDITION, physical_table_name, quote, visible_condition
+from qserv.storage import (CHUNK_COLUMN, OWN_ROWS_CONDITION, physical_table_name, quote, visible_condition,
+                           visible_live_condition)
 
 
 # The slots of the batch's chunk condition and of the query's visible-rows condition.
 CHUNKS_SLOT = "_qserv_batch_chunks"
 VISIBLE_SLOT = "_qserv_visible"
+VISIBLE_LIVE_SLOT = "_qserv_visible_live"  # a table with row deletion on: also not deleted
 TABLE_SLOT = "_qserv_table_"  # + k: the k-th catalog table of the statement, as a derived table
 
 
@@ -53,7 +55,7 @@ def visible_rows(info, alias, with_overlap, with_chunk, zone=None, read=()):
             columns.append(f"{own_zone} AS {quote(ZONE_COLUMN)}")
     head = f"(SELECT {', '.join(columns)} FROM {source} WHERE "
     own = f" AND {OWN_ROWS_CONDITION}" if info.sharded and not with_overlap else ""
-    tail = [VISIBLE_SLOT, f"{own}) AS {quote(alias)}"]
+    tail = [VISIBLE_LIVE_SLOT if info.row_deletes else VISIBLE_SLOT, f"{own}) AS {quote(alias)}"]
     if info.sharded:
         return [head, CHUNKS_SLOT, " AND ", *tail]
     return [head, *tail]
@@ -107,6 +109,8 @@ class WorkerTemplate:
                 pieces[index] = chunk_condition
             elif key == VISIBLE_SLOT:
                 pieces[index] = visible
+            elif key == VISIBLE_LIVE_SLOT:
+                pieces[index] = visible_live_condition(hidden_transactions)
             else:
                 info = self.inline[key]
                 rows = info.rows if inline_rows is None else inline_rows(info)
