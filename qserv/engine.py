@@ -9,7 +9,7 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlglot import exp
 
-from qserv import chunk_indexes
+from qserv import chunk_indexes, drops
 from qserv.errors import QservError, QueryBindError, QueryCancelledError, UserError
 from qserv.exec.cancel import Cancellation
 from qserv.exec.context import ExecutionContext, WorkerAccess
@@ -105,11 +105,20 @@ class Engine:
             table = admin.create_table(session, database_name, table_name, spec)
             columns = table_columns(table)
             workers = active_workers(session)
+            drops.clear_leftovers(self, workers, database_name, table_name)
             if table.kind == "director":
                 id_column = next(c for c in columns if c.name == table.id_column)
                 self.index.ensure(database_name, table_name, duckdb_type(id_column))
             for worker in workers:
                 self.pool.get(worker).ensure_table(physical_table_name(database_name, table_name), columns)
+
+    def drop_table(self, qualified_name, force=False):
+        """Drop a table (``qserv.drops``): a ``DropReport``."""
+        return drops.drop_table(self, qualified_name, force)
+
+    def drop_database(self, database_name, force=False):
+        """Drop a database and its tables (``qserv.drops``): a ``DropReport``."""
+        return drops.drop_database(self, database_name, force)
 
     def publish(self, database_name):
         with self.store.session() as session:
