@@ -65,7 +65,7 @@ WORK.history = async () => {
     { label: "Rows", cell: (q) => q.rows, num: true },
     { label: "Chunks", cell: (q) => q.chunks, num: true },
     ...extra.map((k) => ({ label: k, cell: (q) => typeof q[k] === "object" && q[k] !== null ? JSON.stringify(q[k]) : q[k] })),
-    { label: "Query", cell: (q) => QS.el("button", { class: "query-link", title: "load into the editor",
+    { label: "Query", cell: (q) => QS.el("button", { class: "query-link", title: q.query, "aria-label": "load this query into the editor",
       onclick: () => { QUERY.editor.set(q.query); APP.select("query"); } }, q.query.length > 90 ? q.query.slice(0, 90) + "…" : q.query) },
     { label: "Error", cell: (q) => q.error },
   ], found.queries, "no queries yet"));
