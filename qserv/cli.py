@@ -332,11 +332,20 @@ def _one_line(text, width=HISTORY_TEXT_WIDTH):
 @click.option("--limit", type=int, default=20, show_default=True, help="Number of queries to show.")
 @click.option("--status", default=None, help="Only queries with this status: running, ok, error or cancelled.")
 @click.option("--user", default=None, help="Only queries of this user.")
+@click.option("--export", "export_file", type=click.Path(dir_okay=False),
+              help="Write the whole log with fingerprints to FILE as JSON lines (for qserv replay).")
 @click.pass_context
-def history(context, limit, status, user):
+def history(context, limit, status, user, export_file):
     """The query log, newest first: id, submitted, status, duration_ms, rows, chunks, user, query."""
     def dash(value):
         return "-" if value is None else str(value)
+
+    if export_file:
+        from qserv.replay.sources import export_log
+
+        with _engine(context) as engine:
+            click.echo(f"{export_log(engine, export_file)} queries written to {export_file}")
+        return
 
     lines = []
     with _engine(context) as engine:
@@ -435,8 +444,9 @@ def _query_options(function):
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the result to FILE (default: stdout).")
 @click.option("--timeout", "timeout_s", type=float, default=None, help="Seconds before the query is cancelled.")
 @click.option("--timing", is_flag=True, help="Print rows and elapsed time on stderr.")
+@click.option("--as-of", "as_of", default=None, help="Read the rows of snapshot NAME (qserv snapshot tag).")
 @click.pass_context
-def query(context, text, db, lang, format_, out, timeout_s, timing):
+def query(context, text, db, lang, format_, out, timeout_s, timing, as_of):
     """Run QUERY and write its result."""
     from qserv.output import render
     from qserv.progress import query_bar
@@ -446,7 +456,7 @@ def query(context, text, db, lang, format_, out, timeout_s, timing):
     try:
         with _engine(context) as engine:
             result = engine.query(text, lang=lang, db=db, user=getpass.getuser(), timeout_s=timeout_s,
-                                  progress=progress)
+                                  progress=progress, as_of=as_of)
     finally:
         close()
     data = render(result, format_)
@@ -657,6 +667,11 @@ cli.add_command(efd_group)
 from qserv.payloads.backbone.cli import backbone_group  # noqa: E402  (`qserv backbone ...`)
 
 cli.add_command(backbone_group)
+
+from qserv.replay.cli import replay_command, snapshot_group  # noqa: E402  (`qserv replay`, `qserv snapshot`)
+
+cli.add_command(snapshot_group)
+cli.add_command(replay_command)
 
 
 def main(argv=None):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlglot import exp
 
 from qserv import chunk_indexes, drops
+from qserv.fingerprint import checksum, columns_of
 from qserv.errors import QservError, QueryBindError, QueryCancelledError, UserError
 from qserv.exec.cancel import Cancellation
 from qserv.exec.context import ExecutionContext, WorkerAccess
@@ -27,6 +28,7 @@ from qserv.meta.models import Chunk, Replica, Transaction, Worker
 from qserv.meta.log_writer import QueryLogWriter
 from qserv.meta.query_log import recent_queries
 from qserv.meta.snapshot import SnapshotCache
+from qserv.meta.snapshots import resolve as resolve_as_of, visibility_of
 from qserv.meta.tap_schema import TAP_SCHEMA_COLUMNS, tap_schema_tables
 from qserv.meta.store import MetaStore
 from qserv.merge.czar import Czar, conform
@@ -335,15 +337,20 @@ class Engine:
         schema = pa.schema([f.with_name(n) for f, n in zip(schema, written_names(text, lang, tree, schema.names))])
         return snapshot, tree, plan_query(tree, tables), schema
 
-    def _prepare_cached(self, text, lang, db, uploads, max_rows, include_unpublished):
+    def _prepare_cached(self, text, lang, db, uploads, max_rows, include_unpublished, as_of=None):
         """(snapshot, plan, result schema, worker templates or None) of a query, from the plan
-        cache (``qserv.query.plan_cache``) when a query of its shape was planned before."""
+        cache (``qserv.query.plan_cache``) when a query of its shape was planned before; the
+        snapshot reads the rows of ``as_of`` (``qserv.meta.snapshots.resolve``) when given."""
         snapshot = self._snapshot(db, include_unpublished)
+        if as_of is not None:
+            with self.store.session() as session:
+                label, hidden = resolve_as_of(session, as_of)
+            snapshot = replace(snapshot, hidden_transactions=hidden, pinned=label or True)
         shape = query_shape(text) if self.plans.size and not uploads else None
         if shape is None:
             snapshot, _, plan, schema = self._prepare(text, lang, db, uploads, max_rows, include_unpublished, snapshot)
             return snapshot, plan, schema, None
-        key = (shape.key, lang, db, include_unpublished, max_rows, snapshot.catalog_version)
+        key = (shape.key, lang, db, include_unpublished, max_rows, snapshot.catalog_version, bool(snapshot.pinned))
         found, learn = self.plans.lookup(key, shape.literals)
         if isinstance(found, Entry):
             try:
@@ -385,23 +392,25 @@ class Engine:
         return found
 
     def query(self, text, lang="adql", db=None, user=None, timeout_s=None, cancellation=None,
-              uploads=None, max_rows=None, include_unpublished=True, progress=None):
+              uploads=None, max_rows=None, include_unpublished=True, progress=None, as_of=None):
         """The answer of one ADQL (``lang="adql"``) or Qserv SQL (``"qserv"``) query as a
         pyarrow.Table; ``db`` is the database of unqualified table names. ``uploads`` (name ->
         pyarrow.Table) are tables the query may read as TAP_UPLOAD.name; ``max_rows`` caps the
         answer (TAP's MAXREC); ``include_unpublished=False`` (TAP users who are not admins) sees
         only published databases. Result columns that are catalog columns carry their declaration in
         the field metadata (``qserv.schema.columns.column_of_field``). Every query is recorded
-        in the query log (``qserv history``)."""
+        in the query log (``qserv history``) with its fingerprint (``qserv.fingerprint``). ``as_of``
+        (a snapshot name, ``qserv snapshot tag``, or a logged visibility) reads the rows as of then."""
         started = time.monotonic()
         logged = self.query_log.started(text, lang, database=db, user=user)
         cancellation = cancellation or Cancellation(timeout_s or self.settings["query_timeout_s"])
         cancellation.progress = progress or cancellation.progress  # a qserv.progress.ChunkProgress
-        run = None
+        run = snapshot = None
         try:
             with self.running.track():  # a moved chunk's old copy stays until the query ends
                 snapshot, plan, schema, templates = self._prepare_cached(text, lang, db, uploads, max_rows,
-                                                                         include_unpublished)
+                                                                         include_unpublished, as_of)
+                planned = time.monotonic()
                 run = QueryRun(self.execution, snapshot, cancellation)
                 if templates is not None:
                     run.use_templates(plan, templates)
@@ -409,14 +418,17 @@ class Engine:
         except BaseException as error:
             status = "cancelled" if isinstance(error, QueryCancelledError) else "error"
             message = str(error) if isinstance(error, QservError) else f"internal error: {error!r}"
-            self._finish(logged, started, status, None, run, message)
+            self._finish(logged, started, status, None, run, message, _visibility(snapshot))
             raise
-        self._finish(logged, started, "ok", result.num_rows, run, None)
+        ran = time.monotonic()
+        self._finish(logged, started, "ok", result.num_rows, run, None, dict(
+            _visibility(snapshot), result_columns=columns_of(result), checksum=checksum(result),
+            plan_s=planned - started, workers_s=run.workers_s, merge_s=ran - planned - run.workers_s))
         return result
 
-    def _finish(self, logged, started, status, rows, run, error):
+    def _finish(self, logged, started, status, rows, run, error, fingerprint):
         self.query_log.finished(logged, status, time.monotonic() - started, rows=rows,
-                                chunks=run.chunks_touched if run else None, error=error)
+                                chunks=run.chunks_touched if run else None, error=error, fingerprint=fingerprint)
 
     def tap_schema(self, include_unpublished=True):
         """The TAP_SCHEMA tables ("schemas", "tables", ... -> pyarrow.Table,
@@ -463,6 +475,14 @@ class Engine:
         its first requests do not all read them at once)."""
         with self.store.session() as session:
             self._snapshots.read(session)
+
+
+def _visibility(snapshot):
+    """The query log's record of what a query read (none when it failed before reading)."""
+    if snapshot is None:
+        return {}
+    pinned = snapshot.pinned if isinstance(snapshot.pinned, str) else None
+    return {"visibility": visibility_of(snapshot.hidden_transactions), "as_of": pinned}
 
 
 def _capped(tree, max_rows):

@@ -6,6 +6,8 @@ from ``qserv.query.plan`` (its column names are the plan's; the engine casts to 
 ``chunks_touched`` counts the chunks whose rows were read.
 """
 
+import time
+
 import numpy as np
 import pyarrow as pa
 
@@ -52,6 +54,7 @@ class QueryRun:
         self.snapshot = snapshot
         self.cancellation = cancellation
         self.chunks_touched = 0
+        self.workers_s = 0.0  # seconds spent waiting for worker statements (the query log's timing)
         self._routed = None  # (plan, routes) of the last crossmatch plan
         self._templates = {}  # (id(plan), backend) -> (plan, its WorkerTemplate)
         self.failures = {}  # worker id -> the error that made this query stop using it
@@ -76,8 +79,11 @@ class QueryRun:
         if isinstance(plan, ReplicatedPlan):  # replicated tables are on every worker
             self._placement, self._database, self._chunks = None, None, []
             statements = self._placed(plan, {self._any_worker(): []})
-            return run_statements(statements, self.cancellation, 1, reroute=self._reroute(plan),
-                                  max_bytes=self._max_bytes(), pool=self.context.statement_pool)[0]
+            started = time.monotonic()
+            answer = run_statements(statements, self.cancellation, 1, reroute=self._reroute(plan),
+                                    max_bytes=self._max_bytes(), pool=self.context.statement_pool)[0]
+            self.workers_s += time.monotonic() - started
+            return answer
         return self._chunk_plan(plan)
 
     def worker_for(self, worker_id):
@@ -115,7 +121,7 @@ class QueryRun:
 
     def _chunk_plan(self, plan):
         chunks, counts = self.selected_chunks(plan)
-        if plan.count_table is not None:
+        if plan.count_table is not None and not self.snapshot.pinned:  # counters are of now
             self.chunks_touched += len(chunks)
             return pa.table({"count": pa.array([int(counts.rows.sum())], pa.int64())})
         if reads_no_rows(plan, chunks):  # evaluated by the czar on its empty tables: no worker asked
@@ -123,9 +129,11 @@ class QueryRun:
             return self.context.czar.run(to_sql(tree, "duckdb"), relations, self.cancellation)
         database = next(iter(plan.chunk_tables)).database
         statements = self.statements(plan, database, chunks)
+        started = time.monotonic()
         partials = run_statements(statements, self.cancellation, self.context.settings["query_threads"],
                                   plan.row_limit, reroute=self._reroute(plan), max_bytes=self._max_bytes(),
                                   pool=self.context.statement_pool)
+        self.workers_s += time.monotonic() - started
         self.chunks_touched += len(chunks)
         merged = pa.concat_tables(partials, promote_options="permissive")
         fast = fast_merge(plan.merge_spec, merged)  # the Cython kernels, when they win for this case

@@ -36,9 +36,9 @@ class QueryLogWriter:
         self._queue.put(("start", entry, None))
         return entry
 
-    def finished(self, entry, status, duration_s, rows=None, chunks=None, error=None):
+    def finished(self, entry, status, duration_s, rows=None, chunks=None, error=None, fingerprint=None):
         self._queue.put(("finish", entry, dict(status=status, duration_s=duration_s, rows=rows,
-                                               chunks=chunks, error=error)))
+                                               chunks=chunks, error=error, fingerprint=fingerprint)))
 
     def flush(self):
         done = threading.Event()

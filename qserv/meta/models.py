@@ -187,6 +187,16 @@ class QueryRecord(Base):
     chunks: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|error|cancelled
     error: Mapped[str | None] = mapped_column(Text)
+    # fingerprint (qserv.fingerprint): the visibility it read ({"newest": id, "pending": [ids]}),
+    # the snapshot it was pinned to, the result's [[name, type], ...], its row checksum, and seconds
+    # spent planning, waiting for the workers and merging
+    visibility: Mapped[dict | None] = mapped_column(JSON)
+    as_of: Mapped[str | None] = mapped_column(String(64))
+    result_columns: Mapped[list | None] = mapped_column(JSON)
+    checksum: Mapped[str | None] = mapped_column(String(16))
+    plan_s: Mapped[float | None] = mapped_column(Float)
+    workers_s: Mapped[float | None] = mapped_column(Float)
+    merge_s: Mapped[float | None] = mapped_column(Float)
 
 
 class TapJob(Base):
@@ -279,3 +289,15 @@ class AdminJob(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Snapshot(Base):
+    """A named state of the catalog (``qserv snapshot tag``): queries ``as_of`` it see the rows
+    its ``visibility`` ({"newest": id, "pending": [ids]}) shows; written by qserv.meta.snapshots."""
+
+    __tablename__ = "snapshots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    visibility: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -29,9 +29,13 @@ def start_query(session, text, lang, database=None, user=None):
     return record.id
 
 
-def finish_query(session, query_id, status, duration_s, rows=None, chunks=None, error=None):
+FINGERPRINT_FIELDS = ("visibility", "as_of", "result_columns", "checksum", "plan_s", "workers_s", "merge_s")
+
+
+def finish_query(session, query_id, status, duration_s, rows=None, chunks=None, error=None, fingerprint=None):
     """Complete query ``query_id``: final ``status`` (ok, error or cancelled), wall-clock duration
-    in seconds, rows returned, chunks touched and the error message, if any."""
+    in seconds, rows returned, chunks touched and the error message, if any; ``fingerprint``
+    (``qserv.fingerprint``): a dict of some FINGERPRINT_FIELDS."""
     _check_status(status, FINAL_STATUSES)
     record = session.get(QueryRecord, query_id)
     if record is None:
@@ -41,6 +45,10 @@ def finish_query(session, query_id, status, duration_s, rows=None, chunks=None, 
     record.rows = rows
     record.chunks = chunks
     record.error = error
+    for name, value in (fingerprint or {}).items():
+        if name not in FINGERPRINT_FIELDS:
+            raise ValueError(f"unknown query fingerprint field {name!r}")
+        setattr(record, name, value)
     session.flush()
 
 

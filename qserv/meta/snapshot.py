@@ -33,6 +33,9 @@ class CatalogSnapshot:
     chunk_map: object  # qserv.meta.chunk_map.ChunkMap: committed rows and replicas by chunk
     unpublished: frozenset = frozenset()  # names of databases not yet published (qserv publish)
     catalog_version: tuple = ()  # changes with the tables, workers and publication (plan cache key)
+    # read as of a snapshot (qserv.meta.snapshots: its name, or True for a logged visibility): the
+    # chunk map's row counters are of now, not of it
+    pinned: object = False
 
     def published_only(self):
         """The snapshot without the tables of unpublished databases (what TAP users see)."""

@@ -1,0 +1,67 @@
+"""Snapshots (qserv.meta.snapshots): a query pinned to a snapshot reads the rows of then, after
+new ingests on DuckDB and PostgreSQL workers; the answers are compared with numpy over the rows ingested before the snapshot."""
+
+import numpy as np
+import pytest
+
+import qserv
+from qserv.errors import ConflictError, NotFoundError, UserError
+from qserv.meta import snapshots
+
+
+def _tag(engine, name):
+    with engine.store.session() as session:
+        return snapshots.tag(session, name)
+
+
+def _expected_count(table, mag_limit):
+    return int(np.sum(table.column("mag").to_numpy() < mag_limit))
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+def test_pinned_query_keeps_its_answer_after_new_ingests(sky_home, sky, backend):
+    first = sky.rows(0, 2000, 1)
+    with qserv.open(sky_home(backend)) as engine:
+        _tag(engine, "DR1")
+        engine.ingest(sky.TABLE, [sky.rows(2000, 300, 2)])
+        _tag(engine, "DR2")
+        engine.ingest(sky.TABLE, [sky.rows(2300, 50, 3)])
+        count = f"SELECT COUNT(*) AS n FROM {sky.TABLE} WHERE mag < 19"
+        assert engine.query(count, as_of="DR1").column("n")[0].as_py() == _expected_count(first, 19)
+        both = sky.rows(2000, 300, 2)
+        assert engine.query(count, as_of="DR2").column("n")[0].as_py() == \
+            _expected_count(first, 19) + _expected_count(both, 19)
+        everything = f"SELECT COUNT(*) AS n FROM {sky.TABLE}"  # the chunk counters' shortcut is of now
+        assert engine.query(everything, as_of="DR1").column("n")[0].as_py() == 2000
+        assert engine.query(everything).column("n")[0].as_py() == 2350
+        lookup = f"SELECT id FROM {sky.TABLE} WHERE id = 2100"
+        assert engine.query(lookup, as_of="DR1").num_rows == 0
+        assert engine.query(lookup, as_of="DR2").num_rows == 1
+        ids = engine.query(sky.cone(5, 0, 3), as_of="DR1").column("id").to_numpy()
+        assert ids.max() < 2000 and len(ids) > 0
+        logged = engine.recent_queries(limit=1)[0]
+        assert logged.as_of == "DR1" and logged.visibility["newest"] == 1
+
+
+def test_tag_list_release(sky_home, sky):
+    with qserv.open(sky_home()) as engine:
+        _tag(engine, "DR1")
+        with pytest.raises(ConflictError, match="exists"):
+            _tag(engine, "DR1")
+        with pytest.raises(UserError, match="invalid snapshot name"):
+            _tag(engine, "1; DROP TABLE x")
+        _tag(engine, "DR2")
+        with engine.store.session() as session:
+            assert [s.name for s in snapshots.list_snapshots(session)] == ["DR1", "DR2"]
+            assert len(snapshots.pinned_visibilities(session)) == 2
+            snapshots.release(session, "DR1")
+        with engine.store.session() as session:
+            assert [h.newest for h in snapshots.pinned_visibilities(session)] == [1]
+            with pytest.raises(ConflictError, match="released"):
+                snapshots.release(session, "DR1")
+            with pytest.raises(NotFoundError):
+                snapshots.release(session, "DR9")
+        with pytest.raises(UserError, match="released"):
+            engine.query(f"SELECT COUNT(*) FROM {sky.TABLE}", as_of="DR1")
+        with pytest.raises(NotFoundError, match="no snapshot"):
+            engine.query(f"SELECT COUNT(*) FROM {sky.TABLE}", as_of="DR3")
