@@ -210,3 +210,25 @@ def test_import_of_lsst_alert_packet_sample(world):
         assert archive.decode(packet)["diaSourceId"] == record["diaSourceId"]
         assert packet == wire.encode(record, wire.latest_schema())
     assert archive.schema(1101).schema_id == 1101
+
+
+def test_republication_replaces_by_id(world):
+    """Packets of a visit regenerated (here with cutouts) replace the archived ones in one
+    transaction; the other alerts stay."""
+    engine, apdb, _, _ = world
+    archive = AlertArchive.create(engine, "alerts_again")
+    first, schema = visit_alerts(apdb, 1)
+    second, _ = visit_alerts(apdb, 2)
+    archive.store_records(first + second, schema)
+    cutouts = {r["diaSourceId"]: (b"diff" + bytes(8), b"sci", None) for r in first}
+    again, _ = visit_alerts(apdb, 1, cutouts=cutouts)
+    result = archive.store_records(again, schema, replace=True)
+    assert (result.stored, result.replaced) == (len(first), len(first))
+    count = engine.query('SELECT COUNT(*) AS n FROM alerts_again."Alert"')["n"][0].as_py()
+    assert count == len(first) + len(second)
+    for record in again:
+        decoded = archive.decode(archive.get(record["diaSourceId"]))
+        assert (decoded["cutoutDifference"], decoded["cutoutScience"], decoded["cutoutTemplate"]) == \
+            cutouts[record["diaSourceId"]]
+    for record in second:
+        assert archive.get(record["diaSourceId"]) == _wire(record)
