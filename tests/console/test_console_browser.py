@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pyarrow.csv as pa_csv
 import pytest
+import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -155,9 +156,16 @@ def test_operations_need_an_admin_token(page, served, screenshot):
     use_token(page, tokens["bob"])
     wait_for(page, lambda: "not an administrator" in text_of(page, "ops-denied"))
 
+    verify = requests.post(f"{base}/admin/v1/databases/sky/verify", json={}, timeout=30,
+                           headers={"Authorization": f"Bearer {tokens['root']}"})
+    assert verify.status_code == 202
     use_token(page, tokens["root"])
     wait_for(page, lambda: page.find_element(By.ID, "ops-body").is_displayed()
              and "updated" in text_of(page, "ops-status"))
+    job = verify.json()
+    wait_for(page, lambda: f"{job['id']} verify sky" in text_of(page, "admin-jobs")
+             or page.find_element(By.ID, "ops-refresh").click())
+    assert page.find_elements(By.CSS_SELECTOR, "#admin-jobs [role=progressbar]")
     names = [row.find_element(By.CSS_SELECTOR, "td").text
              for row in page.find_elements(By.CSS_SELECTOR, "#workers tbody tr")]
     assert names == [worker["name"] for worker in admin_json(base, tokens["root"], "/workers")]
@@ -172,3 +180,6 @@ def test_no_request_leaves_the_server(page, served):
     base, _, _ = served
     urls = page.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert urls and all(url.startswith(base) or url.startswith(("blob:", "data:")) for url in urls)
+    script_errors = [entry for entry in page.get_log("browser") if entry["level"] == "SEVERE"
+                     and entry["source"] != "network"]  # the refused admin calls above are network entries
+    assert not script_errors

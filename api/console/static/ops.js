@@ -55,6 +55,15 @@ OPS.jobs = async () => {
     { label: "Progress", cell: (j) => OPS.bar(j.done, j.total) }, { label: "Created", cell: (j) => j.created },
     { label: "Ended", cell: (j) => j.ended }, { label: "Errors", cell: (j) => j.errors.join("; ") },
   ], jobs, "no operations yet"));
+  OPS.follow(jobs.some((j) => !["done", "failed"].includes(j.state)));
+};
+
+// While an operation runs and the page is shown, its progress is read again every 1.5 s.
+OPS.follow = (running) => {
+  clearTimeout(OPS.timer);
+  if (running && !document.getElementById("page-ops").hidden) {
+    OPS.timer = setTimeout(() => OPS.jobs().catch((e) => { document.getElementById("ops-status").textContent = e.message; }), 1500);
+  }
 };
 
 OPS.transactions = async () => {

@@ -47,6 +47,10 @@ WORK.jobs = async () => {
         ? QS.el("button", { onclick: () => WORK.action(j.id, { PHASE: "ABORT" }), "aria-label": `abort job ${j.id}` }, "Abort") : null,
       QS.el("button", { onclick: () => WORK.action(j.id, null, "DELETE"), "aria-label": `delete job ${j.id}` }, "Delete")) },
   ], jobs, "no async jobs"));
+  clearTimeout(WORK.timer);  // jobs still running are read again every 2 s while the page is shown
+  if (jobs.some((j) => ["QUEUED", "EXECUTING"].includes(j.phase)) && !document.getElementById("page-work").hidden) {
+    WORK.timer = setTimeout(() => WORK.jobs().catch((e) => { document.getElementById("work-status").textContent = e.message; }), 2000);
+  }
 };
 
 WORK.history = async () => {
