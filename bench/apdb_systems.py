@@ -59,8 +59,8 @@ class QservApdb:
         return conformed(self.apdb.get_diasources(Circle(ra, dec, radius_deg), None, tai(time_mjd)), schema)
 
     def forced_sources(self, ra, dec, radius_deg, object_ids, time_mjd):
-        """By region: DiaForcedSource is placed by its own position (the object's) on the core."""
-        rows = self.apdb.get_diaforcedsources(Circle(ra, dec, radius_deg), None, tai(time_mjd))
+        """By object ids, as ApdbSql: the region prunes the read (one read of its chunks)."""
+        rows = self.apdb.get_diaforcedsources(Circle(ra, dec, radius_deg), object_ids, tai(time_mjd))
         return 0 if rows is None else rows.num_rows
 
     def store(self, time_mjd, objects, sources, forced):

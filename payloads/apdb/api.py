@@ -78,7 +78,9 @@ class Apdb(ApdbUpdates):
 
     def get_diasources(self, region, object_ids, visit_time, start_time=None):
         """DiaSources in ``region`` (``object_ids`` None) or of ``object_ids``, from the history
-        window on; None when ``read_sources_months`` is 0 and no ``start_time`` is given."""
+        window on; None when ``read_sources_months`` is 0 and no ``start_time`` is given. With
+        both, ``region`` prunes the read (as dax_apdb's Cassandra backend uses it): sources of
+        ``object_ids`` lying farther than ``max_move_arcsec`` outside it are not read."""
         return self._history("DiaSource", self.settings.read_sources_months, region, object_ids,
                              visit_time, start_time)
 
@@ -160,12 +162,18 @@ class Apdb(ApdbUpdates):
         columns = table.column_names
         markers = [MOVED_COLUMN] if name == "DiaSource" else []
         if object_ids is None:
-            conditions = [[reads.in_region(region), f'"midpointMjdTai" > {start!r}']]
+            rows = self._query(reads.select(self.database, name, columns,
+                                            [reads.in_region(region), f'"midpointMjdTai" > {start!r}'], markers))
+        elif region is not None and len(object_ids):  # one pruned read of the grown region, then the ids
+            cap = reads.grown_cap(region, self.settings.max_move_arcsec)
+            rows = self._query(reads.select(self.database, name, columns,
+                                            [reads.in_region(cap), f'"midpointMjdTai" >= {start!r}'], markers))
+            rows = reads.of_ids(rows, "diaObjectId", object_ids)
         else:
             conditions = [[ids, f'"midpointMjdTai" >= {start!r}'] for ids in reads.ids_in("diaObjectId", object_ids)]
-            conditions = conditions or [["1 = 0"]]
-        parts = [self._query(reads.select(self.database, name, columns, where, markers)) for where in conditions]
-        rows = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+            parts = [self._query(reads.select(self.database, name, columns, where, markers))
+                     for where in conditions or [["1 = 0"]]]
+            rows = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
         return reads.current_rows(rows, table.primary_key, columns)
 
     def _stored_digests(self, pairs):

@@ -4,6 +4,7 @@ reduction of the rows read to the current versions (pure: no I/O)."""
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from qserv.errors import UserError
 from qserv.sphere import Circle, Polygon
@@ -60,6 +61,11 @@ def ids_in(column, ids):
     ordered = sorted({int(i) for i in ids})
     return [f'"{column}" IN ({", ".join(map(str, ordered[i:i + IDS_PER_QUERY]))})'
             for i in range(0, len(ordered), IDS_PER_QUERY)]
+
+
+def of_ids(rows, column, ids):
+    """The rows whose ``column`` is one of ``ids``."""
+    return rows.filter(pc.is_in(rows[column], pa.array(sorted({int(i) for i in ids}), rows.schema.field(column).type)))
 
 
 def current_rows(rows, primary_key, columns):

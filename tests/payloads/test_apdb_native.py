@@ -67,12 +67,19 @@ def test_store_and_read_latest_versions_and_history(backend, new_apdb, apdb_data
         keep = inside((30.0, -10.0), 0.3, all_ra, all_dec) & (all_mjd > visit_mjd - 360)
         assert sorted(read["diaSourceId"].to_pylist()) == sorted(all_ids[keep].tolist())
         assert read.column_names == apdb.tables["DiaSource"].column_names
+    # By ids: without a region, wherever they are; with one, within max_move_arcsec of it.
     wanted = ids[:50]
+    of_wanted = np.isin(np.concatenate([ids, moved]), wanted) & (all_mjd >= first)
+    by_id = apdb.get_diasources(None, wanted, tai(first + 360))
+    assert sorted(by_id["diaSourceId"].to_pylist()) == sorted(all_ids[of_wanted].tolist())
+    near = inside((30.0, -10.0), 0.3 + apdb.settings.max_move_arcsec / 3600, all_ra, all_dec)
+    assert 0 < (of_wanted & near).sum() < of_wanted.sum()
     by_id = apdb.get_diasources(FIELD, wanted, tai(first + 360))
-    assert sorted(by_id["diaSourceId"].to_pylist()) == sorted(
-        all_ids[np.isin(np.concatenate([ids, moved]), wanted) & (all_mjd >= first)].tolist())
-    forced = apdb.get_diaforcedsources(FIELD, wanted, tai(first + 10))
+    assert sorted(by_id["diaSourceId"].to_pylist()) == sorted(all_ids[of_wanted & near].tolist())
+    forced = apdb.get_diaforcedsources(None, wanted, tai(first + 10))
     assert sorted(forced["diaObjectId"].to_pylist()) == wanted.tolist()
+    forced = apdb.get_diaforcedsources(FIELD, wanted, tai(first + 10))
+    assert sorted(forced["diaObjectId"].to_pylist()) == wanted[near[:ids.size][:50]].tolist()
     assert apdb.get_diaforcedsources(FIELD, wanted, tai(first + 361)).num_rows == 0
     assert apdb.get_diasources(FIELD, [], tai(first)).num_rows == 0
 

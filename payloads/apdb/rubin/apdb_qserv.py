@@ -19,6 +19,7 @@ from qserv.payloads.apdb.rubin.frames import to_frame, to_region
 from qserv.payloads.apdb.rubin.metadata import QservMetadata
 from qserv.payloads.apdb.rubin.schema_files import local_schema_file
 from qserv.payloads.apdb.updates import MissingRowsError, UpdateLog
+from qserv.payloads.apdb.visit import field_circle
 
 _LOG = logging.getLogger("lsst.dax.apdb.qserv")  # under lsst.dax.apdb, as its other backends log
 SCHEMA_VERSION_KEY = "version:schema"
@@ -98,12 +99,11 @@ class ApdbQserv(Apdb):
         return self._frame(self.native.get_diaobjects(to_region(region)), ApdbTables.DiaObject)
 
     def getDiaSources(self, region, object_ids, visit_time, start_time=None):
-        rows = self.native.get_diasources(_region_if(region, object_ids), _ids(object_ids), visit_time, start_time)
+        rows = self.native.get_diasources(_region(region), _ids(object_ids), visit_time, start_time)
         return None if rows is None else self._frame(rows, ApdbTables.DiaSource)
 
     def getDiaForcedSources(self, region, object_ids, visit_time, start_time=None):
-        rows = self.native.get_diaforcedsources(_region_if(region, object_ids), _ids(object_ids), visit_time,
-                                                start_time)
+        rows = self.native.get_diaforcedsources(_region(region), _ids(object_ids), visit_time, start_time)
         return None if rows is None else self._frame(rows, ApdbTables.DiaForcedSource)
 
     def getDiaObjectsForDedup(self, since=None):
@@ -111,8 +111,10 @@ class ApdbQserv(Apdb):
         return self._frame(rows, ApdbTables.DiaObject)
 
     def getDiaSourcesForDiaObjects(self, objects, start_time, max_dist_arcsec=1.0):
+        """The region about the objects' positions (widened by ``max_dist_arcsec``) prunes the read."""
         ids = sorted({o.diaObjectId for o in objects})
-        return self._frame(self.native.get_diasources(None, ids, start_time, start_time), ApdbTables.DiaSource)
+        region = field_circle([o.ra for o in objects], [o.dec for o in objects], max_dist_arcsec) if ids else None
+        return self._frame(self.native.get_diasources(region, ids, start_time, start_time), ApdbTables.DiaSource)
 
     def containsVisitDetector(self, visit, detector, region=None, visit_time=None):
         return self.native.contains_visit_detector(visit, detector)
@@ -247,8 +249,8 @@ def _ids(object_ids):
     return None if object_ids is None else [int(i) for i in object_ids]
 
 
-def _region_if(region, object_ids):
-    return to_region(region) if object_ids is None else None
+def _region(region):
+    return None if region is None else to_region(region)
 
 
 def _databases(engine):
