@@ -10,6 +10,7 @@ import pyarrow.csv as pa_csv
 import pytest
 import requests
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.api.conftest import objects_table
@@ -105,7 +106,7 @@ def test_cone_query_rows_sky_and_csv(page, served, downloads, screenshot):
 
 def test_error_is_marked_at_its_position(page):
     type_query(page, "SELECT ra, FROM sky.Object")
-    page.find_element(By.ID, "run-sync").click()
+    page.find_element(By.ID, "adql").send_keys(Keys.CONTROL, Keys.ENTER)  # runs it from the keyboard
     wait_for(page, lambda: page.find_element(By.ID, "error").is_displayed())
     assert "line 1, column" in text_of(page, "error")
     assert [span.text for span in page.find_elements(By.CSS_SELECTOR, "#highlight .tk-err")] == ["FROM"]
@@ -183,3 +184,39 @@ def test_no_request_leaves_the_server(page, served):
     script_errors = [entry for entry in page.get_log("browser") if entry["level"] == "SEVERE"
                      and entry["source"] != "network"]  # the refused admin calls above are network entries
     assert not script_errors
+
+
+def test_sky_projections_match_matplotlib_and_astropy(page):
+    """The page's Mollweide against matplotlib's transform (and the equation solved by bisection), its gnomonic against an astropy TAN
+    WCS, its offset points against SkyCoord.directional_offset_by."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+    from astropy.wcs import WCS
+    from matplotlib.projections.geo import MollweideAxes
+
+    rng = np.random.default_rng(3)
+    ra = rng.uniform(0, 360, 50)
+    dec = np.degrees(np.arcsin(rng.uniform(-0.999, 0.999, 50)))
+    points = np.column_stack([ra, dec]).tolist()
+    got = np.array(page.execute_script("return arguments[0].map(([r, d]) => SKY.mollweide(r, d))", points))
+    lon = -np.radians(ra - 180)  # RA 180 at the centre, increasing to the left
+    expected = MollweideAxes.MollweideTransform(resolution=1).transform(np.column_stack([lon, np.radians(dec)]))
+    np.testing.assert_allclose(got, expected / np.sqrt(2), atol=2e-3)  # matplotlib stops at 1e-3 rad
+    low, high = np.full(ra.size, -np.pi / 2), np.full(ra.size, np.pi / 2)  # 2t + sin 2t = pi sin(dec) by bisection
+    for _ in range(60):
+        middle = (low + high) / 2
+        above = 2 * middle + np.sin(2 * middle) > np.pi * np.sin(np.radians(dec))
+        low, high = np.where(above, low, middle), np.where(above, middle, high)
+    np.testing.assert_allclose(got, np.column_stack([2 / np.pi * lon * np.cos(low), np.sin(low)]), atol=1e-8)
+
+    ra0, dec0 = 33.0, 61.0
+    near = [p for p in points if SkyCoord(p[0], p[1], unit="deg").separation(SkyCoord(ra0, dec0, unit="deg")).deg < 70]
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype, wcs.wcs.crval, wcs.wcs.crpix, wcs.wcs.cdelt = ["RA---TAN", "DEC--TAN"], [ra0, dec0], [0, 0], [-1, 1]
+    got = np.array(page.execute_script(f"return arguments[0].map(([r, d]) => SKY.gnomonic(r, d, {ra0}, {dec0}))", near))
+    np.testing.assert_allclose(got, wcs.wcs_world2pix(np.array(near), 1), atol=1e-6)  # FITS pixels: CRPIX 0 is the centre
+
+    moved = np.array(page.execute_script("return arguments[0].map(([r, d]) => SKY.offset(r, d, 7.5, 40))", points))
+    expected = SkyCoord(ra, dec, unit="deg").directional_offset_by(40 * u.deg, 7.5 * u.deg)
+    separation = SkyCoord(moved[:, 0], moved[:, 1], unit="deg").separation(expected).arcsec
+    assert separation.max() < 1e-3
