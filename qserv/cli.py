@@ -638,9 +638,10 @@ def verify(context, database, repair, as_json):
         click.echo(json.dumps(dataclasses.asdict(report), indent=2))
     else:
         click.echo(f"database {database}: {report.chunks} chunk(s), {report.replicas} replica(s), "
-                   f"{len(report.problems)} problem(s)")
+                   f"{report.copies} replicated table cop(ies), {len(report.problems)} problem(s)")
         for p in report.problems:
-            click.echo(f"chunk {p.chunk}\tworker {p.worker}\t{p.status}\trows {'' if p.rows is None else p.rows}"
+            where = f"table {p.table}" if p.table else f"chunk {p.chunk}"
+            click.echo(f"{where}\tworker {p.worker}\t{p.status}\trows {'' if p.rows is None else p.rows}"
                        f"{chr(9) + 'repaired' if p.repaired else ''}")
     left = [p for p in report.problems if not p.repaired]
     if left:

@@ -185,7 +185,7 @@ class RemoteEngine:
     def verify(self, database_name, repair=False, progress=None):
         found = self.job("POST", f"/databases/{database_name}/verify", progress, json={"repair": repair})
         return VerifyReport(found["database"], found["chunks"], found["replicas"],
-                            [ReplicaCheck(**p) for p in found["problems"]])
+                            [ReplicaCheck(**p) for p in found["problems"]], found["copies"])
 
 
 def _time(text):

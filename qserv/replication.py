@@ -20,6 +20,7 @@ from qserv.meta import workers as registry
 from qserv.meta.catalog import active_workers, get_database, table_columns
 from qserv.meta.models import Database
 from qserv.replica_plans import plan_drain, plan_level, plan_rebalance
+from qserv.replicated_copies import WHOLE_TABLE, rebuild_copy, replicated_tables, sign_copies
 from qserv.storage import physical_table_name
 
 MOVE_BATCH = 32  # chunk changes switched together (one verify per worker pair and table)
@@ -41,11 +42,12 @@ class WorkerStatus:
 class ReplicaCheck:
     """One replica of a chunk as ``verify`` found it: ok, differs, missing or unreachable."""
 
-    chunk: int
+    chunk: int  # -1 for a replicated table's copy
     worker: str
     status: str
     rows: int | None
     repaired: bool = False
+    table: str | None = None  # DB.TABLE of a replicated table's copy
 
 
 @dataclass
@@ -54,6 +56,7 @@ class VerifyReport:
     chunks: int = 0
     replicas: int = 0
     problems: list = field(default_factory=list)  # ReplicaCheck of every replica not ok
+    copies: int = 0  # copies of replicated tables checked (one per table and active worker)
 
 
 class Replication:
@@ -172,9 +175,10 @@ class Replication:
         return self._apply(database_id, plan_rebalance(holders, weights, active), progress)
 
     def verify(self, database_name, repair=False, progress=None):
-        """Sign every replica of every chunk (rows and checksum of its visible rows, per table);
-        a replica unlike the majority (or, in a tie, unlike the committed row counts) is reported
-        and, with ``repair``, copied again from a good one."""
+        """Sign every replica of every chunk (rows and checksum of its visible rows, per table)
+        and every active worker's copy of each replicated table; a replica or copy unlike the
+        majority (or, in a tie, unlike the committed row counts) is reported and, with ``repair``,
+        copied again from a good one."""
         with self.store.session() as session:
             database = get_database(session, database_name)
             holders = {chunk: ws for (_, chunk), ws in registry.holders(session, database.id).items()}
@@ -183,6 +187,8 @@ class Replication:
             expected = registry.chunk_rows(session, database.id)
             expected = {chunk: rows for (_, chunk), rows in expected.items()}
             hidden = pending_transactions(session)
+            replicated = replicated_tables(session, database)
+            active = active_workers(session)
         report = VerifyReport(database_name, len(holders), sum(map(len, holders.values())))
         if progress is not None:
             progress(0, len(holders))
@@ -204,7 +210,25 @@ class Replication:
                 report.problems.append(check)
             if progress is not None:
                 progress(1)
+        for name, table, columns, rows in replicated:
+            self._verify_copies(report, name, table, columns, rows, active, hidden, repair)
         return report
+
+    def _verify_copies(self, report, name, table, columns, committed_rows, workers, hidden, repair):
+        """Judge (and with ``repair`` rebuild) the copies of one replicated table on ``workers``."""
+        signatures = sign_copies(self.pool, workers, table, columns, hidden)
+        checks = _judge(WHOLE_TABLE, list(signatures), signatures, committed_rows, 1)
+        good = [w for w, status, _ in checks if status == "ok"]
+        by_id = {w.id: w for w in workers}
+        report.copies += len(checks)
+        for worker_id, status, rows in checks:
+            if status == "ok":
+                continue
+            check = ReplicaCheck(WHOLE_TABLE, by_id[worker_id].name, status, rows, table=name)
+            if repair and good and status != "unreachable":
+                rebuild_copy(self.pool.get(by_id[good[0]]), self.pool.get(by_id[worker_id]), table, columns)
+                check.repaired = True
+            report.problems.append(check)
 
     def _signatures(self, worker, tables, chunks, hidden):
         """{chunk: tuple of per-table (rows, checksum)} of ``worker``, or None if unreachable."""
