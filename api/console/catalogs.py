@@ -49,7 +49,8 @@ def examples(table, ra_deg=None, dec_deg=None):
          "query": f"SELECT TOP 1000 *\nFROM {name}\nWHERE CONTAINS(POINT('ICRS', {ra}, {dec}),\n"
                   f"               CIRCLE('ICRS', {ra_deg:g}, {dec_deg:g}, {CONE_RADIUS_DEG:g})) = 1"},
         {"title": f"Crossmatch an uploaded table (TAP_UPLOAD.mine: ra, dec) with {name}",
-         "query": f"SELECT u.ra AS upload_ra, u.dec AS upload_dec, t.{ident}, DISTANCE(POINT('ICRS', u.ra, u.dec), POINT('ICRS', t.{ra}, t.{dec}))"
+         "query": f"SELECT u.ra AS upload_ra, u.dec AS upload_dec, t.{ident},\n"
+                  f"       DISTANCE(POINT('ICRS', u.ra, u.dec), POINT('ICRS', t.{ra}, t.{dec}))"
                   f" * 3600 AS sep_arcsec\nFROM TAP_UPLOAD.mine AS u\nJOIN {name} AS t\n"
                   f"  ON 1 = CONTAINS(POINT('ICRS', t.{ra}, t.{dec}),\n"
                   f"                  CIRCLE('ICRS', u.ra, u.dec, {MATCH_RADIUS_ARCSEC / 3600:.6f}))",

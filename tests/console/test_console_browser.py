@@ -93,7 +93,8 @@ def test_cone_query_rows_sky_and_csv(page, served, downloads, screenshot):
     open_page(page, "sky")
     assert page.execute_script("return SKY.points.length") == len(expected)
     yellow = page.execute_script("""
-        const c = document.getElementById(arguments[0]), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const c = document.getElementById(arguments[0]);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 1] > 160 && d[i + 2] < 120) n++;
         return n;""", "allsky")
     assert yellow >= len(expected)  # every position is a 2x2 dot; some may overlap, never fewer pixels than dots / 4
@@ -187,8 +188,8 @@ def test_no_request_leaves_the_server(page, served):
 
 
 def test_sky_projections_match_matplotlib_and_astropy(page):
-    """The page's Mollweide against matplotlib's transform (and the equation solved by bisection), its gnomonic against an astropy TAN
-    WCS, its offset points against SkyCoord.directional_offset_by."""
+    """The page's Mollweide against matplotlib's transform (and the equation solved by bisection),
+    its gnomonic against an astropy TAN WCS, its offset points against SkyCoord.directional_offset_by."""
     from astropy import units as u
     from astropy.coordinates import SkyCoord
     from astropy.wcs import WCS
@@ -210,11 +211,14 @@ def test_sky_projections_match_matplotlib_and_astropy(page):
     np.testing.assert_allclose(got, np.column_stack([2 / np.pi * lon * np.cos(low), np.sin(low)]), atol=1e-8)
 
     ra0, dec0 = 33.0, 61.0
-    near = [p for p in points if SkyCoord(p[0], p[1], unit="deg").separation(SkyCoord(ra0, dec0, unit="deg")).deg < 70]
+    centre = SkyCoord(ra0, dec0, unit="deg")
+    near = [p for p in points if SkyCoord(p[0], p[1], unit="deg").separation(centre).deg < 70]
     wcs = WCS(naxis=2)
-    wcs.wcs.ctype, wcs.wcs.crval, wcs.wcs.crpix, wcs.wcs.cdelt = ["RA---TAN", "DEC--TAN"], [ra0, dec0], [0, 0], [-1, 1]
-    got = np.array(page.execute_script(f"return arguments[0].map(([r, d]) => SKY.gnomonic(r, d, {ra0}, {dec0}))", near))
-    np.testing.assert_allclose(got, wcs.wcs_world2pix(np.array(near), 1), atol=1e-6)  # FITS pixels: CRPIX 0 is the centre
+    wcs.wcs.ctype, wcs.wcs.crval = ["RA---TAN", "DEC--TAN"], [ra0, dec0]
+    wcs.wcs.crpix, wcs.wcs.cdelt = [0, 0], [-1, 1]  # degrees from the centre, RA increasing to the left
+    got = np.array(page.execute_script(f"return arguments[0].map(([r, d]) => SKY.gnomonic(r, d, {ra0}, {dec0}))",
+                                       near))
+    np.testing.assert_allclose(got, wcs.wcs_world2pix(np.array(near), 1), atol=1e-6)  # 1: FITS pixels
 
     moved = np.array(page.execute_script("return arguments[0].map(([r, d]) => SKY.offset(r, d, 7.5, 40))", points))
     expected = SkyCoord(ra, dec, unit="deg").directional_offset_by(40 * u.deg, 7.5 * u.deg)

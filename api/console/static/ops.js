@@ -104,7 +104,7 @@ OPS.load = async () => {
     denied.hidden = false;
     body.hidden = true;
     denied.textContent = (error.status === 401 ? "The operations pages need an administrator's bearer token: enter it above. "
-      : error.status === 403 ? "This token is not an administrator's. " : "") + error.message;
+      : error.status === 403 ? "This token is not an administrator's. " : "") + "The server said: " + error.message;
     status.textContent = "";
     return;
   }
