@@ -13,6 +13,7 @@ from qserv.payloads.alerts.packets import alert_records
 from qserv.payloads.alerts.wire import latest_schema
 from qserv.payloads.apdb import reads
 from qserv.payloads.apdb.tables import MOVED_COLUMN
+from qserv.payloads.apdb.visit import field_circle
 
 
 def visit_sources(apdb, visit, detector=None):
@@ -25,18 +26,20 @@ def visit_sources(apdb, visit, detector=None):
 
 
 def latest_objects(apdb, object_ids):
-    """The latest versions of the DiaObjects ``object_ids``."""
+    """The latest versions of the DiaObjects ``object_ids`` (not empty)."""
     table = apdb.tables["DiaObject"]
     parts = [apdb.engine.query(reads.select(apdb.database, table.name, table.column_names, [ids]), lang="adql")
              for ids in reads.ids_in("diaObjectId", object_ids)]
-    if not parts:
-        return None
     return reads.latest_objects(pa.concat_tables(parts), table.column_names)
 
 
 def visit_alerts(apdb, visit, detector=None, visit_time=None, schema=None, ss_sources=None, cutouts=None):
     """The alert records of one visit's DiaSources and the schema they follow. ``visit_time`` (an
-    astropy Time) ends the history window; default: the earliest midpoint of the visit's sources."""
+    astropy Time) ends the history window; default: the earliest midpoint of the visit's sources.
+
+    The DiaObjects and their history are read by region (the sources' field widened by the APDB's
+    ``max_move_arcsec``, as associate_visit reads) and kept for the sources' objects; an object
+    whose latest version lies outside that field is read by id."""
     schema = schema or latest_schema()
     sources = visit_sources(apdb, visit, detector)
     if sources.num_rows == 0:
@@ -44,9 +47,22 @@ def visit_alerts(apdb, visit, detector=None, visit_time=None, schema=None, ss_so
                                                                   else "") + f" in APDB {apdb.database}")
     if visit_time is None:
         visit_time = Time(float(np.min(sources.column("midpointMjdTai").to_numpy())), format="mjd", scale="tai")
-    object_ids = set(sources.column("diaObjectId").drop_null().to_pylist())
-    history = apdb.get_diasources(None, object_ids, visit_time) if object_ids else None
-    forced = apdb.get_diaforcedsources(None, object_ids, visit_time) if object_ids else None
-    records = alert_records(schema.definition, sources, latest_objects(apdb, object_ids), history, forced,
-                            ss_sources, cutouts)
+    object_ids = np.unique(sources.column("diaObjectId").drop_null().to_numpy())
+    field = field_circle(sources.column("ra").to_numpy(), sources.column("dec").to_numpy(),
+                         apdb.settings.max_move_arcsec)
+    objects = _of_objects(apdb.get_diaobjects(field), object_ids)
+    missing = np.setdiff1d(object_ids, objects.column("diaObjectId").to_numpy())
+    if len(missing):
+        objects = pa.concat_tables([objects, latest_objects(apdb, missing.tolist())])
+    history = _of_objects(apdb.get_diasources(field, None, visit_time), object_ids)
+    forced = _of_objects(apdb.get_diaforcedsources(field, None, visit_time), object_ids)
+    records = alert_records(schema.definition, sources, objects, history, forced, ss_sources, cutouts)
     return records, schema
+
+
+def _of_objects(rows, object_ids):
+    """The rows of ``object_ids`` (None stays None: that history is not read)."""
+    if rows is None:
+        return None
+    owners = rows.column("diaObjectId").to_numpy(zero_copy_only=False)
+    return rows.filter(pa.array(np.isin(owners, object_ids)))

@@ -6,7 +6,7 @@ Avro body (schemaless) of one alert record. Schema ids are those of Rubin's regi
 major * 100 + minor (11.1 -> 1101)."""
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 import io
 import json
 from pathlib import Path
@@ -30,18 +30,13 @@ class AlertSchema:
     schema_id: int
     definition: dict       # the Avro schema, named types written out (JSON-serialisable)
 
-    @property
+    @cached_property
     def parsed(self):
-        return _parsed(self.text)
+        return fastavro.parse_schema(json.loads(self.text))
 
-    @property
+    @cached_property
     def text(self):
         return json.dumps(self.definition, sort_keys=True)
-
-
-@lru_cache(maxsize=32)
-def _parsed(text):
-    return fastavro.parse_schema(json.loads(text))
 
 
 def schema_id_of_name(name):

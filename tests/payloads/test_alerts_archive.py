@@ -81,10 +81,10 @@ def test_history_is_the_objects_earlier_sources(world):
         visit_start = alerts_data.visit_time(source["visit"]).tai.mjd
         window = visit_start - 360
         expected = sources["diaSourceId"].to_numpy()[(s_object == source["diaObjectId"]) & (s_time < source["midpointMjdTai"])
-                                                     & (s_time >= window)]
+                                                     & (s_time > window)]
         assert sorted(r["diaSourceId"] for r in record["prvDiaSources"]) == sorted(expected.tolist())
         expected_forced = forced["diaForcedSourceId"].to_numpy()[(f_object == source["diaObjectId"])
-                                                                 & (f_time < source["midpointMjdTai"]) & (f_time >= window)]
+                                                                 & (f_time < source["midpointMjdTai"]) & (f_time > window)]
         assert sorted(r["diaForcedSourceId"] for r in record["prvDiaForcedSources"]) == sorted(expected_forced.tolist())
         with_history += bool(record["prvDiaSources"])
     assert with_history > len(records) // 3
