@@ -6,7 +6,8 @@ Sections: sphere, visit (one Alert Production visit), the peer comparison worklo
 (load, cone, lookup, scan, crossmatch, child, concurrent; see bench/scaling.py), merge, votable,
 tap, chunkorder (query times against chunk order; bench/chunk_order_bench.py), chunks (latency against
 populated chunks, with a plot; bench/chunk_count_bench.py), startup (CLI start time), apdb (the
-Alert Production cycle against lsst-dax-apdb's ApdbSql; bench/apdb_bench.py).
+Alert Production cycle against lsst-dax-apdb's ApdbSql; bench/apdb_bench.py), alerts (packet
+build, archive ingest and lookups; bench/alerts_bench.py).
 Progress goes to stderr; the report to bench/results/latest.md (or --output) and stdout."""
 
 import argparse
@@ -21,7 +22,7 @@ from bench.data import log
 RESULTS_DIR = Path(__file__).parent / "results"
 RESULTS = RESULTS_DIR / "latest.md"
 SECTIONS = ("sphere", "visit") + scaling.WORKLOADS + ("merge", "votable", "tap", "chunkorder", "chunks", "startup",
-                                                     "apdb")
+                                                     "apdb", "alerts")
 SCALING_GROUPS = [  # (title, workload name prefix)
     ("Ingest (one run per size)", "ingest "),
     ("Cone search", "cone "),
@@ -134,6 +135,11 @@ def main(argv=None):
         lines += ["## APDB per-visit cycle against ApdbSql (bench/apdb_bench.py)", ""]
         lines += timed("apdb", lambda: apdb_bench.bench_apdb(
             ["--visits", "50", "--minutes", "30", "--output", str(args.output.parent / "apdb")])) + [""]
+    if "alerts" in args.only:  # 1e6 alerts from a 10k-source visit; python -m bench.alerts_bench --help
+        from bench import alerts_bench
+        lines += ["## Alert archive (bench/alerts_bench.py)", ""]
+        lines += timed("alerts", lambda: alerts_bench.main(
+            ["--output", str(args.output.parent / "alerts.md")])[4:]) + [""]
     lines += [f"`python -m bench {' '.join(sys.argv[1:] if argv is None else argv)}`".replace(" `", "`")
               + f" took {(time.perf_counter() - started) / 60:.1f} min.", ""]
     text = "\n".join(lines)
