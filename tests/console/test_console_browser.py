@@ -6,6 +6,7 @@ pages without, with a non-admin and with an admin token."""
 import time
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pytest
 import requests
@@ -13,6 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from qserv.formats.votable import votable_bytes
 from tests.api.conftest import objects_table
 from tests.console.conftest import admin_json
 
@@ -62,7 +64,8 @@ def open_page(browser, tab):
 def page(browser, served):
     base, _, _ = served
     browser.get(base + "/")
-    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "#browser summary"))
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "#browser summary")
+             and len(browser.find_elements(By.CSS_SELECTOR, "#examples option")) > 1)
     return browser
 
 
@@ -126,6 +129,29 @@ def test_browser_inserts_and_explain(page):
     assert "spatial restrictor" in text_of(page, "explain") and "worker SQL" in text_of(page, "explain")
     search.clear()
     search.send_keys(" ")
+
+
+def test_crossmatch_example_with_an_uploaded_file(page, tmp_path):
+    rows = objects_table()
+    picked = np.random.default_rng(7).choice(rows.num_rows, 12, replace=False)
+    mine = pa.table({"ra": rows["ra"].to_numpy()[picked] - 2e-4, "dec": rows["decl"].to_numpy()[picked] + 1e-4})
+    (tmp_path / "mine.vot").write_bytes(votable_bytes(mine))
+    page.find_element(By.ID, "upload-file").send_keys(str(tmp_path / "mine.vot"))
+    examples = Select(page.find_element(By.ID, "examples"))
+    examples.select_by_visible_text(next(o.text for o in examples.options if o.text.startswith("Crossmatch")))
+    assert "TAP_UPLOAD.mine" in page.find_element(By.ID, "adql").get_property("value")
+    page.find_element(By.ID, "run-sync").click()
+    wait_for(page, lambda: "rows" in text_of(page, "status") or page.find_element(By.ID, "error").is_displayed())
+    got = page.execute_script("const i = QUERY.result.fields.findIndex(f => f.name === 'objectId');"
+                              "return QUERY.result.rows.map(r => r[i]);")
+    ra, dec = rows["ra"].to_numpy(), rows["decl"].to_numpy()
+    cos_sep = (np.sin(np.radians(mine["dec"].to_numpy()))[:, None] * np.sin(np.radians(dec))[None, :]
+               + np.cos(np.radians(mine["dec"].to_numpy()))[:, None] * np.cos(np.radians(dec))[None, :]
+               * np.cos(np.radians(mine["ra"].to_numpy()[:, None] - ra[None, :])))
+    within = np.degrees(np.arccos(np.clip(cos_sep, -1, 1))) * 3600 <= 2.0
+    assert sorted(got) == sorted(rows["objectId"].to_numpy()[np.nonzero(within)[1]].tolist())
+    assert len(got) >= 12
+    page.execute_script("document.getElementById('upload-file').value = '';")
 
 
 def test_async_job_completes_and_is_listed(page, served, screenshot):
