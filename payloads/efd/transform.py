@@ -2,9 +2,12 @@
 for the statements, ``summaries`` for the arithmetic).
 
 Entries are grouped by (topic, subset, start offset, pre-aggregation interval): each group reads
-its topic with one statement per pass for the whole batch (pass 1 totals, pass 2 spreads when a
-stddev or a fit needs them; or one statement of bin means with pre-aggregation; two small
-statements for most_recent_value).
+its topic once for the whole batch of windows: per-window COUNT/SUM/MIN/MAX computed by the core
+when the group has only mean, min and max; otherwise the windows' samples (or, with
+pre-aggregation, their bin means computed by the core), summarised by ``summaries`` with numpy.
+Measured on 200 windows of a 50 Hz topic with three fields: the samples statement took 0.17 s
+where the centred moments of a degree-3 fit computed by the core (SUM of x^j (y - mean) etc.)
+took 0.84 s, besides needing the means first. most_recent_value takes two small statements.
 """
 
 from collections import defaultdict
@@ -15,6 +18,7 @@ import pyarrow as pa
 from qserv.payloads.efd import queries, summaries
 from qserv.payloads.efd.times import SECONDS_PER_DAY
 
+SQL_FUNCTIONS = ("mean", "min", "max")  # computed by the core alone (COUNT, SUM, MIN, MAX per window)
 LOOKBACK_S = (60.0, 3600.0, 86_400.0, 30 * 86_400.0)  # most_recent_value: searched back this far, in turn
 
 
@@ -39,10 +43,8 @@ def compute(engine, tables, entries, windows):
         other = [e for e in group if e.function != "most_recent_value"]
         if recent:
             _most_recent(engine, table, recent, subset, eids, t0, results)
-        if other and interval_s:
-            _binned(engine, table, other, subset, interval_s, eids, t0, ends, results)
-        elif other:
-            _moments(engine, table, other, subset, eids, t0, ends, results)
+        if other:
+            _moments(engine, table, other, subset, interval_s, eids, t0, ends, results)
     return results
 
 
@@ -50,82 +52,58 @@ def _fields(entries):
     return list(dict.fromkeys(f for e in entries for f in e.fields))
 
 
-def _upload(**columns):
-    return {queries.UPLOAD: pa.table({name: pa.array(values) for name, values in columns.items()})}
+def _upload(exposure_id, t0, t1, **columns):
+    """(uploads, key_s): the windows as TAP_UPLOAD.efd_windows, one row per ``key_s`` step of time
+    each meets (``key`` = FLOOR(time * 86400 / key_s), as ``queries`` computes it for samples)."""
+    key_s = float(np.ceil(max(float((t1 - t0).max()) * SECONDS_PER_DAY, 1.0)))
+    first, last = np.floor(t0 * (86400.0 / key_s)), np.floor(t1 * (86400.0 / key_s))
+    steps = (last - first).astype(np.int64) + 1
+    rows = np.repeat(np.arange(len(t0)), steps)
+    key = first[rows] + (np.arange(len(rows)) - np.repeat(np.cumsum(steps) - steps, steps))
+    table = {"exposure_id": exposure_id[rows], "t0": t0[rows], "t1": t1[rows], "key": key,
+             **{name: np.asarray(values)[rows] for name, values in columns.items()}}
+    return {queries.UPLOAD: pa.table(table)}, key_s
 
 
-def _by_eid(rows):
-    eids = rows["eid"].to_pylist()
-    return {eid: i for i, eid in enumerate(eids)}, {name: rows[name].to_pylist() for name in rows.column_names}
-
-
-def _moments(engine, table, entries, subset, eids, t0, t1, results):
+def _moments(engine, table, entries, subset, interval_s, eids, t0, t1, results):
     fields = _fields(entries)
     low, high = float(t0.min()), float(t1.max())
-    index, first = _by_eid(engine.query(queries.totals(table, fields, subset, low, high),
-                                        uploads=_upload(exposure_id=eids, t0=t0, t1=t1)))
-    degrees = {}
+    uploads, key_s = _upload(eids, t0, t1)
+    if interval_s is None and all(e.function in SQL_FUNCTIONS for e in entries):
+        _totals(engine.query(queries.totals(table, fields, subset, key_s, low, high), uploads=uploads),
+                entries, fields, eids, results)
+        return
+    text = (queries.bins(table, fields, subset, interval_s, key_s, low, high) if interval_s
+            else queries.samples(table, fields, subset, key_s, low, high))
+    rows = engine.query(text, uploads=uploads)
+    sorter = np.argsort(eids)
+    window = sorter[np.searchsorted(eids, rows["eid"].to_numpy(), sorter=sorter)]
+    order = np.argsort(window, kind="stable")
+    starts = np.searchsorted(window[order], np.arange(len(eids)))
+    seconds = rows["ts"].to_numpy()[order]
+    lengths_s = (t1 - t0) * SECONDS_PER_DAY
     for e in entries:
-        if e.function == "rms_from_polynomial_fit":
-            for f in e.fields:
-                degrees[f] = max(degrees.get(f, 0), e.degree)
-    second = None
-    if degrees or any(e.function == "stddev" for e in entries):
-        means = {}
-        for i, _ in enumerate(fields):
-            means[f"m{i}"] = np.array([_mean_of(first, index, eid, i) for eid in eids])
-        length = np.where(t1 > t0, t1 - t0, 1.0)
-        rows = engine.query(queries.spreads(table, fields, degrees, subset, low, high),
-                            uploads=_upload(exposure_id=eids, t0=t0, t1=t1, tc=(t0 + t1) / 2, k=2.0 / length,
-                                            **means))
-        second = _by_eid(rows)
+        for f in e.fields:
+            values = rows[f"v{fields.index(f)}"].to_numpy(zero_copy_only=False).astype(float)[order]
+            summary = summaries.summarise(e.function, starts, seconds, values, lengths_s, e.degree)
+            for eid, value in zip(eids.tolist(), summary.tolist()):
+                results[eid][(e.name, f)] = None if np.isnan(value) else value
+
+
+def _totals(rows, entries, fields, eids, results):
+    index = {eid: i for i, eid in enumerate(rows["eid"].to_pylist())}
+    columns = {name: rows[name].to_pylist() for name in rows.column_names}
     for eid in eids.tolist():
         row = index.get(eid)
         for e in entries:
             for f in e.fields:
                 i = fields.index(f)
-                n = first[f"n{i}"][row] if row is not None else 0
-                results[eid][(e.name, f)] = _value(e, i, n, first, row, second, eid) if n else None
-
-
-def _mean_of(first, index, eid, i):
-    row = index.get(eid)
-    n = first[f"n{i}"][row] if row is not None else 0
-    return first[f"s{i}"][row] / n if n else 0.0
-
-
-def _value(entry, i, n, first, row, second, eid):
-    if entry.function == "mean":
-        return summaries.mean(n, first[f"s{i}"][row])
-    if entry.function == "min":
-        return first[f"lo{i}"][row]
-    if entry.function == "max":
-        return first[f"hi{i}"][row]
-    index, spread = second
-    at = index[eid]
-    q = spread[f"q{i}"][at]
-    if entry.function == "stddev":
-        return summaries.stddev(n, q)
-    d = entry.degree
-    powers = [n] + [spread[f"p{i}_{j}"][at] for j in range(1, 2 * d + 1)]
-    cross = [spread[f"c{i}_{j}"][at] for j in range(d + 1)]
-    return summaries.fit_rms(n, q, powers, cross, d)
-
-
-def _binned(engine, table, entries, subset, interval_s, eids, t0, t1, results):
-    fields = _fields(entries)
-    rows = engine.query(queries.bins(table, fields, subset, interval_s, float(t0.min()), float(t1.max())),
-                        uploads=_upload(exposure_id=eids, t0=t0, t1=t1))
-    order = np.argsort(rows["eid"].to_numpy(), kind="stable")
-    binned_eids = rows["eid"].to_numpy()[order]
-    times = rows["ts"].to_numpy()[order]
-    values = {f: rows[f"v{i}"].to_numpy(zero_copy_only=False).astype(float)[order] for i, f in enumerate(fields)}
-    for eid in eids.tolist():
-        lo, hi = np.searchsorted(binned_eids, eid, "left"), np.searchsorted(binned_eids, eid, "right")
-        for e in entries:
-            for f in e.fields:
-                results[eid][(e.name, f)] = summaries.over_bins(e.function, times[lo:hi], values[f][lo:hi],
-                                                                 e.degree)
+                if row is None or not columns[f"n{i}"][row]:
+                    results[eid][(e.name, f)] = None
+                elif e.function == "mean":
+                    results[eid][(e.name, f)] = columns[f"s{i}"][row] / columns[f"n{i}"][row]
+                else:
+                    results[eid][(e.name, f)] = columns[f"lo{i}" if e.function == "min" else f"hi{i}"][row]
 
 
 def _most_recent(engine, table, entries, subset, eids, at, results):
@@ -136,8 +114,9 @@ def _most_recent(engine, table, entries, subset, eids, at, results):
         if not todo.any():
             break
         since = at[todo] - lookback_s / SECONDS_PER_DAY
-        rows = engine.query(queries.last_times(table, subset, float(since.min()), float(at[todo].max())),
-                            uploads=_upload(exposure_id=eids[todo], t0=at[todo], a0=since))
+        uploads, key_s = _upload(eids[todo], since, at[todo])
+        rows = engine.query(queries.last_times(table, subset, key_s, float(since.min()), float(at[todo].max())),
+                            uploads=uploads)
         found.update(zip(rows["eid"].to_pylist(), rows["tl"].to_pylist()))
         todo &= ~np.isin(eids, list(found))
     values = {}

@@ -100,37 +100,51 @@ def mjd_of(times):
 
 def pandas_transform(exposures_path, topic_paths, document):
     """The pivoted output computed with pandas: {exposure_id: {column: value}} ("the way a script
-    does it": read every topic file, select each window's samples, apply the function)."""
+    does it": read every topic file, sort it by time, slice each window's samples by binary search,
+    apply the function)."""
     exposures = pd.read_parquet(exposures_path)
-    frames = {}
+    frames, selected = {}, {}
     for topic, path in topic_paths.items():
         frame = pd.read_parquet(path)
         frame["t"] = mjd_of(frame["time"])
-        frames[topic] = frame.sort_values("t", kind="stable")
+        frames[topic] = frame.sort_values("t", kind="stable", ignore_index=True)
+    for entry in document["columns"]:
+        key = (entry["topic"], tuple(sorted((entry.get("subset") or {}).items())))
+        if key not in selected:
+            frame = frames[entry["topic"]]
+            for column, value in key[1]:
+                frame = frame[frame[column] == value]
+            selected[key] = (frame.reset_index(drop=True), frame["t"].to_numpy())
+        entry["_key"] = key
     out = {}
     for row in exposures.itertuples():
         values = out.setdefault(row.exposure_id, {})
         for entry in document["columns"]:
-            frame = frames[entry["topic"]]
-            for key, value in (entry.get("subset") or {}).items():
-                frame = frame[frame[key] == value]
+            frame, times = selected[entry["_key"]]
             start = row.obs_start + entry.get("start_offset_s", 0.0) / 86_400
+            if entry["function"] == "most_recent_value":
+                last = np.searchsorted(times, start, "right")
+                first = np.searchsorted(times, times[last - 1], "left") if last else 0
+                if last and times[last - 1] <= start - 30.0:
+                    first = last
+                rows = frame.iloc[first:last]
+            else:
+                rows = frame.iloc[np.searchsorted(times, start, "left"):np.searchsorted(times, row.obs_end, "right")]
             for field in entry["fields"]:
                 column = entry["name"] if len(entry["fields"]) == 1 else f"{entry['name']}_{field}"
-                values[column] = _summary(frame, field, start, row.obs_end, entry)
+                values[column] = _summary(rows, field, start, entry)
+    for entry in document["columns"]:
+        del entry["_key"]
     return out
 
 
-def _summary(frame, field, start, end, entry):
+def _summary(rows, field, start, entry):
+    """``entry``'s function of ``field`` over ``rows`` (the window's samples, or the samples at the
+    last time at or before the start for most_recent_value: the largest value when several)."""
     function = entry["function"]
     if function == "most_recent_value":
-        before = frame[(frame["t"] <= start) & (frame["t"] > start - 30.0)]
-        if before.empty:
-            return None
-        last = before[before["t"] == before["t"].max()][field]
-        return None if last.isna().all() else float(last.max())
-    inside = frame[(frame["t"] >= start) & (frame["t"] <= end)]
-    times, values = inside["t"], inside[field]
+        return None if rows[field].isna().all() else float(rows[field].max())
+    times, values = rows["t"], rows[field]
     interval = entry.get("pre_aggregate_interval_s")
     if interval:
         bins = np.floor((times - start) * (86_400.0 / interval))
