@@ -21,7 +21,11 @@ from qserv.payloads.apdb import Apdb
 
 
 def _module(name):
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    return _load(name, Path(__file__).with_name(f"{name}.py"))
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -107,3 +111,31 @@ def test_bad_requests(served, url, status):
     answer = client.get(url)
     assert answer.status_code == status, answer.data
     assert "error" in answer.get_json()
+
+
+def test_against_a_running_server(tmp_path):
+    """``qserv serve`` over an archive holding lsst-alert-packet's sample alerts."""
+    from lsst.alert.packet.schema import get_schema_path
+    import requests
+
+    from qserv.payloads.alerts.files import import_files
+
+    start_server = _load("api_conftest", Path(__file__).resolve().parents[1] / "api" / "conftest.py").start_server
+    sample = Path(get_schema_path(11, 1)) / "sample_data" / "fakeAlert.avro"
+    with open(sample, "rb") as stream:
+        expected = list(fastavro.reader(stream))
+    home = tmp_path / "home"
+    init_instance(home, workers=1)
+    with qserv.open(home) as engine:
+        import_files(AlertArchive.create(engine, "alerts"), [sample])
+    process, tap_url = start_server(home)
+    try:
+        base = tap_url.removesuffix("/tap") + "/alerts/v1"
+        for record in expected:
+            answer = requests.get(f"{base}/alerts/{record['diaSourceId']}", timeout=30)
+            assert answer.status_code == 200 and answer.content == wire.encode(record, wire.latest_schema())
+        assert requests.get(f"{base}/alerts/1", timeout=30).status_code == 404
+        assert requests.get(f"{base}/search?cone=1,2", timeout=30).status_code == 400
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
