@@ -9,7 +9,8 @@ archive in the database named by the setting ``alerts_database``:
   (repeatable), ``limit``.
 
 Lists answer an Avro container file (``?format=avro``, the default) or JSON (``?format=json``:
-``{"alerts": [...]}``). Bad input is 400, an unknown alert, object or schema id 404."""
+``{"alerts": [...]}``). Bad input is 400, an unknown alert, object or schema id 404. Callers are
+identified as by TAP: a bearer token, or anonymous when ``tap_anonymous_read`` allows (else 401)."""
 
 import io
 
@@ -101,6 +102,13 @@ def search():
     return _packets_response(archive, archive.search(found), "the search")
 
 
+def _check_caller():
+    from qserv.api.tap.auth import caller_of
+
+    engine = current_app.extensions["qserv_alerts"]
+    caller_of(engine, request.headers.get("Authorization"), bool(engine.settings["tap_anonymous_read"]))
+
+
 def _error(error):
     return jsonify({"error": str(error)}), error.http_status
 
@@ -111,6 +119,7 @@ def blueprint():
     found.add_url_rule("/schemas/<schema_id>", "schema", get_schema)
     found.add_url_rule("/objects/<object_id>", "object", get_object)
     found.add_url_rule("/search", "search", search)
+    found.before_request(_check_caller)
     found.register_error_handler(QservError, _error)
     return found
 

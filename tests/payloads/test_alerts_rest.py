@@ -100,6 +100,12 @@ def test_object_and_search(served):
     assert sorted(a["diaSourceId"] for a in json.loads(answer.data)["alerts"]) == inside
 
 
+def test_bad_token_is_refused(served):
+    client, records = served
+    answer = client.get(f"/alerts/v1/alerts/{next(iter(records))}", headers={"Authorization": "Bearer nonsense"})
+    assert answer.status_code == 401 and "token" in answer.get_json()["error"]
+
+
 @pytest.mark.parametrize("url, status", [
     ("/alerts/v1/alerts/1", 404), ("/alerts/v1/alerts/x1", 400), ("/alerts/v1/objects/5", 404),
     ("/alerts/v1/search?cone=1,2", 400), ("/alerts/v1/search?since=yesterday", 400),
