@@ -201,7 +201,8 @@ def main(argv=None):
                       f"{by_id[1]:.1f} ms; all alerts of one object {by_object[0]:.1f} / {by_object[1]:.1f} ms; "
                       f"1-degree cone over one night ({statistics.mean(found):.0f} alerts each, packets returned) "
                       f"{cone[0]:.1f} / {cone[1]:.1f} ms.",
-                      f"- Storage: {size / stored:,.0f} bytes per alert in the workers' files (Alert table, searchable columns included) against "
+                      f"- Storage: {size / stored:,.0f} bytes per alert in the workers' files (Alert table, searchable "
+                      f"columns included) against "
                       f"{gz:,.0f} bytes per gzipped packet file (Rubin's design; file-system blocks not counted).",
                       ""]
     text = "\n".join(lines)

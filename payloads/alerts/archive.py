@@ -22,7 +22,8 @@ from qserv.storage import quote
 
 from qserv.payloads.alerts import search as searches
 from qserv.payloads.alerts.packets import searchable_rows
-from qserv.payloads.alerts.wire import AlertSchema, PacketError, decode, encode, header_schema_id, packaged_schema
+from qserv.payloads.alerts.wire import (AlertSchema, PacketError, decode, encode, full_name, header_schema_id,
+                                        packaged_schema)
 from qserv.payloads.apdb.visit import field_circle
 
 ALERT_TABLE = "Alert"
@@ -33,7 +34,8 @@ EXISTING_MARGIN_ARCSEC = 60.0  # a re-published alert is found this far from its
 EXISTING_MARGIN_DAYS = 1.0     # ... and this long from its archived midpoint
 
 ALERT_COLUMNS = [
-    Column("diaSourceId", "long", nullable=False, ucd="meta.id;meta.main", description="alert id (triggering DiaSource)"),
+    Column("diaSourceId", "long", nullable=False, ucd="meta.id;meta.main",
+           description="alert id (the triggering DiaSource)"),
     Column("diaObjectId", "long", description="DiaObject of the source"),
     Column("ssObjectId", "long", description="SSObject of the source"),
     Column("visit", "long", nullable=False),
@@ -250,6 +252,5 @@ class AlertArchive:
 
 def _schema_rows(schemas):
     return pa.table({"schemaId": pa.array([s.schema_id for s in schemas], pa.int32()),
-                     "name": [f"{s.definition.get('namespace', '')}.{s.definition['name']}".lstrip(".")
-                              for s in schemas],
+                     "name": [full_name(s.definition) for s in schemas],
                      "definition": [s.text for s in schemas]})

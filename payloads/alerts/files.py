@@ -8,8 +8,8 @@ import fastavro
 from qserv.errors import NotFoundError, UserError
 
 from qserv.payloads.alerts.search import Search
-from qserv.payloads.alerts.wire import (AlertSchema, PacketError, decode, encode, header_schema_id, latest_schema, plain,
-                                        schema_id_of_name)
+from qserv.payloads.alerts.wire import (AlertSchema, PacketError, decode, encode, full_name, header_schema_id,
+                                        latest_schema, plain, schema_id_of_name)
 
 
 def write_container(output, records, schema):
@@ -47,8 +47,7 @@ def read_container(stream, name="file"):
         raise PacketError(f"{name}: not an Avro container file of alerts ({error})") from None
     if not isinstance(definition, dict) or "diaSourceId" not in {f.get("name") for f in definition.get("fields", [])}:
         raise PacketError(f"{name}: its records are not alerts (no diaSourceId field)")
-    full = definition["name"] if "." in definition["name"] else f"{definition.get('namespace', '')}.{definition['name']}"
-    return AlertSchema(schema_id_of_name(full), definition), records
+    return AlertSchema(schema_id_of_name(full_name(definition)), definition), records
 
 
 def import_files(archive, paths, replace=False):

@@ -8,6 +8,8 @@ field the rows lack is null (the schema says whether that is allowed; ``wire.val
 
 from collections import defaultdict
 
+from qserv.payloads.alerts.wire import full_name
+
 CUTOUTS = ("cutoutDifference", "cutoutScience", "cutoutTemplate")
 
 
@@ -21,8 +23,7 @@ def record_fields(schema_definition):
                 branch = branch["items"]
             if isinstance(branch, dict) and branch.get("type") == "record":
                 names = [f["name"] for f in branch["fields"]]
-                full = branch["name"] if "." in branch["name"] else f"{branch.get('namespace', '')}.{branch['name']}"
-                named[full] = named[branch["name"]] = names
+                named[full_name(branch)] = named[branch["name"]] = names
                 found[field["name"]] = names
             elif isinstance(branch, str) and branch in named:
                 found[field["name"]] = named[branch]

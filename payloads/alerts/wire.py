@@ -47,6 +47,12 @@ def schema_id_of_name(name):
     return int(found.group(1)) * 100 + int(found.group(2))
 
 
+def full_name(definition):
+    """The full name of a named Avro type ('lsst.v11_1.alert')."""
+    name = definition["name"]
+    return name if "." in name or not definition.get("namespace") else f"{definition['namespace']}.{name}"
+
+
 def plain(definition):
     """An Avro schema without fastavro's bookkeeping keys (``__fastavro_parsed``...)."""
     if isinstance(definition, dict):

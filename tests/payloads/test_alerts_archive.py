@@ -80,11 +80,11 @@ def test_history_is_the_objects_earlier_sources(world):
         source = record["diaSource"]
         visit_start = alerts_data.visit_time(source["visit"]).tai.mjd
         window = visit_start - 360
-        expected = sources["diaSourceId"].to_numpy()[(s_object == source["diaObjectId"]) & (s_time < source["midpointMjdTai"])
-                                                     & (s_time > window)]
+        earlier = (s_object == source["diaObjectId"]) & (s_time < source["midpointMjdTai"]) & (s_time > window)
+        expected = sources["diaSourceId"].to_numpy()[earlier]
         assert sorted(r["diaSourceId"] for r in record["prvDiaSources"]) == sorted(expected.tolist())
-        expected_forced = forced["diaForcedSourceId"].to_numpy()[(f_object == source["diaObjectId"])
-                                                                 & (f_time < source["midpointMjdTai"]) & (f_time > window)]
+        earlier = (f_object == source["diaObjectId"]) & (f_time < source["midpointMjdTai"]) & (f_time > window)
+        expected_forced = forced["diaForcedSourceId"].to_numpy()[earlier]
         assert sorted(r["diaForcedSourceId"] for r in record["prvDiaForcedSources"]) == sorted(expected_forced.tolist())
         with_history += bool(record["prvDiaSources"])
     assert with_history > len(records) // 3
@@ -132,7 +132,8 @@ def test_searches_against_brute_force(world):
     assert sorted(archive.decode(p)["diaSourceId"] for p in archive.object_alerts(some_object)) == \
         _brute(records, object_id=some_object)
     corners = ((29.5, -10.5), (30.5, -10.5), (30.5, -9.5), (29.5, -9.5))
-    inside = [i for i, r in records.items() if 29.5 < r["diaSource"]["ra"] < 30.5 and -10.5 < r["diaSource"]["dec"] < -9.5]
+    inside = [i for i, r in records.items()
+              if 29.5 < r["diaSource"]["ra"] < 30.5 and -10.5 < r["diaSource"]["dec"] < -9.5]
     assert _found(archive, Search(polygon=corners)) == sorted(inside)
 
 

@@ -64,7 +64,8 @@ def test_search_against_brute_force(home):
     found = sorted(json.loads(line)["diaSourceId"] for line in lines)
     ra = np.radians([r["diaSource"]["ra"] for r in records.values()])
     dec = np.radians([r["diaSource"]["dec"] for r in records.values()])
-    cos_sep = np.sin(dec) * np.sin(np.radians(-10)) + np.cos(dec) * np.cos(np.radians(-10)) * np.cos(ra - np.radians(30))
+    centre_dec = np.radians(-10)
+    cos_sep = np.sin(dec) * np.sin(centre_dec) + np.cos(dec) * np.cos(centre_dec) * np.cos(ra - np.radians(30))
     times = np.array([r["diaSource"]["midpointMjdTai"] for r in records.values()])
     keep = (np.degrees(np.arccos(np.clip(cos_sep, -1, 1))) <= 0.9) & (times >= 60005.0 - 1e-6) & (times < 60030)
     assert found == sorted(np.array(list(records))[keep].tolist()) and found
@@ -91,4 +92,5 @@ def test_export_import_idempotent(home, tmp_path):
     garbage.write_bytes(b"not avro at all")
     user_error(run(home, "alerts", "import", "copy", str(garbage)), "not an Avro container file")
     user_error(run(home, "alerts", "import", "copy", str(tmp_path / "missing.avro")), "cannot read")
-    user_error(run(home, "alerts", "export", "night", "--visit", "3", str(tmp_path / "none.avro")), "no alerts of visit 3")
+    user_error(run(home, "alerts", "export", "night", "--visit", "3", str(tmp_path / "none.avro")),
+               "no alerts of visit 3")
