@@ -71,17 +71,9 @@ def bins(table, fields, subset, interval_s, key_s, low, high):
             f"{_join(table, _in_window(key_s))} WHERE {_where(subset, low, high)} GROUP BY w.exposure_id, {bin_of}")
 
 
-def last_times(table, subset, key_s, low, high):
-    """most_recent_value, step 1 (windows carry t0 = the lookback start, exclusive, and t1 = the
-    time asked for): per window the time of the last sample in (t0, t1]."""
-    return (f"SELECT w.exposure_id AS eid, MAX({T}) AS tl {_join(table, _in_window(key_s, '>'))} "
-            f"WHERE {_where(subset, low, high)} GROUP BY w.exposure_id")
-
-
-def values_at(table, fields, subset, times):
-    """most_recent_value, step 2: the fields at the given sample times (several samples at one
-    time: the largest value)."""
-    items = [f"MAX({_field(name)}) AS v{i}" for i, name in enumerate(fields)]
-    listed = ", ".join(repr(float(t)) for t in times)
-    return (f"SELECT {T} AS tl, {', '.join(items)} FROM {table} AS t "
-            f"WHERE {_where(subset, min(times), max(times))} AND {T} IN ({listed}) GROUP BY {T}")
+def recent(table, fields, subset, key_s, low, high):
+    """most_recent_value (windows carry t0 = the lookback start, exclusive, and t1 = the time
+    asked for): the samples in (t0, t1] with their time tl and v{i} per field."""
+    items = [f"{_field(name)} AS v{i}" for i, name in enumerate(fields)]
+    return (f"SELECT w.exposure_id AS eid, {T} AS tl, {', '.join(items)} {_join(table, _in_window(key_s, '>'))} "
+            f"WHERE {_where(subset, low, high)}")
