@@ -7,7 +7,8 @@ Sections: sphere, visit (one Alert Production visit), the peer comparison worklo
 tap, chunkorder (query times against chunk order; bench/chunk_order_bench.py), chunks (latency against
 populated chunks, with a plot; bench/chunk_count_bench.py), startup (CLI start time), apdb (the
 Alert Production cycle against lsst-dax-apdb's ApdbSql; bench/apdb_bench.py), alerts (packet
-build, archive ingest and lookups; bench/alerts_bench.py).
+build, archive ingest and lookups; bench/alerts_bench.py), replay (query-log replay throughput
+and fingerprint overhead; bench/replay_bench.py).
 Progress goes to stderr; the report to bench/results/latest.md (or --output) and stdout."""
 
 import argparse
@@ -22,7 +23,7 @@ from bench.data import log
 RESULTS_DIR = Path(__file__).parent / "results"
 RESULTS = RESULTS_DIR / "latest.md"
 SECTIONS = ("sphere", "visit") + scaling.WORKLOADS + ("merge", "votable", "tap", "chunkorder", "chunks", "startup",
-                                                     "apdb", "alerts")
+                                                     "apdb", "alerts", "replay")
 SCALING_GROUPS = [  # (title, workload name prefix)
     ("Ingest (one run per size)", "ingest "),
     ("Cone search", "cone "),
@@ -140,6 +141,11 @@ def main(argv=None):
         lines += ["## Alert archive (bench/alerts_bench.py)", ""]
         lines += timed("alerts", lambda: alerts_bench.main(
             ["--output", str(args.output.parent / "alerts.md")])[4:]) + [""]
+    if "replay" in args.only:  # a 10k-query log; python -m bench.replay_bench --help
+        from bench import replay_bench
+        lines += ["## Query-log replay and fingerprints (bench/replay_bench.py)", ""]
+        lines += timed("replay", lambda: replay_bench.main(
+            ["--output", str(args.output.parent / "replay.md")])[2:]) + [""]
     lines += [f"`python -m bench {' '.join(sys.argv[1:] if argv is None else argv)}`".replace(" `", "`")
               + f" took {(time.perf_counter() - started) / 60:.1f} min.", ""]
     text = "\n".join(lines)

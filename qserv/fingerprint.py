@@ -26,7 +26,11 @@ _NULL = np.uint64(0x6A09E667F3BCC908)
 _NAN = np.uint64(0xBB67AE8584CAA73B)
 _POS_INF = np.uint64(0x3C6EF372FE94F82B)
 _NEG_INF = np.uint64(0xA54FF53A5F1D36F1)
-_COLUMN_SEED = np.uint64(0x9E3779B97F4A7C15)
+_SEED = np.uint64(0x9E3779B97F4A7C15)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_ROW_FACTOR = np.uint64(31)
+_MASK = (1 << 64) - 1
 
 
 def columns_of(table):
@@ -36,26 +40,28 @@ def columns_of(table):
 
 
 def _mix(value):
-    """splitmix64 finaliser of a uint64 array (a bijection that spreads every input bit)."""
-    with np.errstate(over="ignore"):
-        value = (value ^ (value >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        value = (value ^ (value >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return value ^ (value >> np.uint64(31))
+    """splitmix64 finaliser of a uint64 array (a bijection that spreads every input bit; uint64
+    array arithmetic wraps around without warnings)."""
+    value = (value ^ (value >> _S30)) * _M1
+    value = (value ^ (value >> _S27)) * _M2
+    return value ^ (value >> _S31)
 
 
 def _float_words(values, bits=FLOAT_SIGNIFICANT_BITS):
     """uint64 hashes of float64 values rounded to ``bits`` significant bits: the binary
     mantissa and exponent (``numpy.frexp``) hashed together; NaN and the infinities apart."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        mantissa, exponent = np.frexp(values)
-        rounded = np.rint(np.ldexp(mantissa, bits))
-        carry = np.abs(rounded) == 2.0 ** bits  # 0.11..1 rounded up to 1.0: 0.5 of the next exponent
-        rounded = np.where(carry, rounded / 2, rounded)
-        words = _mix(rounded.astype(np.int64).astype(np.uint64)
-                     + _mix((exponent + carry).astype(np.uint64) + _COLUMN_SEED))
-    words = np.where(np.isnan(values), _NAN, words)
-    words = np.where(values == np.inf, _POS_INF, words)
-    return np.where(values == -np.inf, _NEG_INF, words)
+    finite = np.isfinite(values)
+    everywhere = finite.all()
+    mantissa, exponent = np.frexp(values if everywhere else np.where(finite, values, 0.0))
+    rounded = np.rint(np.ldexp(mantissa, bits))
+    carry = np.abs(rounded) == 2.0 ** bits  # 0.11..1 rounded up to 1.0: 0.5 of the next exponent
+    rounded[carry] /= 2
+    words = _mix(rounded.astype(np.int64).view(np.uint64) + _mix((exponent + carry).astype(np.uint64) + _SEED))
+    if not everywhere:
+        words = np.where(np.isnan(values), _NAN, words)
+        words = np.where(values == np.inf, _POS_INF, words)
+        words = np.where(values == -np.inf, _NEG_INF, words)
+    return words
 
 
 def _text_words(array):
@@ -67,6 +73,13 @@ def _text_words(array):
     return digests[encoded.indices.to_numpy(zero_copy_only=False)] if len(digests) else np.zeros(0, np.uint64)
 
 
+def _numbers(array, kind):
+    """The values of an array as numpy (NULLs as 0), without a copy when it has no NULLs."""
+    if array.null_count:
+        array = array.fill_null(pa.scalar(0, kind))
+    return array.to_numpy(zero_copy_only=False)
+
+
 def column_words(array):
     """One uint64 hash per value of a pyarrow Array (NULL -> its own hash)."""
     kind = array.type
@@ -74,18 +87,20 @@ def column_words(array):
         array = array.cast(kind.value_type)
         kind = array.type
     if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        words = _float_words(array.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False))
+        if kind != pa.float64():
+            array, kind = array.cast(pa.float64()), pa.float64()
+        words = _float_words(_numbers(array, kind))
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        words = _text_words(array.fill_null(""))
+        words = _text_words(array.fill_null("") if array.null_count else array)
     elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
-        words = _text_words(array.fill_null(b""))
+        words = _text_words(array.fill_null(b"") if array.null_count else array)
     elif pa.types.is_boolean(kind):
-        words = _mix(array.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint64))
+        words = _mix(_numbers(array, kind).astype(np.uint64))
     elif pa.types.is_integer(kind):
-        words = _mix(array.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64).astype(np.uint64))
+        words = _mix(_numbers(array, kind).astype(np.int64).view(np.uint64))
     elif pa.types.is_temporal(kind) and not pa.types.is_interval(kind):
         storage = array.cast(pa.int64() if kind.bit_width == 64 else pa.int32())
-        words = _mix(storage.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64).astype(np.uint64))
+        words = _mix(_numbers(storage, storage.type).astype(np.int64).view(np.uint64))
     else:  # NULL-typed, nested and other types: the text of each value
         words = _text_words(pa.array(["" if v is None else repr(v) for v in array.to_pylist()], pa.string()))
     if array.null_count:
@@ -96,10 +111,9 @@ def column_words(array):
 def row_hashes(table):
     """One uint64 hash per row of a pyarrow Table (its columns mixed in order)."""
     rows = np.zeros(table.num_rows, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for position, column in enumerate(table.columns):
-            array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-            rows = _mix(rows * np.uint64(31) + column_words(array) + np.uint64(position) * _COLUMN_SEED)
+    for position, column in enumerate(table.columns):
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+        rows = _mix(rows * _ROW_FACTOR + column_words(array) + np.uint64(position * int(_SEED) & _MASK))
     return rows
 
 

@@ -11,7 +11,8 @@ def run_query(engine, parameters, caller, uploads, timeout_s, cancellation=None,
     cancellation = cancellation or Cancellation(timeout_s)
     try:
         table = engine.query(parameters.query, lang="adql", user=caller.name, cancellation=cancellation,
-                             uploads=uploads, max_rows=maxrec + 1, include_unpublished=caller.is_admin)
+                             uploads=uploads, max_rows=maxrec + 1, include_unpublished=caller.is_admin,
+                             as_of=parameters.as_of)
     except QueryCancelledError as error:
         if timeout_hint and cancellation.deadline is not None and cancellation.remaining_s() == 0:
             raise QueryCancelledError(f"{error}; {timeout_hint}") from None

@@ -24,6 +24,7 @@ class QueryParameters:
     maxrec: int | None
     upload: str | None
     run_id: str | None
+    as_of: str | None = None  # AS_OF: a snapshot name (qserv snapshot tag): the rows of then
 
 
 def query_parameters(params):
@@ -45,6 +46,7 @@ def query_parameters(params):
         maxrec=parse_maxrec(params.get("maxrec")),
         upload=params.get("upload"),
         run_id=params.get("runid"),
+        as_of=params.get("as_of") or None,
     )
 
 

@@ -33,7 +33,8 @@ def root():
 <p>ADQL 2.1 queries over a spatially sharded catalog. Use a TAP client (TOPCAT, pyvo, astroquery) with
 the URL <code>{escape(base)}</code>.</p>
 <ul><li><a href="{base}/sync">{base}/sync</a>: synchronous queries (LANG=ADQL, QUERY, RESPONSEFORMAT,
-MAXREC, UPLOAD)</li><li><a href="{base}/async">{base}/async</a>: asynchronous jobs (UWS 1.1)</li>
+MAXREC, UPLOAD, and <code>AS_OF=NAME</code>: the rows of snapshot NAME, tagged by <code>qserv snapshot
+tag NAME</code>, so that a published query keeps its answer after later ingests)</li><li><a href="{base}/async">{base}/async</a>: asynchronous jobs (UWS 1.1)</li>
 <li><a href="{base}/tables">{base}/tables</a>, <a href="{base}/capabilities">{base}/capabilities</a>,
 <a href="{base}/availability">{base}/availability</a></li>
 <li><a href="{base}/history">{base}/history</a>: your recent queries</li></ul>

@@ -53,6 +53,22 @@ def copy_chunk(source, target, table, columns, chunk, transaction=None):
         target.load(table, rows)
 
 
+def restore_transactions(worker, table, chunk, transaction, contributions):
+    """Give the rows of ``chunk`` that a copy wrote as ``transaction`` back the transaction of the
+    contribution that wrote each (``contributions``: contribution id -> transaction id), so that a
+    reader pinned to an older visibility (``qserv.meta.snapshots``) sees the copy as it saw the
+    original. Idempotent."""
+    if not worker.table_exists(table):
+        return
+    where = f"_qserv_chunk = {int(chunk)} AND _qserv_txn = {int(transaction)}"
+    found = worker.query(f"SELECT DISTINCT _qserv_contrib FROM {quote(table)} WHERE {where}").column(0).to_pylist()
+    known = sorted(int(c) for c in found if c in contributions)
+    if known:
+        cases = " ".join(f"WHEN {c} THEN {int(contributions[c])}" for c in known)
+        worker.execute(f"UPDATE {quote(table)} SET _qserv_txn = CASE _qserv_contrib {cases} END "
+                       f"WHERE {where} AND _qserv_contrib IN ({', '.join(map(str, known))})")
+
+
 def sign_rows(rows, schema):
     """{chunk: (rows, checksum)} of an Arrow table of stored rows."""
     rows = rows.select(schema.names).cast(schema)

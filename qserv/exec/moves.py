@@ -22,12 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from qserv.errors import ConflictError, ServiceError, WorkerUnavailableError
-from qserv.exec.chunk_rows import copy_chunk, delete_chunk, sign_chunks
+from qserv.exec.chunk_rows import copy_chunk, delete_chunk, restore_transactions, sign_chunks
 from qserv.faults import crash_point
 from qserv.ingest.owners import current_owner, owner_gone
 from qserv.ingest.transactions import PENDING_STATES
 from qserv.meta.catalog import table_columns
-from qserv.meta.models import Database, Move, Replica, Transaction, Worker, utc_now
+from qserv.meta.models import Contribution, Database, Move, Replica, Table, Transaction, Worker, utc_now
 from qserv.storage import physical_table_name
 
 
@@ -68,6 +68,8 @@ class ChunkMover:
             raise ValueError("a batch changes each chunk once")
         self._change(database_id, steps)
         for kind, chunk, _, _ in steps:
+            if kind != "drop":
+                self._restore(database_id, chunk)
             if kind == "add":
                 self._forget(database_id, chunk)
         finished = [chunk for kind, chunk, _, _ in steps if kind != "add"]
@@ -137,6 +139,20 @@ class ChunkMover:
                                           f"{source.name} to {target.name} do not match: "
                                           f"{expected.get(wrong[0])} vs {copied.get(wrong[0])}")
 
+    def _restore(self, database_id, chunk):
+        """After a switch: the copy's rows get their own transactions back (they were written as
+        the copy's transaction to stay hidden until the switch), so that snapshots see them."""
+        with self.store.session() as session:
+            move = self._move(session, database_id, chunk)
+            tables = chunked_tables(session.get(Database, database_id))
+            target = session.get(Worker, move.target_worker_id)
+            transaction = move.new_transaction
+            contributions = dict(session.execute(select(Contribution.id, Contribution.transaction_id)
+                                                 .join(Table, Table.id == Contribution.table_id)
+                                                 .where(Table.database_id == database_id)).all())
+        for table, _ in tables:
+            restore_transactions(self.pool.get(target), table, chunk, transaction, contributions)
+
     def _finish(self, database_id, chunk):
         """After a switch (and the wait for the queries that may read the old copy): delete the
         old copy, forget the change."""
@@ -178,6 +194,8 @@ class ChunkMover:
         done = []
         for database_id, chunk, kind, state, _ in stale:
             try:
+                if state == "switched" and kind != "drop":
+                    self._restore(database_id, chunk)
                 if state == "switched" and kind == "add":
                     self._forget(database_id, chunk)
                 elif state == "switched":

@@ -34,7 +34,7 @@ class _DuckDBReference:
             self.connection.execute(statement.replace("CREATE OR REPLACE MACRO", "CREATE OR REPLACE TEMP MACRO"))
 
     def answer(self, sql):
-        return self.connection.execute(sql).fetch_arrow_table()
+        return self.connection.sql(sql).to_arrow_table()
 
     def close(self):
         self.connection.close()

@@ -1,5 +1,6 @@
 """Snapshots (qserv.meta.snapshots): a query pinned to a snapshot reads the rows of then, after
-new ingests on DuckDB and PostgreSQL workers; the answers are compared with numpy over the rows ingested before the snapshot."""
+new ingests on DuckDB and PostgreSQL workers and after its chunks moved to another worker; the
+answers are compared with numpy over the rows ingested before the snapshot."""
 
 import numpy as np
 import pytest
@@ -41,6 +42,24 @@ def test_pinned_query_keeps_its_answer_after_new_ingests(sky_home, sky, backend)
         assert ids.max() < 2000 and len(ids) > 0
         logged = engine.recent_queries(limit=1)[0]
         assert logged.as_of == "DR1" and logged.visibility["newest"] == 1
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+def test_pinned_query_survives_chunk_moves_and_re_replication(sky_home, sky, backend):
+    home = sky_home(backend, workers=3)
+    with qserv.open(home) as engine:
+        _tag(engine, "DR1")
+        engine.ingest(sky.TABLE, [sky.rows(2000, 300, 2)])
+        query = sky.cone(5, 0, 4)
+        before = engine.query(query, as_of="DR1").sort_by("id")
+        placed = {worker for *_, workers in engine.chunks(sky.TABLE) for worker in workers}
+        engine.drain_worker(sorted(placed)[0])
+        after = engine.query(query, as_of="DR1").sort_by("id")
+        assert after.equals(before)
+        engine.replicate(sky.DATABASE, 2)  # each chunk copied to a second worker
+        assert engine.query(query, as_of="DR1").sort_by("id").equals(before)
+        assert engine.query(f"SELECT COUNT(*) AS n FROM {sky.TABLE} WHERE mag < 30", as_of="DR1") \
+            .column("n")[0].as_py() == 2000
 
 
 def test_tag_list_release(sky_home, sky):
