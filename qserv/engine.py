@@ -224,14 +224,20 @@ class Engine:
             raise
         return transaction_id, deleted
 
-    def purge_deleted(self, database_name, keep_for=(), grace_s=None):
+    def purge_deleted(self, database_name, keep_for=None, grace_s=None):
         """Remove deleted rows no reader needs (``qserv.ingest.deletes.purge``): not those the
-        visibilities ``keep_for`` (pinned snapshots) still see, nor those deleted less than
-        ``grace_s`` (default: the query time limit) ago. The count of stored rows removed."""
+        visibilities ``keep_for`` (default: the snapshots not released, ``qserv snapshot``) still
+        see, nor those deleted less than ``grace_s`` (default: the query time limit) ago. The count
+        of stored rows removed."""
         from datetime import timedelta
 
         from qserv.meta.models import utc_now
+        from qserv.meta.snapshots import pinned_visibilities
         from qserv.ingest.deletes import purge
+
+        if keep_for is None:
+            with self.store.session() as session:
+                keep_for = pinned_visibilities(session)
 
         grace_s = self.settings["query_timeout_s"] if grace_s is None else grace_s
         return purge(self.transactions, database_name, keep_for, utc_now() - timedelta(seconds=grace_s))

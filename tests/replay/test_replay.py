@@ -1,6 +1,7 @@
-"""qserv replay (qserv.replay): a log replayed on the same instance is all same; after one more
-row, exactly the queries that read it (numpy decides which) differ and the report names them
-with the row; export/import of the log, the report formats, the time budget, the CLI's exit code."""
+"""qserv replay (qserv.replay): a log replayed on the same instance is all same; after one row
+changed (replace_rows), exactly the queries that read it (numpy decides which) differ and the
+report names them with the old and new row; export/import of the log, the report formats, the
+time budget, the CLI's exit code."""
 
 import json
 import sys
@@ -40,17 +41,22 @@ def test_replay_of_the_log_is_all_same_then_names_the_queries_a_new_row_changes(
         verdicts = replay(entries, EngineTarget(engine), concurrency=3, slower_factor=1000)
         assert {v.kind for v in verdicts} == {"same"} and not changed(verdicts)
 
-        row = {"id": 5000, "ra": 5.0, "dec": 0.2, "mag": 18.5, "band": "g"}
-        engine.ingest(sky.TABLE, [pa.table({k: [v] for k, v in row.items()})])
+        objects = sky.rows(0, 2000, 1).to_pylist()
+        _, kind, parameters = asked[0]  # a cone: change a row it reads
+        row = next(r for r in objects if sky.reads(kind, parameters, r))
+        changed_row = dict(row, mag=18.0 if row["mag"] >= 19 else 20.0)  # crosses the aggregate's mag < 19
+        engine.replace_rows(sky.TABLE, "id", pa.Table.from_pylist([changed_row], sky.rows(0, 1, 0).schema))
         verdicts = replay(entries, EngineTarget(engine), slower_factor=1000, baseline=engine)
         differing = {v.entry.text for v in verdicts if v.kind == "different"}
         assert differing == {text for text, kind, parameters in asked if sky.reads(kind, parameters, row)}
         assert differing and changed(verdicts)
+        shown = ("id", "ra", "dec", "mag")
         for verdict in verdicts:
             if verdict.kind == "different" and "id, ra, dec, mag" in verdict.entry.text:
-                assert verdict.extra == [{k: row[k] for k in ("id", "ra", "dec", "mag")}] and verdict.missing == []
+                assert verdict.missing == [{k: row[k] for k in shown}]
+                assert verdict.extra == [{k: changed_row[k] for k in shown}]
         report = render(verdicts, 1.0, "text")
-        assert report.splitlines()[0].startswith("DIFFERENT") and "5000" in report
+        assert report.splitlines()[0].startswith("DIFFERENT") and f"'id': {row['id']}" in report
         assert report.splitlines()[-1].startswith(f"replayed {len(entries)} of {len(entries)} queries")
 
         pinned = replay(entries, EngineTarget(engine), as_of="logged", slower_factor=1000)

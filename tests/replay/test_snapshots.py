@@ -84,3 +84,25 @@ def test_tag_list_release(sky_home, sky):
             engine.query(f"SELECT COUNT(*) FROM {sky.TABLE}", as_of="DR1")
         with pytest.raises(NotFoundError, match="no snapshot"):
             engine.query(f"SELECT COUNT(*) FROM {sky.TABLE}", as_of="DR3")
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+def test_rows_deleted_later_stay_visible_to_a_snapshot_until_it_is_released(sky_home, sky, backend):
+    first = sky.rows(0, 2000, 1)
+    doomed = [int(i) for i in range(0, 2000, 7)]
+    with qserv.open(sky_home(backend)) as engine:
+        _tag(engine, "DR1")
+        engine.delete_rows(sky.TABLE, "id", doomed)
+        count = f"SELECT COUNT(*) AS n, SUM(mag) AS m FROM {sky.TABLE}"
+        kept = np.setdiff1d(np.arange(2000), doomed)
+        assert engine.query(count).column("n")[0].as_py() == len(kept)
+        pinned = engine.query(count, as_of="DR1")
+        assert pinned.column("n")[0].as_py() == 2000
+        assert pinned.column("m")[0].as_py() == pytest.approx(float(np.sum(first.column("mag").to_numpy())))
+        assert engine.purge_deleted(sky.DATABASE, grace_s=0) == 0  # DR1 still sees them
+        assert engine.query(count, as_of="DR1").column("n")[0].as_py() == 2000
+        assert engine.query(f"SELECT id FROM {sky.TABLE} WHERE id = 7", as_of="DR1").num_rows == 1
+        with engine.store.session() as session:
+            snapshots.release(session, "DR1")
+        assert engine.purge_deleted(sky.DATABASE, grace_s=0) > 0
+        assert engine.query(count).column("n")[0].as_py() == len(kept)
