@@ -1,7 +1,7 @@
 """The ADQL the transform sends to the core, per topic group and batch of windows (pure).
 
 Each statement joins the topic's ``time`` table ``t`` with the batch's windows, uploaded as
-``TAP_UPLOAD.efd_windows`` ``w`` (exposure_id, t0, t1, key and per-pass columns), on
+``TAP_UPLOAD.efd_windows`` ``w`` (slot: the window's number, t0, t1, key), on
 ``FLOOR(t.time_mjd_tai * 86400 / key_s) = w.key AND t.time_mjd_tai BETWEEN w.t0 AND w.t1``: a
 window has one upload row per ``key_s``-second step of time it meets (``key_s`` at least its
 length, so one or two), which makes the join an equality join (hash join on the workers; a plain
@@ -40,40 +40,32 @@ def _join(table, on):
     return f"FROM {table} AS t JOIN TAP_UPLOAD.{UPLOAD} AS w ON {on}"
 
 
-def _in_window(key_s, lower=">="):
-    return f"FLOOR({T} * {86400.0 / key_s!r}) = w.key AND {T} {lower} w.t0 AND {T} <= w.t1"
+def _in_window(key_s):
+    return f"FLOOR({T} * {86400.0 / key_s!r}) = w.key AND {T} >= w.t0 AND {T} <= w.t1"
 
 
 def totals(table, fields, subset, key_s, low, high):
-    """Per window, n{i}, s{i}, lo{i}, hi{i} of each field i (entries of mean, min, max only)."""
+    """Per window (slot), n{i}, s{i}, lo{i}, hi{i} of each field i (entries of mean, min, max only)."""
     items = []
     for i, name in enumerate(fields):
         f = _field(name)
         items += [f"COUNT({f}) AS n{i}", f"SUM({f}) AS s{i}", f"MIN({f}) AS lo{i}", f"MAX({f}) AS hi{i}"]
-    return (f"SELECT w.exposure_id AS eid, {', '.join(items)} {_join(table, _in_window(key_s))} "
-            f"WHERE {_where(subset, low, high)} GROUP BY w.exposure_id")
+    return (f"SELECT w.slot AS slot, {', '.join(items)} {_join(table, _in_window(key_s))} "
+            f"WHERE {_where(subset, low, high)} GROUP BY w.slot")
 
 
 def samples(table, fields, subset, key_s, low, high):
-    """The samples of each window: eid, ts (seconds from the window start) and v{i} per field."""
+    """The samples of each window (slot): their time tl and v{i} per field."""
     items = [f"{_field(name)} AS v{i}" for i, name in enumerate(fields)]
-    return (f"SELECT w.exposure_id AS eid, ({T} - w.t0) * 86400.0 AS ts, {', '.join(items)} "
-            f"{_join(table, _in_window(key_s))} WHERE {_where(subset, low, high)}")
+    return (f"SELECT w.slot AS slot, {T} AS tl, {', '.join(items)} {_join(table, _in_window(key_s))} "
+            f"WHERE {_where(subset, low, high)}")
 
 
 def bins(table, fields, subset, interval_s, key_s, low, high):
-    """Pre-aggregation: per window and bin of ``interval_s`` from the window start, the mean time
-    in seconds from the window start (ts; precise, unlike a mean of MJDs) and the mean v{i} of each
-    field."""
+    """Pre-aggregation: per window (slot) and bin of ``interval_s`` from the window start, the mean
+    time in seconds from the window start (ts; precise, unlike a mean of MJDs) and the mean v{i} of
+    each field."""
     bin_of = f"FLOOR(({T} - w.t0) * {86400.0 / interval_s!r})"
     items = [f"AVG({_field(name)}) AS v{i}" for i, name in enumerate(fields)]
-    return (f"SELECT w.exposure_id AS eid, {bin_of} AS b, AVG(({T} - w.t0) * 86400.0) AS ts, {', '.join(items)} "
-            f"{_join(table, _in_window(key_s))} WHERE {_where(subset, low, high)} GROUP BY w.exposure_id, {bin_of}")
-
-
-def recent(table, fields, subset, key_s, low, high):
-    """most_recent_value (windows carry t0 = the lookback start, exclusive, and t1 = the time
-    asked for): the samples in (t0, t1] with their time tl and v{i} per field."""
-    items = [f"{_field(name)} AS v{i}" for i, name in enumerate(fields)]
-    return (f"SELECT w.exposure_id AS eid, {T} AS tl, {', '.join(items)} {_join(table, _in_window(key_s, '>'))} "
-            f"WHERE {_where(subset, low, high)}")
+    return (f"SELECT w.slot AS slot, {bin_of} AS b, AVG(({T} - w.t0) * 86400.0) AS ts, {', '.join(items)} "
+            f"{_join(table, _in_window(key_s))} WHERE {_where(subset, low, high)} GROUP BY w.slot, {bin_of}")

@@ -8,58 +8,98 @@ time in seconds from the window start and NaN for a NULL value. Per window and f
   [-1, 1] over the window) through the centred values: with S_j = sum(x^j) and T_j =
   sum(x^j (y - mean)), the coefficients c solve sum_k S[j+k] c_k = T[j] (a pseudo-inverse when
   the times repeat), the residual sum of squares is sum((y - mean)^2) - c . T, and the RMS is
-  sqrt(RSS / n) (NULL unless n > d).
+  sqrt(RSS / n) (NULL unless n > d);
+- most_recent_value (``last_values``): the values at the latest time of each window's samples
+  (the largest value when several samples share that time).
 """
+
+from functools import cached_property
 
 import numpy as np
 
-def _sums(values, starts, windows):
-    """Per-window sums of ``values`` (0 for a window without samples)."""
-    out = np.zeros(windows)
-    present = np.flatnonzero(np.diff(np.append(starts, len(values))) > 0)
-    if len(present):
-        out[present] = np.add.reduceat(values, starts[present])
-    return out
 
+class Samples:
+    """The samples of one field in many windows; ``summary(function)`` gives one value per window
+    (NaN for NULL)."""
 
-def _extreme(values, starts, windows, reduce):
-    out = np.full(windows, np.nan)
-    present = np.flatnonzero(np.diff(np.append(starts, len(values))) > 0)
-    if len(present):
-        out[present] = reduce.reduceat(values, starts[present])
-    return out
+    def __init__(self, starts, seconds, values, lengths_s):
+        self.starts, self.seconds, self.values, self.lengths_s = starts, seconds, values, lengths_s
+        self.windows = len(starts)
+        counts = np.diff(np.append(starts, len(values)))
+        self.present = np.flatnonzero(counts > 0)
+        self.group = np.repeat(np.arange(self.windows), counts)
+        self.valid = ~np.isnan(values)
 
+    def _reduce(self, values, reduce=np.add, empty=0.0):
+        out = np.full(self.windows, empty)
+        if len(self.present):
+            out[self.present] = reduce.reduceat(values, self.starts[self.present])
+        return out
 
-def summarise(function, starts, seconds, values, lengths_s, degree=None):
-    """``function`` per window: a float array with NaN for NULL. ``starts``: first sample of each
-    window; ``seconds``: sample times from the window start; ``values``: float, NaN for NULL;
-    ``lengths_s``: the windows' lengths."""
-    windows = len(starts)
-    counts = np.diff(np.append(starts, len(values)))
-    group = np.repeat(np.arange(windows), counts)
-    valid = ~np.isnan(values)
-    n = _sums(valid.astype(float), starts, windows)
-    if function == "min":
-        return _extreme(values, starts, windows, np.fmin)
-    if function == "max":
-        return _extreme(values, starts, windows, np.fmax)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = _sums(np.where(valid, values, 0.0), starts, windows) / n
+    @cached_property
+    def n(self):
+        return self._reduce(self.valid.astype(float))
+
+    @cached_property
+    def mean(self):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self._reduce(np.where(self.valid, self.values, 0.0)) / self.n
+
+    @cached_property
+    def centred(self):
+        return np.where(self.valid, self.values - self.mean[self.group], 0.0)
+
+    @cached_property
+    def q(self):
+        return self._reduce(self.centred * self.centred)
+
+    def summary(self, function, degree=None):
+        if function == "min":
+            return self._reduce(self.values, np.fmin, np.nan)
+        if function == "max":
+            return self._reduce(self.values, np.fmax, np.nan)
         if function == "mean":
-            return mean
-        centred = np.where(valid, values - mean[group], 0.0)
-        q = _sums(centred * centred, starts, windows)
-        if function == "stddev":
-            return np.where(n >= 2, np.sqrt(q / (n - 1)), np.nan)
-        half = np.where(lengths_s > 0, lengths_s / 2, 1.0)
-        x = np.where(valid, (seconds - half[group]) / half[group], 0.0)
-        powers = [n] + [_sums(np.where(valid, x ** j, 0.0), starts, windows) for j in range(1, 2 * degree + 1)]
-        cross = np.stack([_sums(x ** j * centred, starts, windows) for j in range(degree + 1)], axis=1)
+            return self.mean
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if function == "stddev":
+                return np.where(self.n >= 2, np.sqrt(self.q / (self.n - 1)), np.nan)
+            return self._fit_rms(degree)
+
+    def _fit_rms(self, degree):
+        half = np.where(self.lengths_s > 0, self.lengths_s / 2, 1.0)[self.group]
+        x = np.where(self.valid, (self.seconds - half) / half, 0.0)
+        powers, power = [self.n], np.where(self.valid, 1.0, 0.0)
+        cross = [self._reduce(self.centred)]
+        for j in range(1, 2 * degree + 1):
+            power = power * x
+            powers.append(self._reduce(power))
+            if j <= degree:
+                cross.append(self._reduce(power * self.centred))
+        cross = np.stack(cross, axis=1)
         normal = np.stack([np.stack([powers[j + k] for k in range(degree + 1)], axis=1)
                            for j in range(degree + 1)], axis=1)
-        fitted = n > degree
-        rss = np.full(windows, np.nan)
+        fitted = self.n > degree
+        rss = np.full(self.windows, np.nan)
         if fitted.any():
             coefficients = np.einsum("wjk,wk->wj", np.linalg.pinv(normal[fitted]), cross[fitted])
-            rss[fitted] = q[fitted] - np.einsum("wj,wj->w", coefficients, cross[fitted])
-        return np.where(fitted, np.sqrt(np.maximum(rss, 0.0) / n), np.nan)
+            rss[fitted] = self.q[fitted] - np.einsum("wj,wj->w", coefficients, cross[fitted])
+        return np.where(fitted, np.sqrt(np.maximum(rss, 0.0) / np.where(fitted, self.n, 1.0)), np.nan)
+
+
+def last_values(slots, times, values):
+    """{slot: {field: value}}: per slot, the values at its samples' latest time (the largest value
+    of each field when several samples share it; None for NULL)."""
+    if not len(slots):
+        return {}
+    order = np.lexsort((times, slots))
+    slots, times = slots[order], times[order]
+    starts = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]])
+    latest = np.repeat(np.maximum.reduceat(times, starts), np.diff(np.r_[starts, len(slots)]))
+    last = times == latest
+    kept = slots[last]
+    kept_starts = np.flatnonzero(np.r_[True, kept[1:] != kept[:-1]])
+    out = {int(s): {} for s in kept[kept_starts]}
+    for field, column in values.items():
+        for slot, value in zip(kept[kept_starts].tolist(), np.fmax.reduceat(column[order][last], kept_starts).tolist()):
+            out[slot][field] = None if np.isnan(value) else value
+    return out
