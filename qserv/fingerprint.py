@@ -76,7 +76,7 @@ def _text_words(array):
 def _numbers(array, kind):
     """The values of an array as numpy (NULLs as 0), without a copy when it has no NULLs."""
     if array.null_count:
-        array = array.fill_null(pa.scalar(0, kind))
+        array = array.fill_null(pa.scalar(False if pa.types.is_boolean(kind) else 0, kind))
     return array.to_numpy(zero_copy_only=False)
 
 

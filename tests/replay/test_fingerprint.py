@@ -17,7 +17,7 @@ def _table(rng, n):
         "i": pa.array(rng.integers(-5, 5, n), pa.int64()),
         "f": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.normal(0, 1e3, n))),
         "s": pa.array(strings[rng.integers(0, 5, n)].tolist(), mask=rng.random(n) < 0.1),
-        "b": pa.array(rng.random(n) < 0.5),
+        "b": pa.array(rng.random(n) < 0.5, mask=rng.random(n) < 0.1),
         "t": pa.array(rng.integers(0, 10**12, n), pa.timestamp("us")),
     })
 
