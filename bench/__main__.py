@@ -8,7 +8,8 @@ tap, chunkorder (query times against chunk order; bench/chunk_order_bench.py), c
 populated chunks, with a plot; bench/chunk_count_bench.py), startup (CLI start time), apdb (the
 Alert Production cycle against lsst-dax-apdb's ApdbSql; bench/apdb_bench.py), alerts (packet
 build, archive ingest and lookups; bench/alerts_bench.py), replay (query-log replay throughput
-and fingerprint overhead; bench/replay_bench.py).
+and fingerprint overhead; bench/replay_bench.py), dba (ingest rates, verify, re-replication and
+queries during a rebalance at the largest --sizes; bench/dba_bench.py).
 Progress goes to stderr; the report to bench/results/latest.md (or --output) and stdout."""
 
 import argparse
@@ -23,7 +24,7 @@ from bench.data import log
 RESULTS_DIR = Path(__file__).parent / "results"
 RESULTS = RESULTS_DIR / "latest.md"
 SECTIONS = ("sphere", "visit") + scaling.WORKLOADS + ("merge", "votable", "tap", "chunkorder", "chunks", "startup",
-                                                     "apdb", "alerts", "replay")
+                                                     "apdb", "alerts", "replay", "dba")
 SCALING_GROUPS = [  # (title, workload name prefix)
     ("Ingest (one run per size)", "ingest "),
     ("Cone search", "cone "),
@@ -146,6 +147,11 @@ def main(argv=None):
         lines += ["## Query-log replay and fingerprints (bench/replay_bench.py)", ""]
         lines += timed("replay", lambda: replay_bench.main(
             ["--output", str(args.output.parent / "replay.md")])[2:]) + [""]
+    if "dba" in args.only:  # one size; more: python -m bench.dba_bench --help
+        from bench import dba_bench
+        lines += ["## DBA operations (bench/dba_bench.py)", ""]
+        lines += timed("dba", lambda: dba_bench.bench_dba(
+            ["--sizes", str(max(args.sizes)), "--output", str(args.output.parent / "issue17")])) + [""]
     lines += [f"`python -m bench {' '.join(sys.argv[1:] if argv is None else argv)}`".replace(" `", "`")
               + f" took {(time.perf_counter() - started) / 60:.1f} min.", ""]
     text = "\n".join(lines)
