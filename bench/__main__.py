@@ -9,7 +9,8 @@ populated chunks, with a plot; bench/chunk_count_bench.py), startup (CLI start t
 Alert Production cycle against lsst-dax-apdb's ApdbSql; bench/apdb_bench.py), alerts (packet
 build, archive ingest and lookups; bench/alerts_bench.py), replay (query-log replay throughput
 and fingerprint overhead; bench/replay_bench.py), dba (ingest rates, verify, re-replication and
-queries during a rebalance at the largest --sizes; bench/dba_bench.py).
+queries during a rebalance at the largest --sizes; bench/dba_bench.py), efd (one night of the
+transformed EFD against a pandas script; bench/efd_bench.py).
 Progress goes to stderr; the report to bench/results/latest.md (or --output) and stdout."""
 
 import argparse
@@ -24,7 +25,7 @@ from bench.data import log
 RESULTS_DIR = Path(__file__).parent / "results"
 RESULTS = RESULTS_DIR / "latest.md"
 SECTIONS = ("sphere", "visit") + scaling.WORKLOADS + ("merge", "votable", "tap", "chunkorder", "chunks", "startup",
-                                                     "apdb", "alerts", "replay", "dba")
+                                                     "apdb", "alerts", "replay", "dba", "efd")
 SCALING_GROUPS = [  # (title, workload name prefix)
     ("Ingest (one run per size)", "ingest "),
     ("Cone search", "cone "),
@@ -147,6 +148,10 @@ def main(argv=None):
         lines += ["## Query-log replay and fingerprints (bench/replay_bench.py)", ""]
         lines += timed("replay", lambda: replay_bench.main(
             ["--output", str(args.output.parent / "replay.md")])[2:]) + [""]
+    if "efd" in args.only:  # 1000 exposures, 50 topics; python -m bench.efd_bench --help
+        from bench import efd_bench
+        lines += ["## Transformed EFD, one night (bench/efd_bench.py)", ""]
+        lines += timed("efd", efd_bench.bench_efd)
     if "dba" in args.only:  # one size; more: python -m bench.dba_bench --help
         from bench import dba_bench
         lines += ["## DBA operations (bench/dba_bench.py)", ""]
