@@ -2,6 +2,7 @@
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+import logging
 from pathlib import Path
 import time
 
@@ -428,7 +429,7 @@ class Engine:
             raise
         ran = time.monotonic()
         self._finish(logged, started, "ok", result.num_rows, run, None, dict(
-            _visibility(snapshot), result_columns=columns_of(result), checksum=checksum(result),
+            _visibility(snapshot), **_answer_fingerprint(result),
             plan_s=planned - started, workers_s=run.workers_s, merge_s=ran - planned - run.workers_s))
         return result
 
@@ -481,6 +482,16 @@ class Engine:
         its first requests do not all read them at once)."""
         with self.store.session() as session:
             self._snapshots.read(session)
+
+
+def _answer_fingerprint(result):
+    """The result columns and row checksum of an answer (``qserv.fingerprint``) for the query log;
+    a failure there is logged, never the query's."""
+    try:
+        return {"result_columns": columns_of(result), "checksum": checksum(result)}
+    except Exception as error:  # noqa: BLE001 (the answer is right; only its log entry lacks a checksum)
+        logging.getLogger("qserv").warning("no fingerprint for a query's answer: %r", error)
+        return {}
 
 
 def _visibility(snapshot):

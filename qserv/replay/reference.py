@@ -22,7 +22,7 @@ from qserv.sql.worker_functions import function_sql
 
 
 def _is_dsn(reference):
-    return "://" in reference and not reference.startswith("duckdb://") or "dbname=" in reference
+    return reference.startswith(("postgresql://", "postgres://")) or "dbname=" in reference
 
 
 class _DuckDBReference:

@@ -11,7 +11,7 @@
   query's language (default: qserv, Qserv's SQL) and default database.
 """
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 import json
 from pathlib import Path
 
@@ -134,7 +134,3 @@ def with_expected(entry, table):
     """Set ``entry``'s expected answer (and its fingerprint) to the pyarrow Table ``table``."""
     entry.status, entry.error, entry.expected = "ok", None, table
     entry.rows, entry.result_columns, entry.checksum = table.num_rows, columns_of(table), checksum(table)
-
-
-def as_dict(entry):
-    return {name: value for name, value in asdict(entry).items() if name != "expected"}
