@@ -10,7 +10,8 @@ Alert Production cycle against lsst-dax-apdb's ApdbSql; bench/apdb_bench.py), al
 build, archive ingest and lookups; bench/alerts_bench.py), replay (query-log replay throughput
 and fingerprint overhead; bench/replay_bench.py), dba (ingest rates, verify, re-replication and
 queries during a rebalance at the largest --sizes; bench/dba_bench.py), efd (one night of the
-transformed EFD against a pandas script; bench/efd_bench.py).
+transformed EFD against a pandas script; bench/efd_bench.py), backbone (Data Backbone registry: 1e6
+registrations, chained finds, sky searches; bench/backbone_bench.py).
 Progress goes to stderr; the report to bench/results/latest.md (or --output) and stdout."""
 
 import argparse
@@ -25,7 +26,7 @@ from bench.data import log
 RESULTS_DIR = Path(__file__).parent / "results"
 RESULTS = RESULTS_DIR / "latest.md"
 SECTIONS = ("sphere", "visit") + scaling.WORKLOADS + ("merge", "votable", "tap", "chunkorder", "chunks", "startup",
-                                                     "apdb", "alerts", "replay", "dba", "efd")
+                                                     "apdb", "alerts", "replay", "dba", "efd", "backbone")
 SCALING_GROUPS = [  # (title, workload name prefix)
     ("Ingest (one run per size)", "ingest "),
     ("Cone search", "cone "),
@@ -157,6 +158,10 @@ def main(argv=None):
         lines += ["## DBA operations (bench/dba_bench.py)", ""]
         lines += timed("dba", lambda: dba_bench.bench_dba(
             ["--sizes", str(max(args.sizes)), "--output", str(args.output.parent / "issue17")])) + [""]
+    if "backbone" in args.only:  # 1e6 datasets; fewer: python -m bench.backbone_bench --datasets 1e5
+        from bench import backbone_bench
+        lines += ["## Data Backbone registry (bench/backbone_bench.py)", ""]
+        lines += timed("backbone", lambda: backbone_bench.main([])[2:])
     lines += [f"`python -m bench {' '.join(sys.argv[1:] if argv is None else argv)}`".replace(" `", "`")
               + f" took {(time.perf_counter() - started) / 60:.1f} min.", ""]
     text = "\n".join(lines)
