@@ -135,7 +135,8 @@ class Backbone(Registration):
                                                            columns="t.id, t.dataset_type, t.data_id_key")}
         missing = [i for i in ids if i not in found]
         if missing:
-            raise NotFoundError(f"no dataset {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise NotFoundError(f"no dataset {missing[0]!r}{more}")
         return [found[i] for i in dict.fromkeys(ids)]
 
     def _members(self, table, collection):
