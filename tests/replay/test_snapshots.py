@@ -2,12 +2,18 @@
 new ingests on DuckDB and PostgreSQL workers and after its chunks moved to another worker; the
 answers are compared with numpy over the rows ingested before the snapshot."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import qserv
 from qserv.errors import ConflictError, NotFoundError, UserError
 from qserv.meta import snapshots
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from cli_run import ok, run, user_error  # noqa: E402
 
 
 def _tag(engine, name):
@@ -106,3 +112,18 @@ def test_rows_deleted_later_stay_visible_to_a_snapshot_until_it_is_released(sky_
             snapshots.release(session, "DR1")
         assert engine.purge_deleted(sky.DATABASE, grace_s=0) > 0
         assert engine.query(count).column("n")[0].as_py() == len(kept)
+
+
+def test_cli_snapshot_commands_and_query_as_of(sky_home, sky):
+    home = sky_home()
+    assert "snapshot DR1: transactions up to 1" in ok(run(home, "snapshot", "tag", "DR1"))
+    with qserv.open(home) as engine:
+        engine.ingest(sky.TABLE, [sky.rows(2000, 40, 4)])
+    count = f"SELECT COUNT(*) AS n FROM {sky.TABLE} WHERE mag < 40"
+    assert ok(run(home, "query", "--as-of", "DR1", "--format", "csv", count)).split()[1] == "2000"
+    assert ok(run(home, "query", "--format", "csv", count)).split()[1] == "2040"
+    assert ok(run(home, "snapshot", "list")).splitlines()[1].startswith("DR1\t")
+    assert "released" in ok(run(home, "snapshot", "release", "DR1"))
+    user_error(run(home, "query", "--as-of", "DR1", count), "released")
+    user_error(run(home, "snapshot", "tag", "no spaces"), "invalid snapshot name")
+    user_error(run(home, "snapshot", "release", "DR9"), "no snapshot")
