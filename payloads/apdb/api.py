@@ -11,9 +11,10 @@ from qserv.errors import UserError
 
 from qserv.payloads.apdb import reads
 from qserv.payloads.apdb.store import as_arrow, conform, store_digest, visit_detector_rows, with_version
-from qserv.payloads.apdb.tables import (DELETED_COLUMN, METADATA_TABLE, MOVED_COLUMN, REPLICA_CHUNK_COLUMN,
+from qserv.payloads.apdb.tables import (DELETED_COLUMN, LATEST_TABLE, METADATA_TABLE, MOVED_COLUMN, REPLICA_CHUNK_COLUMN,
                                         REPLICA_CHUNKS_TABLE, VERSION_COLUMN, VISIT_DETECTOR_TABLE, apdb_tables,
-                                        catalog_tables, replica_specs, visit_detector_spec)
+                                        catalog_tables, latest_rows, latest_spec, replica_specs,
+                                        visit_detector_spec)
 from qserv.payloads.apdb.updates import ApdbUpdates, replica_chunk_id
 
 SETTINGS_KEY = "qserv:apdb_settings"
@@ -26,7 +27,8 @@ class ApdbSettings:
     read_forced_sources_months: int = 12
     enable_replica: bool = False
     replica_chunk_seconds: int = 600
-    max_move_arcsec: float = 60.0      # largest move of a DiaObject between versions (reads)
+    max_move_arcsec: float = 60.0      # largest move of a DiaObject between versions (reads by ids)
+    purge_after_s: float = 120.0       # superseded DiaObjectLast rows are removed this long after (s)
 
 
 class Apdb(ApdbUpdates):
@@ -45,6 +47,7 @@ class Apdb(ApdbUpdates):
         engine.create_database(database, chunk_order=chunk_order, overlap_arcsec=overlap_arcsec)
         for name, table in apdb.tables.items():
             engine.create_table(f"{database}.{name}", table.spec)
+        engine.create_table(f"{database}.{LATEST_TABLE}", latest_spec(apdb.tables["DiaObject"]))
         engine.create_table(f"{database}.{VISIT_DETECTOR_TABLE}", visit_detector_spec())
         if apdb.settings.enable_replica:
             for name, spec in replica_specs().items():
@@ -67,14 +70,11 @@ class Apdb(ApdbUpdates):
 
     # -- reads --------------------------------------------------------------------------------
     def get_diaobjects(self, region):
-        """The latest versions of the DiaObjects in ``region`` (a qserv.sphere Circle/Polygon).
-        The versions are read within ``max_move_arcsec`` of the region, so an object whose
-        newest version moved farther than that out of it may show its previous version."""
+        """The latest versions of the DiaObjects in ``region`` (a qserv.sphere Circle/Polygon),
+        read from DiaObjectLast (one row per object)."""
         table = self.tables["DiaObject"]
-        reads.region_adql(region)  # refuses other region types
-        cap = reads.grown_cap(region, self.settings.max_move_arcsec)
-        rows = self._query(reads.select(self.database, table.name, table.column_names, [reads.in_region(cap)]))
-        return reads.within(reads.latest_objects(rows, table.column_names), region)
+        return self._query(reads.select(self.database, LATEST_TABLE, table.column_names, [reads.in_region(region)],
+                                        versioned=False))
 
     def get_diasources(self, region, object_ids, visit_time, start_time=None):
         """DiaSources in ``region`` (``object_ids`` None) or of ``object_ids``, from the history
@@ -119,7 +119,9 @@ class Apdb(ApdbUpdates):
                 written[REPLICA_CHUNKS_TABLE] = self.replica_chunk_row(chunk, visit_time, version)
             return written
 
-        return self._write(contents, note=f"apdb store at MJD TAI {visit_time.tai.mjd}")
+        written = self._write(contents, note=f"apdb store at MJD TAI {visit_time.tai.mjd}")
+        self.engine.purge_deleted(self.database, grace_s=self.settings.purge_after_s)
+        return written
 
     # -- metadata -----------------------------------------------------------------------------
     def get_metadata(self, key, default=None):
@@ -137,11 +139,17 @@ class Apdb(ApdbUpdates):
 
     # -- helpers ------------------------------------------------------------------------------
     def _write(self, contents, note):
-        """One transaction writing ``contents(transaction_id)`` (table name -> Arrow rows)."""
+        """One transaction writing ``contents(transaction_id)`` (table name -> Arrow rows); new
+        DiaObject versions replace the ones of their ids in DiaObjectLast."""
         transactions = self.engine.transactions
         transaction_id = transactions.begin(self.database, note=note)
         try:
-            for name, rows in contents(transaction_id).items():
+            written = contents(transaction_id)
+            if "DiaObject" in written:
+                objects = written["DiaObject"]
+                transactions.delete(transaction_id, LATEST_TABLE, "diaObjectId", objects["diaObjectId"])
+                written[LATEST_TABLE] = latest_rows(objects)
+            for name, rows in written.items():
                 if rows.num_rows:
                     transactions.contribute(transaction_id, name, rows, key=f"{self.database}.{name}")
             transactions.commit(transaction_id)

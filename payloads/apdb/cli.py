@@ -118,13 +118,14 @@ def apdb_read(context, what, database, ra, dec, radius, visit_mjd, output):
 @DATABASE
 @click.pass_context
 def apdb_stats(context, database):
-    """Rows stored per table (every version), visits stored, unassociated DiaObjects."""
+    """Rows stored per table (every version; DiaObjectLast: the latest), visits stored,
+    unassociated DiaObjects."""
     from qserv.payloads.apdb import Apdb
-    from qserv.payloads.apdb.tables import VISIT_DETECTOR_TABLE
+    from qserv.payloads.apdb.tables import LATEST_TABLE, VISIT_DETECTOR_TABLE
 
     with _engine(context) as engine:
         apdb = Apdb.open(engine, database)
-        for name in [*apdb.tables, VISIT_DETECTOR_TABLE]:
+        for name in [*apdb.tables, LATEST_TABLE, VISIT_DETECTOR_TABLE]:
             rows = sum(count for _, count, _, _ in engine.chunks(f"{database}.{name}"))
             click.echo(f"{name}\t{rows}")
         click.echo(f"unassociated DiaObjects\t{apdb.count_unassociated_objects()}")

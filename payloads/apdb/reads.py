@@ -42,17 +42,10 @@ def grown_cap(region, margin_arcsec):
     return Circle(float(ra[0]), float(dec[0]), min(180.0, np.degrees(radius_rad) + margin_arcsec / 3600.0))
 
 
-def within(rows, region):
-    """The rows whose (ra, dec) lie in ``region``."""
-    if not rows.num_rows:
-        return rows
-    mask = region.contains(rows["ra"].to_numpy(zero_copy_only=False), rows["dec"].to_numpy(zero_copy_only=False))
-    return rows.filter(pa.array(mask))
-
-
-def select(database, table, columns, conditions, markers=()):
-    """ADQL reading ``columns`` and the version columns (``markers``: MOVED/DELETED columns)."""
-    names = ", ".join(f'"{name}"' for name in [*columns, VERSION_COLUMN, *markers])
+def select(database, table, columns, conditions, markers=(), versioned=True):
+    """ADQL reading ``columns`` and the version columns (``versioned``: apdbVersion; ``markers``:
+    MOVED/DELETED columns)."""
+    names = ", ".join(f'"{name}"' for name in [*columns, *([VERSION_COLUMN] if versioned else []), *markers])
     return f'SELECT {names} FROM "{database}"."{table}" WHERE {" AND ".join(conditions)}'
 
 

@@ -1,12 +1,17 @@
 """The APDB's tables on the core: which Felis tables of ``apdb.yaml`` are created, their kind,
 and the columns the APDB adds to them (pure: no I/O apart from reading the Felis file).
 
-Every table the APDB writes is append-only on the core; a row's ``apdbVersion`` (the id of the
-ingest transaction that wrote it) orders the versions of one primary key, so a later version
-(a closed validity interval, a reassigned or withdrawn source) supersedes an earlier one when read.
+The Felis tables are append-only on the core; a row's ``apdbVersion`` (the id of the ingest
+transaction that wrote it) orders the versions of one primary key, so a later version (a closed
+validity interval, a reassigned or withdrawn source) supersedes an earlier one when read.
+``DiaObjectLast`` holds the open latest version of each DiaObject (all DiaObject columns, placed
+by position): the transaction writing a new version deletes the one it supersedes there (core row
+deletion), so region reads of DiaObjects read one row per object whatever the history.
 """
 
 from dataclasses import dataclass
+
+import pyarrow.compute as pc
 
 from qserv.meta.admin import TableSpec
 from qserv.schema.columns import Column, SchemaError
@@ -20,6 +25,7 @@ VISIT_DETECTOR_TABLE = "ApdbVisitDetector"
 REPLICA_CHUNKS_TABLE = "ApdbReplicaChunks"
 UPDATE_RECORDS_TABLE = "ApdbUpdateRecords"
 METADATA_TABLE = "metadata"
+LATEST_TABLE = "DiaObjectLast"
 HASH_BUCKETS = 16
 # Felis tables and how each is placed: DiaObject versions by position (one director row per
 # version), sources by their own positions next to their DiaObject's id, the rest by hash.
@@ -94,6 +100,20 @@ def catalog_tables(engine, database):
             tables[table.name] = ApdbTable(table.name, [c for c in columns if c.name not in added],
                                            [names[k] for k in keys], spec)
     return tables
+
+
+def latest_spec(objects):
+    """``DiaObjectLast``: the columns of ``objects`` (the DiaObject ApdbTable), placed by position
+    next to the DiaObject of the same id."""
+    return TableSpec(kind="child", columns=list(objects.spec.columns), director="DiaObject",
+                     director_key="diaObjectId", ra_column="ra", dec_column="dec",
+                     description="the open latest version of each DiaObject (region reads)")
+
+
+def latest_rows(objects):
+    """The rows of a DiaObject batch that are open latest versions (validityEndMjdTai NULL)."""
+    return objects.filter(pc.is_null(objects["validityEndMjdTai"])) if "validityEndMjdTai" in objects.column_names \
+        else objects
 
 
 def visit_detector_spec():

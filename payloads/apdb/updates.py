@@ -14,7 +14,7 @@ from qserv.errors import UserError
 
 from qserv.payloads.apdb import reads
 from qserv.payloads.apdb.store import conform
-from qserv.payloads.apdb.tables import (DELETED_COLUMN, MOVED_COLUMN, REPLICA_CHUNK_COLUMN, REPLICA_CHUNKS_TABLE,
+from qserv.payloads.apdb.tables import (DELETED_COLUMN, LATEST_TABLE, MOVED_COLUMN, REPLICA_CHUNK_COLUMN, REPLICA_CHUNKS_TABLE,
                                         UPDATE_RECORDS_TABLE, VERSION_COLUMN)
 
 DEDUP_KEY = "qserv:dedup_mjd_tai"
@@ -149,12 +149,8 @@ class ApdbUpdates:
 
     def count_unassociated_objects(self):
         """How many current DiaObjects have exactly one DiaSource."""
-        table = self.tables["DiaObject"]
-        rows = self._query(reads.select(self.database, "DiaObject", table.column_names, ['"nDiaSources" = 1']))
-        candidates = reads.latest_objects(rows, table.column_names)
-        # A newer version may have another count: check the candidates' newest versions.
-        return int(pc.sum(pc.equal(self.current_objects(candidates["diaObjectId"].to_pylist())["nDiaSources"], 1))
-                   .as_py() or 0)
+        rows = self._query(f'SELECT COUNT(*) AS n FROM "{self.database}"."{LATEST_TABLE}" WHERE "nDiaSources" = 1')
+        return int(rows["n"][0].as_py() or 0)
 
     # -- replica chunks -----------------------------------------------------------------------
     def replica_chunk_row(self, chunk, time, version, deleted=False):

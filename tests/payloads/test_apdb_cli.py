@@ -42,7 +42,8 @@ def test_apdb_commands(tmp_path, new_instance, apdb_data):
                                                  "--visit-time", "60001", "--output", str(out)))
     assert pq.read_table(out).num_rows == 50
     stats = ok(run(home, "stats"))
-    assert "DiaObject\t50" in stats and "ApdbVisitDetector\t1" in stats and "unassociated DiaObjects\t0" in stats
+    assert "DiaObject\t50" in stats and "DiaObjectLast\t50" in stats and "ApdbVisitDetector\t1" in stats
+    assert "unassociated DiaObjects\t0" in stats
 
     for args, message in [(["read", "sources", "--ra", "30", "--dec", "-10", "--radius", "1"], "needs --visit-time"),
                           (["store", "--visit-time", "1", "--objects", str(tmp_path / "none.parquet")], "no such file"),
