@@ -70,9 +70,10 @@ def data_id_key(data_id):
     return json.dumps(data_id, sort_keys=True, separators=(",", ":"))
 
 
-def dataset_id(dataset_type, data_id, run):
-    """The UUID5 of a dataset (type, normalized data id, run) as text."""
-    return str(uuid.uuid5(NAMESPACE, f"{dataset_type}\x00{data_id_key(data_id)}\x00{run}"))
+def dataset_id(dataset_type, data_id, run, key=None):
+    """The UUID5 of a dataset (type, normalized data id, run) as text (``key``: the data id's
+    ``data_id_key`` when already known)."""
+    return str(uuid.uuid5(NAMESPACE, f"{dataset_type}\x00{key or data_id_key(data_id)}\x00{run}"))
 
 
 def check_uuid(value):

@@ -12,7 +12,7 @@ from qserv.payloads.backbone import obscore
 from qserv.payloads.backbone.model import (DIMENSIONS, check_name, check_uuid, data_id_key, dataset_id,
                                            normalize_data_id)
 from qserv.payloads.backbone.sky import footprint
-from qserv.payloads.backbone.store import arrow_rows
+from qserv.payloads.backbone.store import arrow_rows, literal
 
 FIELDS = {"dataset_type", "uri", "size", "checksum", "format", "s_ra", "s_dec", "s_fov", "s_region",
           "t_min", "t_max", "inputs", "task", "run"}
@@ -58,8 +58,9 @@ class Registration:
                 place = footprint(row)
             except UserError as error:
                 raise UserError(f"row {index}: {error}") from None
-            ident = dataset_id(name, data_id, run)
-            record = {"id": ident, "dataset_type": name, "run": run, "data_id_key": data_id_key(data_id),
+            key = data_id_key(data_id)
+            ident = dataset_id(name, data_id, run, key)
+            record = {"id": ident, "dataset_type": name, "run": run, "data_id_key": key,
                       **data_id, **metadata, "uri": uri, "size": row.get("size"), "checksum": row.get("checksum"),
                       "format": row.get("format"), "t_min": _number(row, "t_min", index),
                       "t_max": _number(row, "t_max", index), "ingest_mjd": ingest_mjd, "task": row.get("task"),
@@ -91,27 +92,24 @@ class Registration:
         self.add_site(site)
         storage = {name: t["storage_class"] for name, t in self.dataset_types().items()}
         registered = existing = 0
+        # ids are UUID5s including the run: those already stored are among the run's datasets
+        stored = {r["id"] for r in self.store.rows("dataset", f"run = {literal(run)}", columns="id")}
+        published = {r["obs_id"] for r in self.engine.query(
+            f"SELECT obs_id FROM {obscore.DATABASE}.{obscore.TABLE} "
+            f"WHERE obs_collection = {literal(run)}").to_pylist()}
         for start in range(0, len(records), batch_rows):
             batch = records[start:start + batch_rows]
-            stored = {r["id"] for r in self.store.rows_of_ids("dataset", "id", [r["id"] for r in batch],
-                                                              columns="t.id")}
             new = [r for r in batch if r["id"] not in stored]
             existing += len(batch) - len(new)
             if new:
                 self.store.write(lambda version: _batch_rows(new, site, version))
                 registered += len(new)
-            self._add_obscore([r for r in batch if "ra" in r], storage)
+            missing = [r for r in batch if "ra" in r and r["id"] not in published]
+            if missing:
+                spec = obscore.obscore_spec()
+                self.engine.ingest(f"{obscore.DATABASE}.{obscore.TABLE}",
+                                   [arrow_rows(spec, obscore.obscore_rows(missing, storage, self.database))])
         return {"registered": registered, "existing": existing, "ids": [r["id"] for r in records]}
-
-    def _add_obscore(self, records, storage):
-        if not records:
-            return
-        present = {r["obs_id"] for r in self.store.rows_of_ids(
-            obscore.TABLE, "obs_id", [r["id"] for r in records], columns="t.obs_id", database=obscore.DATABASE)}
-        rows = obscore.obscore_rows([r for r in records if r["id"] not in present], storage, self.database)
-        if rows:
-            spec = obscore.obscore_spec()
-            self.engine.ingest(f"{obscore.DATABASE}.{obscore.TABLE}", [arrow_rows(spec, rows)])
 
 
 def _batch_rows(records, site, version):

@@ -46,16 +46,9 @@ def _candidates(backbone, dataset_type, path, kinds, where, time):
                            if m["dataset_type"] == dataset_type and chains.in_range(m["t_begin"], m["t_end"], time))
     if members:
         rows = {r["id"]: r for r in backbone.store.rows_of_ids(
-            "dataset", "id", [m["dataset_id"] for _, m in members], where=where and _qualified(where))}
+            "dataset", "id", [m["dataset_id"] for _, m in members], where=where)}
         found.extend((c, rows[m["dataset_id"]]) for c, m in members if m["dataset_id"] in rows)
     return found
-
-
-def _qualified(where):
-    """A dimension condition for the aliased dataset table (``t``) of an upload join."""
-    for name in DIMENSIONS:
-        where = where.replace(f'"{name}"', f't."{name}"')
-    return where
 
 
 def find(backbone, dataset_type, collections, where=None, time=None):
@@ -101,7 +94,7 @@ def query_datasets(backbone, dataset_type=None, collections=None, where=None, ti
                    for m in backbone._members("tag" if known[c][0] == "tagged" else "calib", c)}
     if circle is not None:
         ids = sky_search(backbone, *circle)
-        rows = backbone.store.rows_of_ids("dataset", "id", ids, where=_qualified(" AND ".join(conditions)) or None)
+        rows = backbone.store.rows_of_ids("dataset", "id", ids, where=" AND ".join(conditions) or None)
     else:
         rows = backbone.store.rows("dataset", " AND ".join(conditions) or None)
     if path is not None:

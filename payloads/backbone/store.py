@@ -43,7 +43,8 @@ class Store:
         return self.engine.query(text).to_pylist()
 
     def rows_of_ids(self, table, column, ids, columns="t.*", where=None, database=None):
-        """Rows of ``table`` whose ``column`` is one of ``ids`` (an upload join)."""
+        """Rows of ``table`` whose ``column`` is one of ``ids`` (an upload join; ``where`` names
+        columns of ``table`` unqualified: the upload has only ``id``)."""
         out = []
         ids = list(dict.fromkeys(ids))
         for start in range(0, len(ids), UPLOAD_ROWS):
