@@ -13,6 +13,7 @@ bytes are the originals'), and lookups are timed on it.
 """
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -141,6 +142,7 @@ def main(argv=None):
     from qserv.payloads.apdb import Apdb
 
     rng = np.random.default_rng(19)
+    load = os.getloadavg()[0]
     lines = ["# Alert archive benchmark (issue 19)", "",
              f"`python -m bench.alerts_bench --alerts {args.alerts:g} --sources {args.sources} --visits {args.visits}`",
              ""]
@@ -150,41 +152,43 @@ def main(argv=None):
         with qserv.open(home) as engine:
             apdb = Apdb.create(engine, "apdb")
             populate_apdb(apdb, args.sources, args.visits, rng)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             records, schema = visit_alerts(apdb, args.visits)
-            build_s = time.perf_counter() - started
-            started = time.perf_counter()
+            build_s, build_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+            started, cpu = time.perf_counter(), time.process_time()
             packets = [encode(record, schema) for record in records]
-            encode_s = time.perf_counter() - started
+            encode_s, encode_cpu_s = time.perf_counter() - started, time.process_time() - cpu
             history = statistics.mean(len(r["prvDiaSources"]) for r in records)
             forced = statistics.mean(len(r["prvDiaForcedSources"]) for r in records)
             apdb_bytes = worker_bytes(home)
             archive = AlertArchive.create(engine, "alerts")
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             archive.store_decoded(records, packets, {schema.schema_id: schema})
-            store_s = time.perf_counter() - started
+            store_s, store_cpu_s = time.perf_counter() - started, time.process_time() - cpu
             lines += [f"- Visit of {len(records)} DiaSources (mean history {history:.1f} DiaSources, {forced:.1f} "
-                      f"forced sources per packet): records read and built in {build_s:.2f} s, encoded (wire format, "
-                      f"validated by fastavro's writer) in {encode_s:.2f} s; archived (gzip + one ingest "
-                      f"transaction) in {store_s:.2f} s = {len(records) / store_s:,.0f} alerts/s; whole visit "
+                      f"forced sources per packet): records read and built in {build_s:.2f} s ({build_cpu_s:.2f} s CPU), "
+                      f"encoded (wire format, fastavro) in {encode_s:.2f} s ({encode_cpu_s:.2f} s CPU); archived (gzip + one ingest "
+                      f"transaction) in {store_s:.2f} s = {len(records) / store_s:,.0f} alerts/s ({store_cpu_s:.2f} s of CPU "
+                      f"time); whole visit "
                       f"{build_s + encode_s + store_s:.2f} s.",
                       f"- Packet size: mean {statistics.mean(map(len, packets)):,.0f} bytes in wire format, "
                       f"{statistics.mean(len(gzip_packet(p)) for p in packets):,.0f} bytes gzipped."]
             target = int(args.alerts)
-            stored, next_id, rates, night_ids = len(records), 1_000_000_000, [], []
+            stored, next_id, rates, cpu_rates = len(records), 1_000_000_000, [], []
             while stored < target:
                 count = min(args.batch, target - stored)
                 batch, picks = copies(records, next_id, count, rng, args.patch_deg, args.nights)
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 archive.store_decoded(batch, [packets[i] for i in picks], {schema.schema_id: schema})
                 rates.append(count / (time.perf_counter() - started))
-                night_ids.append(batch[0]["diaSourceId"])
+                cpu_rates.append(count / (time.process_time() - cpu))
                 stored += count
                 next_id += count
                 log(f"archive: {stored:,} alerts ({rates[-1]:,.0f} alerts/s)")
             if rates:
                 lines.append(f"- Filling the archive to {stored:,} alerts in stores of {args.batch:,}: median "
-                             f"{statistics.median(rates):,.0f} alerts/s (gzip + ingest, packets pre-encoded).")
+                             f"{statistics.median(rates):,.0f} alerts/s (gzip + ingest, packets pre-encoded); per second of "
+                             f"this process's CPU time (all its threads): {statistics.median(cpu_rates):,.0f} alerts.")
             ids = rng.integers(1_000_000_000, next_id, args.lookups) if rates else [r["diaSourceId"] for r in records]
             by_id = p50_ms(archive.get, [int(i) for i in ids])
             objects = [int(i) // 4 for i in ids] if rates else [r["diaSource"]["diaObjectId"] for r in records]
@@ -204,7 +208,8 @@ def main(argv=None):
                       f"- Storage: {size / stored:,.0f} bytes per alert in the workers' files (Alert table, searchable "
                       f"columns included) against "
                       f"{gz:,.0f} bytes per gzipped packet file (Rubin's design; file-system blocks not counted).",
-                      ""]
+                      f"- Machine: {os.cpu_count()} CPUs, load average {load:.1f} at the start, "
+                      f"{os.getloadavg()[0]:.1f} at the end (wall times include waiting for the CPU).", ""]
     text = "\n".join(lines)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
