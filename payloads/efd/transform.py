@@ -36,9 +36,9 @@ def compute(engine, tables, entries, windows):
         groups[(entry.topic, entry.subset)].append(entry)
     for (topic, subset), group in groups.items():
         binned = [e for e in group if e.pre_aggregate_interval_s]
-        for interval_s, offset_s in sorted({(e.pre_aggregate_interval_s, e.start_offset_s) for e in binned}):
-            batch.binned(tables[topic], subset, interval_s, offset_s,
-                         [e for e in binned if (e.pre_aggregate_interval_s, e.start_offset_s) == (interval_s, offset_s)])
+        for key in sorted({(e.pre_aggregate_interval_s, e.start_offset_s) for e in binned}):
+            batch.binned(tables[topic], subset, *key,
+                         [e for e in binned if (e.pre_aggregate_interval_s, e.start_offset_s) == key])
         plain = [e for e in group if not e.pre_aggregate_interval_s]
         if plain:
             batch.plain(tables[topic], subset, plain)
@@ -90,8 +90,9 @@ class Batch:
         offsets = sorted({e.start_offset_s for e in summarised})
         recent_offsets = sorted({e.start_offset_s for e in entries if e.function == RECENT})
         sets = [(self.starts + o / SECONDS_PER_DAY, self.ends) for o in offsets]
-        sets += [(self.starts + o / SECONDS_PER_DAY - LOOKBACK_S[0] / SECONDS_PER_DAY, self.starts + o / SECONDS_PER_DAY)
-                 for o in recent_offsets]
+        for o in recent_offsets:
+            at = self.starts + o / SECONDS_PER_DAY
+            sets.append((at - LOOKBACK_S[0] / SECONDS_PER_DAY, at))
         t0, t1 = np.concatenate([s[0] for s in sets]), np.concatenate([s[1] for s in sets])
         fields = _fields(entries)
         if not recent_offsets and all(e.function in SQL_FUNCTIONS for e in entries):
