@@ -1,10 +1,12 @@
-"""get_diaobjects before / after DiaObjectLast, on the same APDB at the same moment (issue 18).
+"""Reads before / after DiaObjectLast and the pruned reads by ids, on the same APDB at the same
+moment (issue 18).
 
 Runs the APDB benchmark's visits (bench/apdb_bench.py, our core, embedded default) and every
-``--every`` visits times the field read both ways, interleaved: "latest table" is
-``Apdb.get_diaobjects`` (DiaObjectLast, one row per object); "all versions" is the read it replaced
-(every DiaObject version within max_move_arcsec of the field, reduced to the newest open version
-per object, then cut to the field). Both must return the same objects.
+``--every`` visits times, interleaved: the field's DiaObjects as ``Apdb.get_diaobjects`` reads them
+(DiaObjectLast, one row per object) and as it read them before (every DiaObject version within
+max_move_arcsec of the field, reduced to the newest open version per object, cut to the field);
+the forced-source history of the field's objects by ids with the field as region (one pruned read)
+and without (one scan of every chunk per 1000 ids, as before). Each pair must agree.
 
     python -m bench.apdb_latest_bench --visits 60 --every 10
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from bench.apdb_bench import VisitGenerator, Workload, cycle, schemas
-from bench.apdb_systems import QservApdb
+from bench.apdb_systems import QservApdb, tai
 from bench.data import log
 from qserv.payloads.apdb import reads
 from qserv.sphere import Circle
@@ -59,19 +61,26 @@ def main(argv=None):
         with args.output.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["visits_stored", "objects_in_field", "versions_read_before", "latest_table_s",
-                             "all_versions_s", "same_objects"])
+                             "all_versions_s", "same_objects", "forced_rows", "forced_by_ids_in_region_s",
+                             "forced_by_ids_every_chunk_s", "same_forced"])
             for visit in range(args.visits):
                 cycle(system, generator, visit, schemas_by_name, workload.radius_arcsec)
                 if (visit + 1) % args.every:
                     continue
-                field = Circle(*generator.field(visit + 1))
+                field = Circle(*generator.field(visit))  # the field of the visit just stored
                 new, new_s = timed(system.apdb.get_diaobjects, field)
                 (old, versions), old_s = timed(all_versions_read, system.apdb, field)
                 same = sorted(new["diaObjectId"].to_pylist()) == sorted(old["diaObjectId"].to_pylist())
-                writer.writerow([visit + 1, new.num_rows, versions, f"{new_s:.3f}", f"{old_s:.3f}", same])
+                ids, when = new["diaObjectId"].to_pylist(), tai(generator.visit_time_mjd(visit + 1))
+                pruned, pruned_s = timed(system.apdb.get_diaforcedsources, field, ids, when)
+                scanned, scanned_s = timed(system.apdb.get_diaforcedsources, None, ids, when)
+                same_forced = pruned.sort_by("diaForcedSourceId").equals(scanned.sort_by("diaForcedSourceId"))
+                writer.writerow([visit + 1, new.num_rows, versions, f"{new_s:.3f}", f"{old_s:.3f}", same,
+                                 pruned.num_rows, f"{pruned_s:.3f}", f"{scanned_s:.3f}", same_forced])
                 handle.flush()
                 log(f"[apdb latest] {visit + 1} visits: {new.num_rows} objects, {versions} versions read before; "
-                    f"{new_s:.2f} s vs {old_s:.2f} s, same {same}")
+                    f"{new_s:.2f} s vs {old_s:.2f} s, same {same}; forced by ids {pruned.num_rows} rows: "
+                    f"{pruned_s:.2f} s pruned vs {scanned_s:.2f} s every chunk, same {same_forced}")
     finally:
         system.close()
         shutil.rmtree(root, ignore_errors=True)
