@@ -6,4 +6,9 @@
 - ``runner``: re-running them on an instance, concurrently, within a time budget.
 - ``report``: text, JSON and JUnit XML reports, regressions first, and the exit code.
 - ``cli``: ``qserv replay`` and ``qserv snapshot tag|list|release``.
+
+This package imports nothing heavy itself: the CLI reads these choices when it starts.
 """
+
+FORMATS = ("text", "json", "junit")  # report formats
+AS_OF_CHOICES = ("logged", "current")  # what a replayed query reads

@@ -8,7 +8,7 @@ import click
 
 from qserv.errors import UserError
 from qserv.instance import INSTANCE_FILE, resolve_home
-from qserv.replay.report import FORMATS
+from qserv.replay import AS_OF_CHOICES, FORMATS
 
 
 def _local_engine(context, command):
@@ -88,7 +88,7 @@ def _entries(source, db):
 @click.argument("source")
 @click.option("--against", default=None, help="Instance to replay on: a home, or the URL of a `qserv serve` "
               "(TAP, ADQL only). Default: --home.")
-@click.option("--as-of", "as_of", type=click.Choice(["logged", "current"]), default="current", show_default=True,
+@click.option("--as-of", "as_of", type=click.Choice(AS_OF_CHOICES), default="current", show_default=True,
               help="Rows each query reads: as of the visibility it logged, or the rows of now.")
 @click.option("--reference", default=None, help="Corpus SOURCE: a DuckDB file or PostgreSQL DSN holding the "
               "rows unsharded, for the expected answers of .sql files without a .parquet/.csv beside them.")

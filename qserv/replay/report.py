@@ -6,8 +6,6 @@ import json
 from xml.etree import ElementTree
 
 from qserv.replay.compare import CHANGED, ORDER, ordered
-
-FORMATS = ("text", "json", "junit")
 TEXT_WIDTH = 100
 
 

@@ -19,7 +19,6 @@ from qserv.fingerprint import checksum, columns_of
 from qserv.replay.compare import Outcome, classify, with_rows
 from qserv.replay.sources import REPLAY_USER
 
-AS_OF_CHOICES = ("logged", "current")
 HTTP_TIMEOUT_S = 600
 
 
