@@ -5,6 +5,7 @@ the crash-safe chunk changes (qserv.exec.moves).
 A ``progress`` callback is called ``progress(0, n)`` when ``n`` more steps are planned and
 ``progress(1)`` after each step."""
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 import os
 
@@ -192,9 +193,11 @@ class Replication:
         report = VerifyReport(database_name, len(holders), sum(map(len, holders.values())))
         if progress is not None:
             progress(0, len(holders))
-        signatures = {w: self._signatures(workers[w], tables, sorted(c for c, ws in holders.items() if w in ws),
-                                          hidden)
-                      for w in sorted({w for ws in holders.values() for w in ws})}
+        signing = sorted({w for ws in holders.values() for w in ws})
+        with ThreadPoolExecutor(max(1, len(signing)), thread_name_prefix="qserv-verify") as threads:
+            signed = threads.map(lambda w: self._signatures(
+                workers[w], tables, sorted(c for c, ws in holders.items() if w in ws), hidden), signing)
+            signatures = dict(zip(signing, signed))
         for chunk in sorted(holders):
             checks = _judge(chunk, holders[chunk], signatures, expected.get(chunk, 0), len(tables))
             good = [w for w, status, _ in checks if status == "ok"]

@@ -20,7 +20,9 @@ from qserv.meta.models import Chunk, Contribution, Replica, Table, Transaction
 from qserv.meta.workers import listed_workers
 from qserv.schema.columns import Column
 
-from .conftest import check_queries, datasets
+from tests.cli_run import ok, run as run_cli, user_error
+
+from .conftest import check_queries, datasets, load
 from .test_remote_cli import run, server  # noqa: F401  (server: the fixture of a running `qserv serve`)
 
 NEW_COLUMNS = [Column("objectId", "long", False), Column("ra", "double", False), Column("decl", "double", False),
@@ -222,3 +224,16 @@ def tap_count(url, token, table, strict=True):
         return answer.text
     assert answer.status_code == 200, answer.text
     return int(answer.text.splitlines()[1])
+
+
+def test_cli_drops(tmp_path, new_instance):
+    """`qserv table drop` / `qserv db drop`: exit 2 with the reason for bad input, then the drops."""
+    home = tmp_path / "home"
+    new_instance(home, "duckdb", 2)
+    load(home)
+    ok(run_cli(home, "publish", "sky"))
+    user_error(run_cli(home, "table", "drop", "sky.Nope"), "no table 'Nope'")
+    user_error(run_cli(home, "db", "drop", "sky"), "published", "--force")
+    assert "dropped sky.Source" in ok(run_cli(home, "table", "drop", "sky.Source", "--force"))
+    out = ok(run_cli(home, "db", "drop", "sky", "--force"))
+    assert "dropped sky.Object, sky.Filter" in out or "dropped sky.Filter, sky.Object" in out
