@@ -1,11 +1,14 @@
 """Qserv's integration-test layout (a case directory with queries/NNNN_name.sql, the data loaded
 separately) replayed through ``qserv replay`` against the answers of an unsharded DuckDB holding
-the same rows; and a corpus whose expected answers are files beside the queries."""
+the same rows (or a PostgreSQL database: the same answers); and a corpus whose expected answers
+are files beside the queries."""
 
 import sys
 from pathlib import Path
 
 import duckdb
+import psycopg2
+from psycopg2.extras import execute_values
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -82,3 +85,19 @@ def test_expected_answers_beside_the_queries(sky_home, sky, tmp_path):
         different = [v for v in verdicts if v.kind == "different"]
         assert [v.entry.name for v in different] == [reread[2].name]
         assert different[0].extra == reread[2].expected.slice(0, 1).to_pylist() and different[0].missing == []
+
+
+def test_a_postgresql_reference_gives_the_duckdb_reference_answers(sky_home, sky, tmp_path, new_postgres_database):
+    dsn = new_postgres_database()
+    rows = sky.rows(0, 2000, 1)
+    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA "{sky.DATABASE}"')
+        cursor.execute(f'CREATE TABLE "{sky.DATABASE}"."Obj" (id BIGINT, ra FLOAT8, dec FLOAT8, mag FLOAT8, band TEXT)')
+        execute_values(cursor, f'INSERT INTO "{sky.DATABASE}"."Obj" VALUES %s',
+                       [tuple(r.values()) for r in rows.to_pylist()])
+    case = _case(tmp_path)
+    with qserv.open(sky_home()) as engine:
+        on_duckdb = fill_expected(sources.from_corpus(case, sky.DATABASE), engine, str(_reference(tmp_path, sky)))
+        on_postgres = fill_expected(sources.from_corpus(case, sky.DATABASE), engine, dsn)
+    assert [e.status for e in on_postgres] == ["ok"] * len(QUERIES), [e.error for e in on_postgres]
+    assert [(e.rows, e.checksum) for e in on_postgres] == [(e.rows, e.checksum) for e in on_duckdb]
