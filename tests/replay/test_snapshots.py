@@ -98,8 +98,13 @@ def test_rows_deleted_later_stay_visible_to_a_snapshot_until_it_is_released(sky_
     doomed = [int(i) for i in range(0, 2000, 7)]
     with qserv.open(sky_home(backend)) as engine:
         _tag(engine, "DR1")
-        engine.delete_rows(sky.TABLE, "id", doomed)
         count = f"SELECT COUNT(*) AS n, SUM(mag) AS m FROM {sky.TABLE}"
+        aborted = engine.transactions.begin(sky.DATABASE)
+        engine.delete_rows(sky.TABLE, "id", doomed, transaction_id=aborted)
+        engine.transactions.abort(aborted)  # an aborted deletion changes nothing, for anyone
+        assert engine.query(count).column("n")[0].as_py() == 2000
+        assert engine.query(count, as_of="DR1").column("n")[0].as_py() == 2000
+        engine.delete_rows(sky.TABLE, "id", doomed)
         kept = np.setdiff1d(np.arange(2000), doomed)
         assert engine.query(count).column("n")[0].as_py() == len(kept)
         pinned = engine.query(count, as_of="DR1")
