@@ -48,6 +48,7 @@ class Column:
     unit: str | None = None
     ucd: str | None = None
     description: str | None = None
+    utype: str | None = None  # a data model's utype (ObsCore columns), written in result FIELDs
 
     def __post_init__(self):
         check_identifier(self.name, "column")

@@ -1,7 +1,9 @@
 """ObsCore 1.1 (``ivoa.ObsCore``) from the registry (pure apart from reading the Felis file).
 
-The table's columns, UCDs, units and utypes are lsst-sdm-schemas' ``ivoa_obscore.yaml`` (the
-ObsTAP realization of ObsCore 1.1) plus ``access_estsize``; it is a director table on ``obs_id``
+The table's columns, UCDs and units are lsst-sdm-schemas' ``ivoa_obscore.yaml`` (the ObsTAP
+realization of ObsCore 1.1) plus the required ``access_estsize`` and ``pol_states``; the standard
+columns carry the ObsCore 1.1 utypes (``obscore:...``, ``UTYPES``) in TAP_SCHEMA and in result
+FIELDs. It is a director table on ``obs_id``
 at (``s_ra``, ``s_dec``), so ``CONTAINS(POINT(s_ra, s_dec), CIRCLE(...))`` is answered from the
 chunks the circle touches.
 
@@ -16,6 +18,8 @@ else measurements; calib_level = 1 for raw (dataset type name starting with "raw
 (tract and patch dimensions), else 2; instrument_name and the lsst_* columns from the data id;
 o_ucd = phot.count for images."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from qserv.meta.admin import TableSpec
@@ -29,19 +33,52 @@ PUBLISHER = "ivo://qserv.backbone"
 BANDS = {"u": (320e-9, 400e-9), "g": (400e-9, 552e-9), "r": (552e-9, 691e-9),
          "i": (691e-9, 818e-9), "z": (818e-9, 922e-9), "y": (948e-9, 1060e-9)}
 FORMATS = {".fits": "image/fits", ".fz": "image/fits", ".parquet": "application/x-parquet"}
-_ESTSIZE = {"name": "access_estsize", "@id": "#ObsCore.access_estsize", "datatype": "long",
-            "description": "Estimated size of dataset in kilo bytes", "votable:utype": "Access.Size",
-            "ivoa:ucd": "phys.size;meta.file", "ivoa:unit": "kbyte", "tap:column_index": 115,
-            "tap:principal": 1, "tap:std": 1}
+# ObsCore 1.1 utypes of the standard columns (TAP_SCHEMA and result FIELDs carry these)
+UTYPES = {
+    "dataproduct_type": "ObsDataset.dataProductType", "dataproduct_subtype": "ObsDataset.dataProductSubtype",
+    "calib_level": "ObsDataset.calibLevel", "obs_collection": "DataID.Collection", "obs_id": "DataID.observationID",
+    "obs_title": "DataID.Title", "obs_publisher_did": "Curation.PublisherDID", "access_url": "Access.Reference",
+    "access_format": "Access.Format", "access_estsize": "Access.Size", "target_name": "Target.Name",
+    "s_ra": "Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C1",
+    "s_dec": "Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C2",
+    "s_fov": "Char.SpatialAxis.Coverage.Bounds.Extent.diameter", "s_region": "Char.SpatialAxis.Coverage.Support.Area",
+    "s_resolution": "Char.SpatialAxis.Resolution.Refval.value", "s_xel1": "Char.SpatialAxis.numBins1",
+    "s_xel2": "Char.SpatialAxis.numBins2", "t_min": "Char.TimeAxis.Coverage.Bounds.Limits.StartTime",
+    "t_max": "Char.TimeAxis.Coverage.Bounds.Limits.StopTime", "t_exptime": "Char.TimeAxis.Coverage.Support.Extent",
+    "t_resolution": "Char.TimeAxis.Resolution.Refval.value", "t_xel": "Char.TimeAxis.numBins",
+    "em_min": "Char.SpectralAxis.Coverage.Bounds.Limits.LoLimit",
+    "em_max": "Char.SpectralAxis.Coverage.Bounds.Limits.HiLimit",
+    "em_res_power": "Char.SpectralAxis.Resolution.ResolPower.refVal", "em_xel": "Char.SpectralAxis.numBins",
+    "o_ucd": "Char.ObservableAxis.ucd", "pol_states": "Char.PolarizationAxis.stateList",
+    "pol_xel": "Char.PolarizationAxis.numBins", "facility_name": "Provenance.ObsConfig.facility.name",
+    "instrument_name": "Provenance.ObsConfig.instrument.name",
+}
+# columns ObsCore 1.1 requires that ivoa_obscore.yaml lacks (Felis entry, Column)
+_EXTRA = (
+    ({"name": "access_estsize", "@id": "#ObsCore.access_estsize", "datatype": "long", "tap:column_index": 115,
+      "description": "Estimated size of dataset in kilo bytes", "tap:principal": 1, "tap:std": 1},
+     Column("access_estsize", "long", unit="kbyte", ucd="phys.size;meta.file",
+            description="Estimated size of dataset in kilo bytes")),
+    ({"name": "pol_states", "@id": "#ObsCore.pol_states", "datatype": "string", "tap:column_index": 265,
+      "description": "List of polarization states or NULL if not applicable", "tap:principal": 0, "tap:std": 1},
+     Column("pol_states", "string", ucd="meta.code;phys.polarization",
+            description="List of polarization states or NULL if not applicable")),
+)
+
+
+def _standard(column):
+    utype = UTYPES.get(column.name)
+    return replace(column, utype=f"obscore:{utype}") if utype else column
 
 
 def obscore_spec():
     """The TableSpec of ivoa.ObsCore."""
     felis_table = load_felis_tables(sdm_schema_path("ivoa_obscore"))[TABLE]
-    columns = [*felis_table.columns, Column("access_estsize", "long", unit="kbyte", ucd="phys.size;meta.file",
-                                            description=_ESTSIZE["description"])]
+    columns = [_standard(c) for c in [*felis_table.columns, *(column for _, column in _EXTRA)]]
     felis = dict(felis_table.felis)
-    felis["columns"] = [*felis["columns"], _ESTSIZE]
+    felis["columns"] = [{**entry, "votable:utype": f"obscore:{UTYPES[entry['name']]}"}
+                        if entry.get("name") in UTYPES else entry
+                        for entry in [*felis["columns"], *(entry for entry, _ in _EXTRA)]]
     return TableSpec(kind="director", columns=columns, id_column="obs_id", ra_column="s_ra",
                      dec_column="s_dec", felis=felis, description=felis_table.description)
 

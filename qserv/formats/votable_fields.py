@@ -41,6 +41,7 @@ class FieldSpec(NamedTuple):
     unit: str | None = None
     ucd: str | None = None
     description: str | None = None
+    utype: str | None = None
 
 
 # Numeric VOTable datatypes -> the Arrow type the values are cast to (numpy dtype follows).
@@ -115,7 +116,7 @@ def votable_fields(schema):
         else:
             declared = votable_field(column)
             fields.append(FieldSpec(name, declared.datatype, declared.arraysize, declared.xtype,
-                                    column.unit, column.ucd, column.description))
+                                    column.unit, column.ucd, column.description, column.utype))
     return fields
 
 
@@ -138,7 +139,7 @@ def field_xml(spec, field_id):
     """The FIELD element of ``spec`` with ID ``field_id``."""
     attributes = [("ID", field_id), ("name", spec.name), ("datatype", spec.datatype),
                   ("arraysize", spec.arraysize), ("xtype", spec.xtype), ("unit", spec.unit),
-                  ("ucd", spec.ucd)]
+                  ("ucd", spec.ucd), ("utype", spec.utype)]
     text = "<FIELD " + " ".join(f'{key}="{xml_attribute(value)}"' for key, value in attributes
                                 if value is not None)
     if spec.description is None:

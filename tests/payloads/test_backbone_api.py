@@ -81,13 +81,13 @@ def test_rest_registry(client, home):
     assert '<dataModel ivo-id="ivo://ivoa.net/std/ObsCore#core-1.1">ObsCore-1.1</dataModel>' in capabilities
     columns = {r["column_name"]: r for r in engine.tap_schema()["columns"].to_pylist()
                if r["table_name"] == "ivoa.ObsCore"}
-    assert columns["s_region"]["utype"] == "Char.SpatialAxis.Coverage.Support.Area"
+    assert columns["s_region"]["utype"] == "obscore:Char.SpatialAxis.Coverage.Support.Area"
     assert columns["s_ra"]["ucd"] == "pos.eq.ra" and columns["s_ra"]["unit"] == "deg"
     assert columns["access_estsize"]["unit"] == "kbyte" and columns["obs_id"]["std"] == 1
     mandatory = {"dataproduct_type", "calib_level", "obs_collection", "obs_id", "obs_publisher_did", "access_url",
                  "access_format", "access_estsize", "target_name", "s_ra", "s_dec", "s_fov", "s_region",
                  "s_resolution", "s_xel1", "s_xel2", "t_min", "t_max", "t_exptime", "t_resolution", "t_xel",
-                 "em_min", "em_max", "em_res_power", "em_xel", "o_ucd", "pol_xel", "facility_name",
+                 "em_min", "em_max", "em_res_power", "em_xel", "o_ucd", "pol_states", "pol_xel", "facility_name",
                  "instrument_name"}
     assert mandatory <= set(columns)
 
