@@ -7,8 +7,9 @@ time in seconds from the window start and NaN for a NULL value. Per window and f
 - rms_from_polynomial_fit of degree d: the least-squares polynomial in x (the time scaled to
   [-1, 1] over the window) through the centred values: with S_j = sum(x^j) and T_j =
   sum(x^j (y - mean)), the coefficients c solve sum_k S[j+k] c_k = T[j] (a pseudo-inverse when
-  the times repeat), the residual sum of squares is sum((y - mean)^2) - c . T, and the RMS is
-  sqrt(RSS / n) (NULL unless n > d);
+  the times repeat), and the RMS is sqrt(sum of the squared residuals / n), the residuals
+  evaluated sample by sample (not q - c . T, whose rounding the square root magnified to 1e-6 on
+  exact fits) (NULL unless n > d);
 - most_recent_value (``last_values``): the values at the latest time of each window's samples
   (the largest value when several samples share that time).
 """
@@ -79,11 +80,14 @@ class Samples:
         normal = np.stack([np.stack([powers[j + k] for k in range(degree + 1)], axis=1)
                            for j in range(degree + 1)], axis=1)
         fitted = self.n > degree
-        rss = np.full(self.windows, np.nan)
+        coefficients = np.zeros((self.windows, degree + 1))
         if fitted.any():
-            coefficients = np.einsum("wjk,wk->wj", np.linalg.pinv(normal[fitted]), cross[fitted])
-            rss[fitted] = self.q[fitted] - np.einsum("wj,wj->w", coefficients, cross[fitted])
-        return np.where(fitted, np.sqrt(np.maximum(rss, 0.0) / np.where(fitted, self.n, 1.0)), np.nan)
+            coefficients[fitted] = np.einsum("wjk,wk->wj", np.linalg.pinv(normal[fitted]), cross[fitted])
+        fit = np.zeros(len(x))
+        for j in range(degree, -1, -1):  # Horner, each sample with its window's coefficients
+            fit = fit * x + coefficients[self.group, j]
+        rss = self._reduce(np.where(self.valid, (self.centred - fit) ** 2, 0.0))
+        return np.where(fitted, np.sqrt(rss / np.where(fitted, self.n, 1.0)), np.nan)
 
 
 def last_values(slots, times, values):
