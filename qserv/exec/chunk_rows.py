@@ -5,7 +5,9 @@ id (own rows and overlap copies) and an order-independent checksum: the sum modu
 64-bit hash of every row (the user's columns, the chunk, sub-chunk and overlap flag; not the
 transaction and contribution ids, which a copy replaces). Rows are read as Arrow,
 cast to the table's canonical Arrow types and hashed by an in-memory DuckDB, so replicas on
-DuckDB and PostgreSQL workers sign alike. The sum (unlike an XOR) also tells a duplicated row.
+DuckDB and PostgreSQL workers sign alike; a DuckDB worker whose columns read as those types hashes
+its rows in place (the same values of the same types: the same hash, without moving the rows).
+The sum (unlike an XOR) also tells a duplicated row.
 """
 
 import duckdb
@@ -90,11 +92,28 @@ def sign_chunks(worker, table, columns, chunks, hidden):
     if not worker.table_exists(table):
         return {}
     schema = stored_schema(columns)
+    in_place = _hashes_alike(worker, table, schema)
+    names = ", ".join(quote(name) for name in schema.names if name not in UNSIGNED)
     chunks = sorted(int(c) for c in chunks)
     signed = {}
     for start in range(0, len(chunks), SIGN_BATCH_CHUNKS):
-        part = chunks[start:start + SIGN_BATCH_CHUNKS]
-        rows = worker.query(f"SELECT * FROM {quote(table)} WHERE _qserv_chunk IN "
-                            f"({', '.join(map(str, part))}) AND {visible_condition(hidden)}")
-        signed.update(sign_rows(rows, schema))
+        where = (f"_qserv_chunk IN ({', '.join(map(str, chunks[start:start + SIGN_BATCH_CHUNKS]))}) "
+                 f"AND {visible_condition(hidden)}")
+        if in_place:
+            found = worker.query(f"SELECT _qserv_chunk, count(*) AS n, sum(hash({names})::HUGEINT) % {HASH_MODULUS} "
+                                 f"AS s FROM {quote(table)} WHERE {where} GROUP BY _qserv_chunk")
+            signed.update({int(c): (int(n), int(s)) for c, n, s in zip(*(found.column(i).to_pylist() for i in range(3)))})
+        else:
+            signed.update(sign_rows(worker.query(f"SELECT * FROM {quote(table)} WHERE {where}"), schema))
     return signed
+
+
+def _hashes_alike(worker, table, schema):
+    """Whether a DuckDB worker can sign ``table`` itself: its columns read as the canonical Arrow
+    types of ``schema``, so DuckDB hashes the values stored there as it hashes them read into
+    ``sign_rows`` (the signatures of all replicas compare, whatever their backend)."""
+    if worker.backend != "duckdb":
+        return False
+    stored = worker.query(f"SELECT * FROM {quote(table)} LIMIT 0").schema
+    return all(name in stored.names and stored.field(name).type == schema.field(name).type
+               for name in schema.names if name not in UNSIGNED)

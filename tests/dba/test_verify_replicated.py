@@ -5,12 +5,14 @@ rebuilt from a good copy by --repair; afterwards each worker alone reads the com
 import pyarrow as pa
 
 import qserv
-from qserv.meta.workers import get_worker
-from qserv.storage import physical_table_name
+from qserv.exec.chunk_rows import _hashes_alike, sign_chunks, sign_rows, stored_schema
+from qserv.meta.catalog import get_database, table_columns
+from qserv.meta.workers import get_worker, listed_workers
+from qserv.storage import HiddenTransactions, physical_table_name
 
 from tests.cli_run import ok, run
 
-from .conftest import check_queries, datasets
+from .conftest import check_queries, datasets, load
 
 FILTER = physical_table_name("sky", "Filter")
 WORKERS = ("worker1", "worker2", "worker3")
@@ -71,3 +73,23 @@ def test_copy_missed_while_disabled(home):
         assert engine.verify("sky").problems == []
         for name in WORKERS:
             assert alone(engine, name, lambda: filters(engine)) == expected, name
+
+
+def test_in_place_signatures_equal_the_arrow_ones(tmp_path, new_instance):
+    """A DuckDB worker signs its chunks in place exactly as the rows read out and signed in memory
+    (how PostgreSQL workers' rows are signed), so replicas on both backends compare."""
+    home = tmp_path / "home"
+    new_instance(home, "duckdb", 2)
+    load(home)
+    with qserv.open(home) as engine:
+        with engine.store.session() as session:
+            worker = listed_workers(session)[0]
+            tables = {t.name: table_columns(t) for t in get_database(session, "sky").tables if t.kind != "replicated"}
+        duck = engine.pool.get(worker)
+        for name, columns in tables.items():
+            physical = physical_table_name("sky", name)
+            chunks = duck.query(f'SELECT DISTINCT _qserv_chunk AS c FROM "{physical}"').column("c").to_pylist()
+            assert _hashes_alike(duck, physical, stored_schema(columns)), name  # the in-place path is taken
+            in_place = sign_chunks(duck, physical, columns, chunks, HiddenTransactions())
+            read_out = sign_rows(duck.query(f'SELECT * FROM "{physical}"'), stored_schema(columns))
+            assert len(in_place) == len(chunks) > 10 and in_place == read_out, name
