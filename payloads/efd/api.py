@@ -109,8 +109,9 @@ class Efd:
         return check_topics(load_config(path), self.topic_columns())
 
     def transform(self, config, since=None, until=None, batch=250, max_attempts=3):
-        """Compute the due windows (pending, or failed fewer than ``max_attempts`` times) whose
-        start is in [since, until] (MJD TAI); returns {state: windows}."""
+        """Compute the due windows (pending, or failed fewer than ``max_attempts`` times and past
+        their backoff, see ``tasks``) whose start is in [since, until] (MJD TAI); returns
+        {state: windows}."""
         from qserv.payloads.efd.output import Output
 
         if isinstance(config, str) or hasattr(config, "read_text"):

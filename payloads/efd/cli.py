@@ -73,8 +73,9 @@ def efd_exposures(context, database, files):
 @click.option("--rerun", is_flag=True, help="Re-open the windows in [since, until] first (recompute them).")
 @click.pass_context
 def efd_transform(context, database, config_file, since, until, rerun):
-    """Compute the due windows (pending, or failed fewer than 3 times) into DATABASE.exposure_efd and
-    DATABASE.exposure_efd_unpivoted; exit 1 when a window failed (see `qserv efd status`)."""
+    """Compute the due windows (pending, or failed fewer than 3 times and 1 then 2 minutes ago) into
+    DATABASE.exposure_efd and DATABASE.exposure_efd_unpivoted; exit 1 when a window failed (see
+    `qserv efd status`)."""
     from qserv.errors import ServiceError
     from qserv.payloads.efd import Efd
 

@@ -1,11 +1,14 @@
 """The task table ``efd_tasks``: one transform window per exposure, its state (pending, running,
-completed, failed), attempts and last error; rewritten on the core with ``Engine.replace_rows``."""
+completed, failed), attempts and last error; rewritten on the core with ``Engine.replace_rows``.
+A failed window is retried after a backoff of RETRY_BASE_S * 2^(attempts - 1) seconds."""
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from qserv.payloads.efd import tables as t
+
+RETRY_BASE_S = 60.0
 
 
 class Tasks:
@@ -41,12 +44,17 @@ class Tasks:
 
     def due(self, since, until, max_attempts):
         """Tasks to run: pending, running (left by a run that stopped), or failed fewer than
-        ``max_attempts`` times, starting in [since, until]."""
+        ``max_attempts`` times and longer ago than their backoff, starting in [since, until]."""
+        from qserv.payloads.efd.api import now_mjd
+
         rows = self.read()
         start = rows["window_start_mjd_tai"].to_numpy()
         state = np.array(rows["state"].to_pylist(), dtype=object)
-        keep = (state == "pending") | (state == "running") | \
-            ((state == "failed") & (rows["attempts"].to_numpy() < max_attempts))
+        attempts = rows["attempts"].to_numpy()
+        backoff_days = RETRY_BASE_S * 2.0 ** np.maximum(attempts - 1, 0) / 86_400.0
+        retry = (state == "failed") & (attempts < max_attempts) & \
+            (rows["updated_mjd_tai"].to_numpy() + backoff_days <= now_mjd())
+        keep = (state == "pending") | (state == "running") | retry
         if since is not None:
             keep &= start >= since
         if until is not None:

@@ -133,3 +133,29 @@ def test_pre_aggregation_and_subsets(backend, tmp_path, new_instance):
         assert efd.transform(config) == {"completed": 6, "failed": 0}
         assert any("subset" in entry for entry in document["columns"])
         assert_matches(engine, "efd", efd_data.pandas_transform(exposures_path, paths, document))
+
+
+def test_failed_windows_are_recorded_and_retried_after_a_backoff(night, monkeypatch):
+    from qserv.payloads.efd import api, output
+
+    engine, efd, exposures_path, paths, document, config = night
+    efd.transform(config)
+    starts = pd.read_parquet(exposures_path)["obs_start"].to_numpy()
+    efd.tasks.reopen(starts[0], starts[1])
+    real_write = output.Output.write
+
+    def broken(self, windows):
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(output.Output, "write", broken)
+    assert efd.transform(config, batch=1) == {"completed": 0, "failed": 2}
+    tasks = efd.tasks.read().to_pandas().set_index("exposure_id")
+    failed = tasks[tasks["state"] == "failed"]
+    assert len(failed) == 2 and set(failed["attempts"]) == {1}
+    assert set(failed["error"]) == {"RuntimeError: worker lost"}
+    monkeypatch.setattr(output.Output, "write", real_write)
+    assert efd.transform(config) == {"completed": 0, "failed": 0}  # within the backoff
+    later = api.now_mjd() + 61.0 / 86_400
+    monkeypatch.setattr(api, "now_mjd", lambda: later)
+    assert efd.transform(config) == {"completed": 2, "failed": 0}
+    assert_matches(engine, "efd", efd_data.pandas_transform(exposures_path, paths, document))
