@@ -212,7 +212,8 @@ def run_size(rows, cones_count, root):
         found.append((f"cone r={CONE_RADIUS_DEG} deg p95, idle vs during a rebalance onto a new worker",
                       f"{np.percentile(idle, 95) * 1e3:.0f} ms vs {np.percentile(busy, 95) * 1e3:.0f} ms",
                       f"p50 {np.median(idle) * 1e3:.0f} vs {np.median(busy) * 1e3:.0f} ms; {len(busy)} cones during "
-                      f"{moves} moves in {rebalance_s:.1f} s; {wrong} answer(s) unlike idle (count, or sum beyond float rounding)"))
+                      f"{moves} moves in {rebalance_s:.1f} s; {wrong} answer(s) unlike idle "
+                      "(count, or sum beyond float rounding)"))
         after = engine.verify("loc")
         found.append(("verify after the loss and the rebalance", f"{len(after.problems)} problem(s)",
                       f"{after.replicas} replicas of {after.chunks} chunks"))

@@ -102,7 +102,8 @@ def sign_chunks(worker, table, columns, chunks, hidden):
         if in_place:
             found = worker.query(f"SELECT _qserv_chunk, count(*) AS n, sum(hash({names})::HUGEINT) % {HASH_MODULUS} "
                                  f"AS s FROM {quote(table)} WHERE {where} GROUP BY _qserv_chunk")
-            signed.update({int(c): (int(n), int(s)) for c, n, s in zip(*(found.column(i).to_pylist() for i in range(3)))})
+            columns = (found.column(i).to_pylist() for i in range(3))
+            signed.update({int(c): (int(n), int(s)) for c, n, s in zip(*columns)})
         else:
             signed.update(sign_rows(worker.query(f"SELECT * FROM {quote(table)} WHERE {where}"), schema))
     return signed
