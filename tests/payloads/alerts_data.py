@@ -9,10 +9,12 @@ from qserv.payloads.apdb.visit import associate_visit
 BANDS = ["u", "g", "r", "i", "z", "y"]
 FIRST_MJD_TAI = 60000.0
 DAYS_BETWEEN_VISITS = 10.0
+EARLY_DAYS = 400.0  # visit 1 lies this long before visit 2: outside the 12-month history of the others
 
 
 def visit_time(visit):
-    return Time(FIRST_MJD_TAI + DAYS_BETWEEN_VISITS * (visit - 1), format="mjd", scale="tai")
+    days = DAYS_BETWEEN_VISITS * (visit - 1) - (EARLY_DAYS if visit == 1 else 0.0)
+    return Time(FIRST_MJD_TAI + days, format="mjd", scale="tai")
 
 
 def populate(apdb, apdb_data, visits=4, positions=60, seed=7):

@@ -75,7 +75,7 @@ def test_history_is_the_objects_earlier_sources(world):
     forced = engine.query('SELECT "diaForcedSourceId", "diaObjectId", "midpointMjdTai" FROM apdb."DiaForcedSource"')
     s_object, s_time = sources["diaObjectId"].to_numpy(), sources["midpointMjdTai"].to_numpy()
     f_object, f_time = forced["diaObjectId"].to_numpy(), forced["midpointMjdTai"].to_numpy()
-    with_history = 0
+    with_history = outside_window = 0
     for record in records.values():
         source = record["diaSource"]
         visit_start = alerts_data.visit_time(source["visit"]).tai.mjd
@@ -87,7 +87,9 @@ def test_history_is_the_objects_earlier_sources(world):
         expected_forced = forced["diaForcedSourceId"].to_numpy()[earlier]
         assert sorted(r["diaForcedSourceId"] for r in record["prvDiaForcedSources"]) == sorted(expected_forced.tolist())
         with_history += bool(record["prvDiaSources"])
+        outside_window += bool(((s_object == source["diaObjectId"]) & (s_time <= window)).any())
     assert with_history > len(records) // 3
+    assert outside_window > 0  # visit 1 is older than the window of the later visits: left out
 
 
 def _brute(records, cone=None, since=None, until=None, object_id=None, cuts=None):
