@@ -119,9 +119,9 @@ class Apdb(ApdbUpdates):
                 written[REPLICA_CHUNKS_TABLE] = self.replica_chunk_row(chunk, visit_time, version)
             return written
 
-        written = self._write(contents, note=f"apdb store at MJD TAI {visit_time.tai.mjd}")
+        transaction_id = self._write(contents, note=f"apdb store at MJD TAI {visit_time.tai.mjd}")
         self.engine.purge_deleted(self.database, grace_s=self.settings.purge_after_s)
-        return written
+        return transaction_id
 
     # -- metadata -----------------------------------------------------------------------------
     def get_metadata(self, key, default=None):
