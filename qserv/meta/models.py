@@ -132,6 +132,7 @@ class Replica(Base):
 
 class Transaction(Base):
     __tablename__ = "transactions"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused (readers hide "every id above N")
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     database_id: Mapped[int] = mapped_column(ForeignKey("databases.id"))
     state: Mapped[str] = mapped_column(String(16), default="open")  # open|committed|aborting|aborted
