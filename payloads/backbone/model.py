@@ -5,6 +5,7 @@ A data id is a dict of dimension -> value over the dimensions of its dataset typ
 them, nothing else). A dataset's id is a UUID5 of its dataset type, its data id and its run, so
 registering the same dataset twice yields the same id (idempotent registration)."""
 
+import hashlib
 import json
 import re
 import uuid
@@ -74,6 +75,13 @@ def dataset_id(dataset_type, data_id, run, key=None):
     """The UUID5 of a dataset (type, normalized data id, run) as text (``key``: the data id's
     ``data_id_key`` when already known)."""
     return str(uuid.uuid5(NAMESPACE, f"{dataset_type}\x00{key or data_id_key(data_id)}\x00{run}"))
+
+
+def lookup_key(dataset_type, key):
+    """The dataset table's partition key: a digest of the dataset type and a data id's
+    ``data_id_key`` (no run), so every dataset of one data id lies in one hash bucket and a find by
+    a full data id reads that bucket only. Hex digits only (it can be written into a query)."""
+    return hashlib.blake2b(f"{dataset_type}\x00{key}".encode(), digest_size=12).hexdigest()
 
 
 def check_uuid(value):

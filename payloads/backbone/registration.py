@@ -10,7 +10,7 @@ from qserv.errors import ConflictError, NotFoundError, UserError
 
 from qserv.payloads.backbone import obscore
 from qserv.payloads.backbone.model import (DIMENSIONS, check_name, check_uuid, data_id_key, dataset_id,
-                                           normalize_data_id)
+                                           lookup_key, normalize_data_id)
 from qserv.payloads.backbone.sky import footprint
 from qserv.payloads.backbone.store import arrow_rows, literal
 
@@ -61,6 +61,7 @@ class Registration:
             key = data_id_key(data_id)
             ident = dataset_id(name, data_id, run, key)
             record = {"id": ident, "dataset_type": name, "run": run, "data_id_key": key,
+                      "lookup_key": lookup_key(name, key),
                       **data_id, **metadata, "uri": uri, "size": row.get("size"), "checksum": row.get("checksum"),
                       "format": row.get("format"), "t_min": _number(row, "t_min", index),
                       "t_max": _number(row, "t_max", index), "ingest_mjd": ingest_mjd, "task": row.get("task"),

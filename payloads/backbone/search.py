@@ -4,10 +4,10 @@ dataset queries by data id expression, collection, time and sky region, and line
 from qserv.errors import NotFoundError, UserError
 
 from qserv.payloads.backbone import collections as chains
-from qserv.payloads.backbone.model import DIMENSIONS, check_name, check_uuid
+from qserv.payloads.backbone.model import DIMENSIONS, check_name, check_uuid, data_id_key, lookup_key
 from qserv.payloads.backbone.sky import touches
 from qserv.payloads.backbone.store import literal, name_list
-from qserv.payloads.backbone.where import where_condition
+from qserv.payloads.backbone.where import full_data_ids, where_condition
 
 
 def _public(row, collection=None):
@@ -25,10 +25,13 @@ def _with_uris(backbone, rows):
     return [{**r, "uri": uris.get(r["id"])} for r in rows]
 
 
-def _candidates(backbone, dataset_type, path, kinds, where, time):
+def _candidates(backbone, dataset_type, path, kinds, where, time, keys=None):
     """Datasets of ``dataset_type`` matching ``where`` in the collections of ``path`` -> list of
-    (collection, row)."""
+    (collection, row). ``keys``: the data_id_keys of a full data id search (then only their
+    buckets of the dataset table are read), or None."""
     conditions = [f"dataset_type = {literal(dataset_type)}"] + ([where] if where else [])
+    if keys is not None:
+        conditions.append(f"lookup_key IN ({name_list(sorted({lookup_key(dataset_type, k) for k in keys}))})")
     runs = [c for c in path if kinds[c] == "run"]
     found = []
     if runs:
@@ -44,7 +47,14 @@ def _candidates(backbone, dataset_type, path, kinds, where, time):
                 raise UserError(f"collection {collection!r} is a calibration collection: give a time (MJD)")
             members.extend((collection, m) for m in backbone._members("calib", collection)
                            if m["dataset_type"] == dataset_type and chains.in_range(m["t_begin"], m["t_end"], time))
-    if members:
+    if keys is not None:
+        members = [(c, m) for c, m in members if m["data_id_key"] in keys]
+    if members and keys is not None:
+        member_keys = sorted({lookup_key(dataset_type, m["data_id_key"]) for _, m in members})
+        rows = {r["id"]: r for r in backbone.store.rows(
+            "dataset", " AND ".join(conditions[:1] + [f"lookup_key IN ({name_list(member_keys)})"]))}
+        found.extend((c, rows[m["dataset_id"]]) for c, m in members if m["dataset_id"] in rows)
+    elif members:
         rows = {r["id"]: r for r in backbone.store.rows_of_ids(
             "dataset", "id", [m["dataset_id"] for _, m in members], where=where)}
         found.extend((c, rows[m["dataset_id"]]) for c, m in members if m["dataset_id"] in rows)
@@ -60,11 +70,14 @@ def find(backbone, dataset_type, collections, where=None, time=None):
         raise NotFoundError(f"unknown dataset type {dataset_type!r}")
     known = backbone.collections()
     path = chains.flatten(known, list(collections))
-    condition = where_condition(where, types[dataset_type]["dimensions"])
+    dimensions = types[dataset_type]["dimensions"]
+    condition = where_condition(where, dimensions)
+    data_ids = full_data_ids(where, dimensions)
+    keys = None if data_ids is None else {data_id_key(d) for d in data_ids}
     order = {c: i for i, c in enumerate(path)}
     best = {}
     for collection, row in _candidates(backbone, dataset_type, path, {c: known[c][0] for c in path},
-                                       condition, time):
+                                       condition, time, keys):
         key = row["data_id_key"]
         if key not in best or order[collection] < order[best[key][0]]:
             best[key] = (collection, row)

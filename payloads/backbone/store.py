@@ -4,6 +4,8 @@ Values written into query text are only names validated by ``model.check_name``,
 produced by ``model.dataset_id``/``check_uuid`` and numbers; lists of ids go as an upload
 (Arrow data, TAP_UPLOAD) instead."""
 
+import re
+
 import pyarrow as pa
 
 from qserv.errors import NotFoundError
@@ -13,6 +15,8 @@ from qserv.payloads.backbone.tables import table_specs
 
 SPECS = table_specs()
 UPLOAD_ROWS = 200_000  # ids per upload (a query each)
+LITERAL_IDS = 1000  # up to this many dataset ids go as an IN list, so hash tables keyed on them are pruned
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def literal(name):
@@ -43,10 +47,17 @@ class Store:
         return self.engine.query(text).to_pylist()
 
     def rows_of_ids(self, table, column, ids, columns="t.*", where=None, database=None):
-        """Rows of ``table`` whose ``column`` is one of ``ids`` (an upload join; ``where`` names
-        columns of ``table`` unqualified: the upload has only ``id``)."""
+        """Rows of ``table`` whose ``column`` is one of ``ids`` (``where`` names columns of
+        ``table`` unqualified). A few dataset ids (UUID text) go as an IN list, so the core reads
+        only their buckets of a table hash-partitioned on ``column``; else an upload join."""
         out = []
         ids = list(dict.fromkeys(ids))
+        if not ids:
+            return out
+        if len(ids) <= LITERAL_IDS and all(isinstance(i, str) and _UUID.match(i) for i in ids):
+            text = (f"SELECT {columns} FROM {database or self.database}.{table} AS t "
+                    f"WHERE t.{column} IN ({name_list(ids)})")
+            return self.engine.query(text + (f" AND ({where})" if where else "")).to_pylist()
         for start in range(0, len(ids), UPLOAD_ROWS):
             part = pa.table({"id": pa.array(ids[start:start + UPLOAD_ROWS], pa.string())})
             text = (f"SELECT {columns} FROM {database or self.database}.{table} AS t "

@@ -1,8 +1,10 @@
 """The registry's tables on the core (pure: TableSpecs only).
 
 Small, rarely written tables (dataset types, collections, sites, rules) are replicated; the big
-ones are hash-partitioned on the dataset id (datasets, artifacts, replicas, provenance) or on the
-collection (TAGGED and CALIBRATION memberships); dataset footprints are a director table
+ones are hash-partitioned: datasets on ``lookup_key`` (a digest of dataset type and data id, see
+``model.lookup_key``: a find by a full data id reads one of 64 buckets), artifacts, replicas and
+provenance on the dataset id, TAGGED and CALIBRATION memberships on the
+collection; dataset footprints are a director table
 (``region``: one row per dataset with sky coverage, at its centre), so sky searches use the
 core's chunking. Every table is append-only: a later ``version`` (the id of the ingest transaction
 that wrote the row) supersedes an earlier row of the same key, and ``removed`` rows end a
@@ -14,6 +16,7 @@ from qserv.schema.columns import Column
 from qserv.payloads.backbone.model import DIMENSIONS
 
 HASH_BUCKETS = 16
+DATASET_BUCKETS = 64  # the dataset table: a find by full data id reads one of them
 
 
 def _c(name, datatype, nullable=True, description=None, unit=None, ucd=None):
@@ -28,8 +31,8 @@ def _replicated(columns, description):
     return TableSpec(kind="replicated", columns=[*columns, VERSION], description=description)
 
 
-def _hash(columns, column, description):
-    return TableSpec(kind="hash", columns=columns, partition_column=column, bucket_count=HASH_BUCKETS,
+def _hash(columns, column, description, buckets=HASH_BUCKETS):
+    return TableSpec(kind="hash", columns=columns, partition_column=column, bucket_count=buckets,
                      description=description)
 
 
@@ -37,6 +40,7 @@ def dataset_columns():
     return [_c("id", "string", False, "UUID5 of dataset type, data id and run"),
             _c("dataset_type", "string", False), _c("run", "string", False),
             _c("data_id_key", "string", False, "canonical JSON of the data id"),
+            _c("lookup_key", "string", False, "partition key: digest of dataset type and data id"),
             *[_c(name, datatype) for name, datatype in DIMENSIONS.items()],
             _c("t_min", "double", unit="d", description="start of the observation (MJD)"),
             _c("t_max", "double", unit="d", description="end of the observation (MJD)"),
@@ -61,7 +65,7 @@ def table_specs():
                             "replication rules: N copies at sites matching a pattern"),
         "region_bound": _replicated([_c("max_radius_deg", "double", False)],
                                     "the largest dataset footprint radius of each registration batch"),
-        "dataset": _hash(dataset_columns(), "id", "datasets"),
+        "dataset": _hash(dataset_columns(), "lookup_key", "datasets", DATASET_BUCKETS),
         "artifact": _hash([_c("dataset_id", "string", False), _c("uri", "string", False),
                            _c("size", "long"), _c("checksum", "string"), _c("format", "string")],
                           "dataset_id", "files of datasets"),

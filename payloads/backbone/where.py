@@ -4,6 +4,9 @@ on the dataset table's dimension columns, from the parse tree only (never the te
 Allowed: comparisons (= != <> < <= > >=), IN (...), BETWEEN, AND, OR, NOT and parentheses between
 dimension names and literals (integers for integer dimensions, quoted strings for the others)."""
 
+import itertools
+import math
+
 import sqlglot
 from sqlglot import expressions as exp
 
@@ -26,6 +29,37 @@ def where_condition(text, dimensions=None):
         raise UserError(f"--where {text!r}: {str(error).splitlines()[0]}") from None
     allowed = set(dimensions if dimensions is not None else DIMENSIONS)
     return _Writer(text, allowed).write(tree)
+
+
+def full_data_ids(text, dimensions, limit=1000):
+    """The data ids (dicts over every one of ``dimensions``) ``text`` allows when its top-level AND
+    terms pin each dimension with ``=`` or ``IN`` (other terms may narrow further), at most
+    ``limit`` of them; else None. Call ``where_condition`` first: it refuses bad text."""
+    if text is None or not text.strip():
+        return None
+    tree = sqlglot.parse_one(text)
+    while isinstance(tree, exp.Paren):
+        tree = tree.this
+    allowed = {d: None for d in dimensions}
+    writer = _Writer(text, set(dimensions))
+    terms = tree.flatten() if isinstance(tree, exp.And) else [tree]
+    for term in terms:
+        while isinstance(term, exp.Paren):
+            term = term.this
+        if isinstance(term, exp.EQ) and isinstance(term.left, exp.Column):
+            column, nodes = writer.column(term.left), [term.right]
+        elif isinstance(term, exp.In) and term.expressions:
+            column, nodes = writer.column(term.this), term.expressions
+        else:
+            continue
+        values = {writer.value(node, column) for node in nodes}
+        allowed[column] = values if allowed[column] is None else allowed[column] & values
+    if any(v is None for v in allowed.values()):
+        return None
+    choices = [sorted(allowed[d]) for d in dimensions]
+    if math.prod(len(c) for c in choices) > limit:
+        return None
+    return [dict(zip(dimensions, values)) for values in itertools.product(*choices)]
 
 
 class _Writer:
@@ -77,6 +111,11 @@ class _Writer:
         return name
 
     def literal(self, node, column):
+        value = self.value(node, column)
+        return repr(value) if DIMENSIONS[column] == "long" else "'" + value.replace("'", "''") + "'"
+
+    def value(self, node, column):
+        """The Python value (int or str) of a literal compared with ``column``."""
         negative = isinstance(node, exp.Neg)
         if negative:
             node = node.this
@@ -89,10 +128,10 @@ class _Writer:
                 value = int(node.this)
             except ValueError:
                 self.refuse(f"{column} is an integer dimension, got {node.this}")
-            return repr(-value if negative else value)
+            return -value if negative else value
         if not node.is_string or negative:
             self.refuse(f"{column} is a string dimension: quote its value")
         value = node.this
         if any(ord(ch) < 32 for ch in value):
             self.refuse("control characters in a value")
-        return "'" + value.replace("'", "''") + "'"
+        return value

@@ -10,9 +10,9 @@ import pytest
 from qserv.errors import ConflictError, NotFoundError, UserError
 from qserv.payloads.backbone import collections as chains
 from qserv.payloads.backbone import rules
-from qserv.payloads.backbone.model import data_id_key, dataset_id, normalize_data_id
+from qserv.payloads.backbone.model import data_id_key, dataset_id, lookup_key, normalize_data_id
 from qserv.payloads.backbone.sky import footprint, separation_deg
-from qserv.payloads.backbone.where import where_condition
+from qserv.payloads.backbone.where import full_data_ids, where_condition
 
 
 def random_graph(rng, leaves=6, chained=6):
@@ -142,3 +142,18 @@ def test_replication_plan_invariants():
             assert after  # never every copy deleted
             assert len(after & matching) == min(rule["copies"], len(matching))
             assert all(p["source"] in good for p in mine if p["action"] == "transfer")
+
+
+def test_full_data_ids_pin_every_dimension_or_give_none():
+    dims = ["instrument", "visit", "detector"]
+    got = full_data_ids("instrument = 'X' AND visit IN (1, 2) AND (detector = 3) AND visit > 1", dims)
+    assert sorted(map(data_id_key, got)) == sorted(data_id_key({"instrument": "X", "visit": v, "detector": 3})
+                                                   for v in (1, 2))
+    assert full_data_ids("instrument = 'X' AND visit IN (1, 2) AND visit = 2 AND detector = -3", dims) == [
+        {"instrument": "X", "visit": 2, "detector": -3}]
+    assert full_data_ids("instrument = 'X' AND visit = 1 AND visit = 2 AND detector = 3", dims) == []
+    for partial in ("visit = 1 AND detector = 3", "instrument = 'X' AND visit = 1 OR detector = 3",
+                    "instrument = 'X' AND visit = 1 AND detector > 3", None, " "):
+        assert full_data_ids(partial, dims) is None
+    assert full_data_ids("instrument = 'X' AND visit IN (1, 2) AND detector IN (1, 2)", dims, limit=3) is None
+    assert lookup_key("calexp", data_id_key(got[0])) != lookup_key("bias", data_id_key(got[0]))
