@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from qserv.errors import NotFoundError
 
+from qserv.payloads.alerts.columnar import alert_packets
 from qserv.payloads.alerts.packets import alert_records
 from qserv.payloads.alerts.wire import latest_schema
 from qserv.payloads.apdb import reads
@@ -41,6 +42,21 @@ def visit_alerts(apdb, visit, detector=None, visit_time=None, schema=None, ss_so
     ``max_move_arcsec``, as associate_visit reads) and kept for the sources' objects; an object
     whose latest version lies outside that field is read by id."""
     schema = schema or latest_schema()
+    tables = visit_tables(apdb, visit, detector, visit_time)
+    return alert_records(schema.definition, *tables, ss_sources, cutouts), schema
+
+
+def visit_packets(apdb, visit, detector=None, visit_time=None, schema=None, ss_sources=None, cutouts=None):
+    """(records, wire-format packets, schema) of one visit's alerts (as ``visit_alerts``; the
+    packets encoded column by column, see ``columnar``)."""
+    schema = schema or latest_schema()
+    tables = visit_tables(apdb, visit, detector, visit_time)
+    return (alert_records(schema.definition, *tables, ss_sources, cutouts),
+            alert_packets(schema, *tables, ss_sources, cutouts), schema)
+
+
+def visit_tables(apdb, visit, detector=None, visit_time=None):
+    """(sources, objects, history, forced history) of one visit's alerts, as Arrow tables."""
     sources = visit_sources(apdb, visit, detector)
     if sources.num_rows == 0:
         raise NotFoundError(f"no DiaSources of visit {visit}" + (f" detector {detector}" if detector is not None
@@ -56,8 +72,7 @@ def visit_alerts(apdb, visit, detector=None, visit_time=None, schema=None, ss_so
         objects = pa.concat_tables([objects, latest_objects(apdb, missing.tolist())])
     history = _of_objects(apdb.get_diasources(field, None, visit_time), object_ids)
     forced = _of_objects(apdb.get_diaforcedsources(field, None, visit_time), object_ids)
-    records = alert_records(schema.definition, sources, objects, history, forced, ss_sources, cutouts)
-    return records, schema
+    return sources, objects, history, forced
 
 
 def _of_objects(rows, object_ids):

@@ -48,12 +48,13 @@ def alerts_create(context, database, chunk_order):
 @click.pass_context
 def alerts_publish(context, database, apdb_database, visit, detector, replace):
     """Build the alert packets of a visit from the APDB and archive them (one transaction)."""
-    from qserv.payloads.alerts.build import visit_alerts
+    from qserv.payloads.alerts.build import visit_packets
     from qserv.payloads.apdb import Apdb
 
     with _engine(context) as engine:
-        records, schema = visit_alerts(Apdb.open(engine, apdb_database), visit, detector)
-        result = _archive(engine, database).store_records(records, schema, replace=replace)
+        records, packets, schema = visit_packets(Apdb.open(engine, apdb_database), visit, detector)
+        result = _archive(engine, database).store_decoded(records, packets, {schema.schema_id: schema},
+                                                          replace=replace)
     click.echo(_summary(result))
 
 
