@@ -2,7 +2,6 @@
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-import logging
 from pathlib import Path
 import time
 
@@ -11,7 +10,6 @@ from sqlalchemy import select
 from sqlglot import exp
 
 from qserv import chunk_indexes, drops
-from qserv.fingerprint import checksum, columns_of
 from qserv.errors import QservError, QueryBindError, QueryCancelledError, UserError
 from qserv.exec.cancel import Cancellation
 from qserv.exec.context import ExecutionContext, WorkerAccess
@@ -429,13 +427,15 @@ class Engine:
             raise
         ran = time.monotonic()
         self._finish(logged, started, "ok", result.num_rows, run, None, dict(
-            _visibility(snapshot), **_answer_fingerprint(result),
-            plan_s=planned - started, workers_s=run.workers_s, merge_s=ran - planned - run.workers_s))
+            _visibility(snapshot), plan_s=planned - started, workers_s=run.workers_s,
+            merge_s=ran - planned - run.workers_s), answer=result)
         return result
 
-    def _finish(self, logged, started, status, rows, run, error, fingerprint):
+    def _finish(self, logged, started, status, rows, run, error, fingerprint, answer=None):
+        """Queue the query's log entry; the log writer adds the fingerprint of ``answer``."""
         self.query_log.finished(logged, status, time.monotonic() - started, rows=rows,
-                                chunks=run.chunks_touched if run else None, error=error, fingerprint=fingerprint)
+                                chunks=run.chunks_touched if run else None, error=error, fingerprint=fingerprint,
+                                answer=answer)
 
     def tap_schema(self, include_unpublished=True):
         """The TAP_SCHEMA tables ("schemas", "tables", ... -> pyarrow.Table,
@@ -482,16 +482,6 @@ class Engine:
         its first requests do not all read them at once)."""
         with self.store.session() as session:
             self._snapshots.read(session)
-
-
-def _answer_fingerprint(result):
-    """The result columns and row checksum of an answer (``qserv.fingerprint``) for the query log;
-    a failure there is logged, never the query's."""
-    try:
-        return {"result_columns": columns_of(result), "checksum": checksum(result)}
-    except Exception as error:  # noqa: BLE001 (the answer is right; only its log entry lacks a checksum)
-        logging.getLogger("qserv").warning("no fingerprint for a query's answer: %r", error)
-        return {}
 
 
 def _visibility(snapshot):

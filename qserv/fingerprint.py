@@ -2,6 +2,9 @@
 compared without keeping the rows.
 
 - ``columns_of(table)``: the result's column names and Arrow types, as ``[[name, type], ...]``.
+- ``answer_fingerprint(table)``: both, as the query log records them (``{"result_columns": ...,
+  "checksum": ...}``); the query log's writer thread computes it after the answer is returned
+  (``qserv.meta.log_writer``), so hashing a large answer never delays it.
 - ``checksum(table)``: an order-independent checksum of the rows (16 hex digits). Each row hashes
   to 64 bits (its columns mixed in order); the checksum is the sum of the row hashes modulo 2**64,
   so row order does not matter and repeated rows count. Integers, booleans, strings, binaries,
@@ -15,6 +18,7 @@ compared without keeping the rows.
 """
 
 import hashlib
+import logging
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +35,7 @@ _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _ROW_FACTOR = np.uint64(31)
 _MASK = (1 << 64) - 1
+_EXPONENT_LOW = -1100  # frexp exponents of float64 lie in [-1073, 1024] (+1 on a rounding carry)
 
 
 def columns_of(table):
@@ -39,12 +44,27 @@ def columns_of(table):
     return [[field.name, str(field.type)] for field in schema]
 
 
+def answer_fingerprint(table):
+    """The result columns and row checksum of an answer for the query log; a failure is logged
+    (the answer is right; only its log entry lacks a checksum) and gives {}."""
+    try:
+        return {"result_columns": columns_of(table), "checksum": checksum(table)}
+    except Exception as error:  # noqa: BLE001
+        logging.getLogger("qserv").warning("no fingerprint for a query's answer: %r", error)
+        return {}
+
+
 def _mix(value):
     """splitmix64 finaliser of a uint64 array (a bijection that spreads every input bit; uint64
     array arithmetic wraps around without warnings)."""
     value = (value ^ (value >> _S30)) * _M1
     value = (value ^ (value >> _S27)) * _M2
     return value ^ (value >> _S31)
+
+
+# the hash of every float64 exponent (an index of -_EXPONENT_LOW + exponent): a look-up costs less
+# than mixing the exponents of every value
+_EXPONENT_WORDS = _mix(np.arange(_EXPONENT_LOW, -_EXPONENT_LOW, dtype=np.int32).astype(np.uint64) + _SEED)
 
 
 def _float_words(values, bits=FLOAT_SIGNIFICANT_BITS):
@@ -56,7 +76,7 @@ def _float_words(values, bits=FLOAT_SIGNIFICANT_BITS):
     rounded = np.rint(np.ldexp(mantissa, bits))
     carry = np.abs(rounded) == 2.0 ** bits  # 0.11..1 rounded up to 1.0: 0.5 of the next exponent
     rounded[carry] /= 2
-    words = _mix(rounded.astype(np.int64).view(np.uint64) + _mix((exponent + carry).astype(np.uint64) + _SEED))
+    words = _mix(rounded.astype(np.int64).view(np.uint64) + _EXPONENT_WORDS[exponent + carry - _EXPONENT_LOW])
     if not everywhere:
         words = np.where(np.isnan(values), _NAN, words)
         words = np.where(values == np.inf, _POS_INF, words)

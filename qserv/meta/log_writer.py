@@ -1,7 +1,9 @@
 """Writing the query log off the query's path: ``QueryLogWriter`` queues the start and the end of
 each query and a background thread writes them in batches, one central-state transaction per batch
 (two SQLite write transactions per query cost several milliseconds and serialise concurrent
-queries). ``flush()`` waits until everything queued is written; readers of the log in the same
+queries). The fingerprint of an answer (``answer=``, ``qserv.fingerprint.answer_fingerprint``) is
+computed here too, before its batch is written: hashing every row of a large answer costs as
+much as running the query on the workers, and the caller has its answer meanwhile. ``flush()`` waits until everything queued is written; readers of the log in the same
 process call it first, and closing the engine does.
 """
 
@@ -10,6 +12,7 @@ import logging
 import queue
 import threading
 
+from qserv.fingerprint import answer_fingerprint
 from qserv.meta.query_log import finish_query, start_query
 
 
@@ -33,16 +36,19 @@ class QueryLogWriter:
 
     def started(self, text, lang, database=None, user=None):
         entry = LoggedQuery(text, lang, database, user)
-        self._queue.put(("start", entry, None))
+        self._queue.put(("start", entry, None, None))
         return entry
 
-    def finished(self, entry, status, duration_s, rows=None, chunks=None, error=None, fingerprint=None):
-        self._queue.put(("finish", entry, dict(status=status, duration_s=duration_s, rows=rows,
-                                               chunks=chunks, error=error, fingerprint=fingerprint)))
+    def finished(self, entry, status, duration_s, rows=None, chunks=None, error=None, fingerprint=None,
+                 answer=None):
+        """Queue the end of a query; ``answer`` (a pyarrow.Table): its fingerprint is added to
+        ``fingerprint`` by the writer thread."""
+        self._queue.put(("finish", entry, dict(status=status, duration_s=duration_s, rows=rows, chunks=chunks,
+                                               error=error, fingerprint=fingerprint), answer))
 
     def flush(self):
         done = threading.Event()
-        self._queue.put(("flush", done, None))
+        self._queue.put(("flush", done, None, None))
         done.wait()
 
     def close(self):
@@ -68,9 +74,12 @@ class QueryLogWriter:
     def _write(self, items):
         if not items:
             return
+        for _, _, values, answer in items:  # hashed outside the write transaction
+            if answer is not None:
+                values["fingerprint"] = {**(values["fingerprint"] or {}), **answer_fingerprint(answer)}
         try:
             with self._store.session() as session:
-                for kind, entry, values in items:
+                for kind, entry, values, _ in items:
                     if kind == "start":
                         entry.id = start_query(session, entry.text, entry.lang, database=entry.database,
                                                user=entry.user)
