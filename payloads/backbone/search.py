@@ -27,16 +27,10 @@ def _with_uris(backbone, rows):
 
 def _candidates(backbone, dataset_type, path, kinds, where, time, keys=None):
     """Datasets of ``dataset_type`` matching ``where`` in the collections of ``path`` -> list of
-    (collection, row). ``keys``: the data_id_keys of a full data id search (then only their
-    buckets of the dataset table are read), or None."""
+    (collection, row). ``keys``: the data_id_keys of a full data id search (then one query reads
+    only their buckets of the dataset table, for RUN and member collections alike), or None."""
     conditions = [f"dataset_type = {literal(dataset_type)}"] + ([where] if where else [])
-    if keys is not None:
-        conditions.append(f"lookup_key IN ({name_list(sorted({lookup_key(dataset_type, k) for k in keys}))})")
     runs = [c for c in path if kinds[c] == "run"]
-    found = []
-    if runs:
-        rows = backbone.store.rows("dataset", " AND ".join(conditions + [f"run IN ({name_list(runs)})"]))
-        found.extend((r["run"], r) for r in rows)
     members = []
     for collection in path:
         if kinds[collection] == "tagged":
@@ -49,12 +43,16 @@ def _candidates(backbone, dataset_type, path, kinds, where, time, keys=None):
                            if m["dataset_type"] == dataset_type and chains.in_range(m["t_begin"], m["t_end"], time))
     if keys is not None:
         members = [(c, m) for c, m in members if m["data_id_key"] in keys]
-    if members and keys is not None:
-        member_keys = sorted({lookup_key(dataset_type, m["data_id_key"]) for _, m in members})
-        rows = {r["id"]: r for r in backbone.store.rows(
-            "dataset", " AND ".join(conditions[:1] + [f"lookup_key IN ({name_list(member_keys)})"]))}
-        found.extend((c, rows[m["dataset_id"]]) for c, m in members if m["dataset_id"] in rows)
-    elif members:
+        lookups = name_list(sorted({lookup_key(dataset_type, k) for k in keys}))
+        rows = backbone.store.rows("dataset", " AND ".join(conditions + [f"lookup_key IN ({lookups})"]))
+        by_id = {r["id"]: r for r in rows}
+        return ([(r["run"], r) for r in rows if r["run"] in runs]
+                + [(c, by_id[m["dataset_id"]]) for c, m in members if m["dataset_id"] in by_id])
+    found = []
+    if runs:
+        rows = backbone.store.rows("dataset", " AND ".join(conditions + [f"run IN ({name_list(runs)})"]))
+        found.extend((r["run"], r) for r in rows)
+    if members:
         rows = {r["id"]: r for r in backbone.store.rows_of_ids(
             "dataset", "id", [m["dataset_id"] for _, m in members], where=where)}
         found.extend((c, rows[m["dataset_id"]]) for c, m in members if m["dataset_id"] in rows)
