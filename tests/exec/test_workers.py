@@ -41,6 +41,7 @@ def system_arrays(count, txn=1, contrib=1):
         pa.array(np.zeros(count, bool)),
         pa.array(np.full(count, txn, np.int64)),
         pa.array(np.full(count, contrib, np.int64)),
+        pa.nulls(count, pa.int64()),  # _qserv_deleted
     ]
 
 
