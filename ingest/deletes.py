@@ -18,7 +18,7 @@ An abort (or the recovery of a crashed transaction) clears its marks. The marks 
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from qserv.errors import ConflictError, UserError
 from qserv.meta.bulk import bulk_insert
@@ -66,7 +66,9 @@ def delete_rows(transactions, transaction_id, table_name, column, values):
         worker = transactions.pool.get(worker_row)
         if not worker.table_exists(name):
             continue
-        worker.ensure_table(name, _columns(transactions, database_name, table_name))  # an older table gains the column
+        if (worker_row.id, name) not in transactions.deletable:  # a table of an older release gains the column
+            worker.ensure_table(name, _columns(transactions, database_name, table_name))
+            transactions.deletable.add((worker_row.id, name))
         if conflict_sql is not None:
             found = worker.keyed(f"SELECT count(*) AS n FROM {quote(name)} WHERE {conflict_sql}", keys)
             if found.column("n")[0].as_py():
@@ -105,7 +107,8 @@ def purge(transactions, database_name, keep_for=(), older_than=None):
     it (readers that started earlier may still need the others). The count of stored rows removed."""
     with transactions.store.session() as session:
         query = (select(Transaction.id).join(Contribution, Contribution.transaction_id == Transaction.id)
-                 .where(Transaction.state == "committed", Contribution.key.startswith(DELETE_KEY_PREFIX))
+                 .where(Transaction.state == "committed", Contribution.key.startswith(DELETE_KEY_PREFIX),
+                        Contribution.state == "loaded")
                  .where(Transaction.database.has(name=database_name)).distinct())
         if older_than is not None:
             query = query.where(Transaction.ended_at < older_than)
@@ -127,6 +130,10 @@ def purge(transactions, database_name, keep_for=(), older_than=None):
                 removed += worker.delete_where(name, f"{quote(DELETED_COLUMN)} IN ({listed})")
         if kind == "director":
             transactions.index.delete(database_name, table_name, f"deleted IN ({listed})")
+    with transactions.store.session() as session:  # done: later purges need not look at them again
+        session.execute(update(Contribution).where(
+            Contribution.transaction_id.in_(purgeable), Contribution.key.startswith(DELETE_KEY_PREFIX))
+            .values(state="purged"))
     return removed
 
 

@@ -59,6 +59,7 @@ class Transactions:
 
     def __init__(self, store, pool, index, settings):
         self.store, self.pool, self.index, self.settings = store, pool, index, settings
+        self.deletable = set()  # (worker id, physical table) known to have the deletion column
 
     # -- begin / commit / abort -------------------------------------------------------------
     def begin(self, database_name, note=None, detached=False):

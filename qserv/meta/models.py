@@ -156,7 +156,8 @@ class Contribution(Base):
     table_id: Mapped[int] = mapped_column(ForeignKey("tables.id"))
     key: Mapped[str] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="loading")  # loading | loaded | failed
+    # loading | loaded | failed | purged (a delete whose rows qserv.ingest.deletes.purge removed)
+    state: Mapped[str] = mapped_column(String(16), default="loading")
     rows: Mapped[int] = mapped_column(BigInteger, default=0)
     overlap_rows: Mapped[int] = mapped_column(BigInteger, default=0)
     error: Mapped[str | None] = mapped_column(Text)
