@@ -73,7 +73,7 @@ def _float_words(values, bits=FLOAT_SIGNIFICANT_BITS):
     finite = np.isfinite(values)
     everywhere = finite.all()
     mantissa, exponent = np.frexp(values if everywhere else np.where(finite, values, 0.0))
-    rounded = np.rint(np.ldexp(mantissa, bits))
+    rounded = np.rint(mantissa * 2.0 ** bits)  # exact: a power of two times a mantissa in [0.5, 1)
     carry = np.abs(rounded) == 2.0 ** bits  # 0.11..1 rounded up to 1.0: 0.5 of the next exponent
     rounded[carry] /= 2
     words = _mix(rounded.astype(np.int64).view(np.uint64) + _EXPONENT_WORDS[exponent + carry - _EXPONENT_LOW])
