@@ -3,8 +3,9 @@ each query and a background thread writes them in batches, one central-state tra
 (two SQLite write transactions per query cost several milliseconds and serialise concurrent
 queries). The fingerprint of an answer (``answer=``, ``qserv.fingerprint.answer_fingerprint``) is
 computed here too, before its batch is written: hashing every row of a large answer costs as
-much as running the query on the workers, and the caller has its answer meanwhile. ``flush()`` waits until everything queued is written; readers of the log in the same
-process call it first, and closing the engine does.
+much as running the query on the workers, and the caller has its answer meanwhile. ``flush()``
+waits until everything queued is written; readers of the log in the same process call it first,
+and closing the engine does.
 """
 
 from dataclasses import dataclass
