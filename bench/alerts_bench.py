@@ -30,6 +30,7 @@ DAYS_BETWEEN_VISITS = 30.0
 FIRST_MJD_TAI = 60000.0
 FIELD_RADIUS_DEG = 1.75
 CENTRE = (60.0, -30.0)
+ALERTS_PER_OBJECT = 4  # in the archive's copies
 FASTAVRO_SAMPLE = 300  # packets also encoded by fastavro (compared byte for byte, timed)
 
 
@@ -100,19 +101,21 @@ def populate_apdb(apdb, sources, visits, rng):
             f"in {time.perf_counter() - started:.1f} s")
 
 
-def copies(pool, first_id, count, rng, patch_deg, nights):
+def copies(pool, first_id, count, rng, patch_deg, nights, fill=(0.0, 1.0), objects=1):
     """``count`` alert records copying ``pool``'s with new ids, positions and midpoints (the
-    diaSource dicts are new; the rest is shared)."""
+    diaSource dicts are new; the rest is shared). An archive is filled as alerts are published,
+    in time order: these copies' nights are the ``fill`` fraction (start, end) of ``nights``. The
+    diaObjectId is the id modulo ``objects`` (an object's alerts spread over the whole fill)."""
     picks = rng.integers(0, len(pool), count)
     ra = CENTRE[0] + rng.uniform(-patch_deg / 2, patch_deg / 2, count)
     dec = CENTRE[1] + rng.uniform(-patch_deg / 2, patch_deg / 2, count)
-    night = rng.integers(0, nights, count)
-    midpoint = FIRST_MJD_TAI + 400 + night + rng.uniform(0, 0.4, count)
+    night = np.floor(nights * np.sort(rng.uniform(*fill, count)))
+    midpoint = FIRST_MJD_TAI + 400 + night + np.sort(rng.uniform(0, 0.4, count))
     result = []
     for k in range(count):
         record = pool[picks[k]]
         alert_id = first_id + k
-        source = dict(record["diaSource"], diaSourceId=alert_id, diaObjectId=alert_id // 4, ra=float(ra[k]),
+        source = dict(record["diaSource"], diaSourceId=alert_id, diaObjectId=alert_id % objects, ra=float(ra[k]),
                       dec=float(dec[k]), midpointMjdTai=float(midpoint[k]))
         result.append({**record, "diaSourceId": alert_id, "diaSource": source})
     return result, picks
@@ -190,9 +193,12 @@ def main(argv=None):
                       f"{statistics.mean(len(gzip_packet(p)) for p in packets):,.0f} bytes gzipped."]
             target = int(args.alerts)
             stored, next_id, rates, cpu_rates = len(records), 1_000_000_000, [], []
+            object_count = max(1, (target - stored) // ALERTS_PER_OBJECT)
             while stored < target:
                 count = min(args.batch, target - stored)
-                batch, picks = copies(records, next_id, count, rng, args.patch_deg, args.nights)
+                fill = ((stored - len(records)) / (target - len(records)),
+                        (stored + count - len(records)) / (target - len(records)))
+                batch, picks = copies(records, next_id, count, rng, args.patch_deg, args.nights, fill, object_count)
                 started, cpu = time.perf_counter(), time.process_time()
                 archive.store_decoded(batch, [packets[i] for i in picks], {schema.schema_id: schema})
                 rates.append(count / (time.perf_counter() - started))
@@ -206,7 +212,7 @@ def main(argv=None):
                              f"this process's CPU time (all its threads): {statistics.median(cpu_rates):,.0f} alerts.")
             ids = rng.integers(1_000_000_000, next_id, args.lookups) if rates else [r["diaSourceId"] for r in records]
             by_id = p50_ms(archive.get, [int(i) for i in ids])
-            objects = [int(i) // 4 for i in ids] if rates else [r["diaSource"]["diaObjectId"] for r in records]
+            objects = [int(i) % object_count for i in ids] if rates else [r["diaSource"]["diaObjectId"] for r in records]
             by_object = p50_ms(archive.object_alerts, objects[:args.lookups])
             nights = rng.integers(0, args.nights, args.lookups)
             cones = [Search(cone=(CENTRE[0] + rng.uniform(-5, 5), CENTRE[1] + rng.uniform(-5, 5), 1.0),

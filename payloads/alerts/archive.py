@@ -107,6 +107,8 @@ class AlertArchive:
         engine.create_database(database, chunk_order=chunk_order, overlap_arcsec=overlap_arcsec)
         for name, spec in table_specs().items():
             engine.create_table(f"{database}.{name}", spec)
+        # an object's alerts spread over months of ingest: the workers find them by this index
+        engine.create_index(f"{database}.{ALERT_TABLE}", "diaObjectId")
         return cls(engine, database)
 
     @classmethod
