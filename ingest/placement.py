@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from qserv.errors import UserError
 from qserv.storage import stable_hash
-from qserv.meta.bulk import bulk_insert
+from qserv.meta.bulk import bulk_insert_values
 from qserv.meta.catalog import active_workers
 from qserv.meta.models import Replica
 
@@ -68,7 +68,7 @@ class ChunkPlacement:
         found = self._positions(unique_chunks) >= 0
         if not found.all():
             missing = unique_chunks[~found]
-            self._place_new(session, missing.tolist())
+            self._place_new(session, missing)
             self._read(session, missing)
         return self.workers[self._positions(unique_chunks)]
 
@@ -86,9 +86,12 @@ class ChunkPlacement:
                 f"{len(workers)} worker(s) are active"
             )
         first = stable_hash(pa.array(chunks, pa.int64())) % len(workers)
-        rows = [(self.database_id, chunk, workers[(start + k) % len(workers)])
-                for chunk, start in zip(chunks, first.tolist()) for k in range(self.replication)]
-        bulk_insert(session, "replicas", ("database_id", "chunk", "worker_id"), rows, ignore_conflicts=True)
+        for k in range(self.replication):  # one insert per replica slot and worker
+            slot = (first + k) % len(workers)
+            for position in np.unique(slot).tolist():
+                bulk_insert_values(session, "replicas", {"database_id": self.database_id,
+                                                         "worker_id": workers[position]},
+                                   "chunk", chunks[slot == position], ignore_conflicts=True)
 
 
 def rows_per_worker(chunk_positions, workers_of_chunks):
