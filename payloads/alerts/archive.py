@@ -144,16 +144,24 @@ class AlertArchive:
     def store_decoded(self, alerts, packets, schemas, replace=False):
         """Archive ``alerts`` (records) with their wire-format ``packets`` (same order) written
         with ``schemas`` (id -> AlertSchema) in one transaction."""
-        ids = [alert["diaSourceId"] for alert in alerts]
-        if len(set(ids)) != len(ids):
-            seen = set()
-            repeated = next(i for i in ids if i in seen or seen.add(i))
-            raise InputError("alerts", f"diaSourceId {repeated} appears twice", column="diaSourceId")
-        existing = self._existing_ids(alerts)
-        keep = list(range(len(alerts))) if replace else [i for i, v in enumerate(ids) if v not in existing]
-        if not keep:
-            return StoreResult(0, len(alerts), 0, None)
-        rows = self._rows([alerts[i] for i in keep], [packets[i] for i in keep])
+        return self.store_columns(searchable_rows(alerts), packets, schemas, replace)
+
+    def store_columns(self, columns, packets, schemas, replace=False):
+        """Archive wire-format ``packets`` whose searchable fields are ``columns`` (name -> values
+        in packet order: ``packets.searchable_rows`` of their records) in one transaction."""
+        from qserv.schema.types import arrow_type
+
+        fields = pa.table({c.name: _as_array(columns[c.name], arrow_type(c)) for c in ALERT_COLUMNS
+                           if c.name in columns})
+        ids = fields.column("diaSourceId").to_numpy()
+        unique, counts = np.unique(ids, return_counts=True)
+        if len(unique) != len(ids):
+            raise InputError("alerts", f"diaSourceId {unique[counts > 1][0]} appears twice", column="diaSourceId")
+        existing = self._existing_ids(fields)
+        keep = np.arange(len(ids)) if replace else np.flatnonzero(~np.isin(ids, list(existing)))
+        if not len(keep):
+            return StoreResult(0, len(ids), 0, None)
+        rows = self._rows(fields.take(keep), [packets[i] for i in keep.tolist()])
         new_schemas = [s for i, s in sorted(schemas.items()) if i not in self._stored_schema_ids()]
         transactions = self.engine.transactions
         transaction_id = transactions.begin(self.database, note=f"alerts: {len(keep)} packets")
@@ -169,16 +177,15 @@ class AlertArchive:
         except BaseException:
             transactions.abort(transaction_id)
             raise
-        return StoreResult(len(keep), len(alerts) - len(keep), len(existing) if replace else 0, transaction_id)
+        return StoreResult(len(keep), len(ids) - len(keep), len(existing) if replace else 0, transaction_id)
 
-    def _rows(self, alerts, packets):
-        columns = searchable_rows(alerts)
-        columns["schemaId"] = [header_schema_id(p) for p in packets]
-        columns["packetBytes"] = [len(p) for p in packets]
-        columns["packet"] = gzip_packets(packets)
+    def _rows(self, fields, packets):
         from qserv.schema.types import arrow_type
 
-        return pa.table({c.name: pa.array(columns[c.name], type=arrow_type(c)) for c in ALERT_COLUMNS})
+        extra = {"schemaId": [header_schema_id(p) for p in packets], "packetBytes": [len(p) for p in packets],
+                 "packet": gzip_packets(packets)}
+        return pa.table({c.name: fields.column(c.name) if c.name in fields.column_names
+                         else pa.array(extra[c.name], type=arrow_type(c)) for c in ALERT_COLUMNS})
 
     # -- reads ----------------------------------------------------------------------------------
     def get(self, alert_id):
@@ -221,22 +228,21 @@ class AlertArchive:
         rows = self.engine.query(f'SELECT "schemaId" FROM {self._qualified_sql(SCHEMA_TABLE)}', lang="adql")
         return set(rows.column("schemaId").to_pylist())
 
-    def _existing_ids(self, alerts):
-        """The ids of ``alerts`` archived already. Read by place and time (an IN list of many ids
-        costs more to parse than to run): the ids near the alerts' sources (their field widened by
-        ``EXISTING_MARGIN_ARCSEC``) within ``EXISTING_MARGIN_DAYS`` of their midpoints."""
-        if not alerts:
+    def _existing_ids(self, fields):
+        """The ids of the alerts of ``fields`` (their searchable columns) archived already. Read by
+        place and time (an IN list of many ids costs more to parse than to run): the ids near the
+        alerts' sources (their field widened by ``EXISTING_MARGIN_ARCSEC``) within
+        ``EXISTING_MARGIN_DAYS`` of their midpoints."""
+        if fields.num_rows == 0:
             return set()
-        sources = [alert["diaSource"] for alert in alerts]
-        ra = np.array([s["ra"] for s in sources], dtype=float)
-        dec = np.array([s["dec"] for s in sources], dtype=float)
-        times = np.array([s["midpointMjdTai"] for s in sources], dtype=float)
+        times, ra, dec = (fields.column(name).to_numpy(zero_copy_only=False).astype(float)
+                          for name in ("midpointMjdTai", "ra", "dec"))
         field = field_circle(ra, dec, EXISTING_MARGIN_ARCSEC)
         near = searches.Search(cone=(field.ra_deg, field.dec_deg, field.radius_deg),
                                since_mjd_tai=float(times.min()) - EXISTING_MARGIN_DAYS,
                                until_mjd_tai=float(times.max()) + EXISTING_MARGIN_DAYS)
         found = self._select(["diaSourceId"], searches.conditions(near)).column("diaSourceId").to_numpy()
-        ids = np.array([alert["diaSourceId"] for alert in alerts], dtype=np.int64)
+        ids = fields.column("diaSourceId").to_numpy()
         return set(ids[np.isin(ids, found)].tolist())
 
     def _select(self, columns, conditions, limit=None):
@@ -250,6 +256,13 @@ class AlertArchive:
 
     def _qualified_sql(self, table):
         return f"{quote(self.database)}.{quote(table)}"
+
+
+def _as_array(values, arrow_type):
+    """``values`` (a list, numpy or Arrow array) as an Arrow array of ``arrow_type``."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values.cast(arrow_type)
+    return pa.array(values, type=arrow_type)
 
 
 def _schema_rows(schemas):

@@ -10,7 +10,7 @@ import pyarrow as pa
 from qserv.errors import NotFoundError
 
 from qserv.payloads.alerts.columnar import alert_packets
-from qserv.payloads.alerts.packets import alert_records
+from qserv.payloads.alerts.packets import alert_records, source_columns
 from qserv.payloads.alerts.wire import latest_schema
 from qserv.payloads.apdb import reads
 from qserv.payloads.apdb.tables import MOVED_COLUMN
@@ -47,12 +47,12 @@ def visit_alerts(apdb, visit, detector=None, visit_time=None, schema=None, ss_so
 
 
 def visit_packets(apdb, visit, detector=None, visit_time=None, schema=None, ss_sources=None, cutouts=None):
-    """(records, wire-format packets, schema) of one visit's alerts (as ``visit_alerts``; the
-    packets encoded column by column, see ``columnar``)."""
+    """(searchable columns, wire-format packets, schema) of one visit's alerts: the packets of
+    ``visit_alerts``' records, encoded column by column (``columnar``) without building the
+    records; the columns as ``packets.searchable_rows`` (for ``AlertArchive.store_columns``)."""
     schema = schema or latest_schema()
     tables = visit_tables(apdb, visit, detector, visit_time)
-    return (alert_records(schema.definition, *tables, ss_sources, cutouts),
-            alert_packets(schema, *tables, ss_sources, cutouts), schema)
+    return source_columns(tables[0], ss_sources), alert_packets(schema, *tables, ss_sources, cutouts), schema
 
 
 def visit_tables(apdb, visit, detector=None, visit_time=None):

@@ -52,8 +52,8 @@ def alerts_publish(context, database, apdb_database, visit, detector, replace):
     from qserv.payloads.apdb import Apdb
 
     with _engine(context) as engine:
-        records, packets, schema = visit_packets(Apdb.open(engine, apdb_database), visit, detector)
-        result = _archive(engine, database).store_decoded(records, packets, {schema.schema_id: schema},
+        columns, packets, schema = visit_packets(Apdb.open(engine, apdb_database), visit, detector)
+        result = _archive(engine, database).store_columns(columns, packets, {schema.schema_id: schema},
                                                           replace=replace)
     click.echo(_summary(result))
 

@@ -86,6 +86,20 @@ def searchable_rows(alerts):
     return columns
 
 
+def source_columns(sources, ss_sources=None):
+    """``searchable_rows`` of the alerts of ``sources`` (an Arrow table of DiaSources; ``ss_sources``:
+    their SSSources or None) taken from the tables: name -> Arrow array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    count = sources.num_rows
+    columns = {name: sources.column(name) if name in sources.column_names else pa.nulls(count)
+               for name in ("diaSourceId", *SEARCHABLE_SOURCE_FIELDS)}
+    with_ss = ss_sources.column("diaSourceId") if ss_sources is not None else pa.array([], pa.int64())
+    columns["hasSsSource"] = pc.is_in(sources.column("diaSourceId"), value_set=with_ss.cast(pa.int64()))
+    return columns
+
+
 # Fields of the triggering diaSource kept as columns of the archive (besides diaSourceId).
 SEARCHABLE_SOURCE_FIELDS = ("diaObjectId", "ssObjectId", "visit", "detector", "band", "ra", "dec",
                             "midpointMjdTai", "psfFlux", "psfFluxErr", "snr", "reliability", "isNegative")

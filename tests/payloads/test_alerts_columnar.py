@@ -13,7 +13,7 @@ from qserv.instance import init_instance
 from qserv.payloads.alerts import wire
 from qserv.payloads.alerts.build import visit_packets, visit_tables
 from qserv.payloads.alerts.columnar import alert_packets, encode_rows, varint
-from qserv.payloads.alerts.packets import alert_records
+from qserv.payloads.alerts.packets import alert_records, searchable_rows
 from qserv.payloads.apdb import Apdb
 
 
@@ -70,8 +70,14 @@ def test_packets_equal_fastavro_encoding(apdb, visit):
     for record, packet in zip(records, packets):
         assert packet == wire.encode(record, schema)
         assert wire.decode(packet, schema)["diaSourceId"] == record["diaSourceId"]
-    built, encoded, _ = visit_packets(apdb, visit)
-    assert encoded == [wire.encode(record, schema) for record in built]
+    columns, encoded, _ = visit_packets(apdb, visit, ss_sources=ss)  # a new read: rows in another order
+    order = sorted(range(len(encoded)), key=lambda k: columns["diaSourceId"][k].as_py())
+    built = sorted(alert_records(schema.definition, sources, objects, history, forced, ss),
+                   key=lambda record: record["diaSourceId"])
+    assert [encoded[k] for k in order] == [wire.encode(record, schema) for record in built]
+    expected = searchable_rows(built)
+    assert {name: [values[k].as_py() for k in order] for name, values in columns.items()} == expected
+    assert expected["hasSsSource"].count(True) == 1
 
 
 def test_a_column_that_does_not_fit_is_refused():
@@ -84,3 +90,4 @@ def test_a_column_that_does_not_fit_is_refused():
         encode_rows(pa.table({"a": [None], "b": [1.0]}), record)
     with pytest.raises(wire.PacketError):
         encode_rows(pa.table({"a": ["x"], "b": [1.0]}), record)
+
