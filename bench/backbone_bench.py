@@ -62,7 +62,7 @@ def main(argv=None):
 
     rng = np.random.default_rng(22)
     lines = ["# Data Backbone registry benchmark (issue 22)", "",
-             f"`python -m bench.backbone_bench --datasets {args.datasets:g} --batch {args.batch:g}`, "
+             f"`python -m bench.backbone_bench --datasets {args.datasets} --batch {args.batch}`, "
              f"2 DuckDB workers, load {os.getloadavg()[0]:.1f} at start", ""]
     with tempfile.TemporaryDirectory(prefix="backbone-bench-") as directory:
         home = Path(directory) / "home"
