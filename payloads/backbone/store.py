@@ -1,8 +1,8 @@
 """Reads and writes of the registry's tables through the core (queries and ingest transactions).
 
 Values written into query text are only names validated by ``model.check_name``, dataset ids
-produced by ``model.dataset_id``/``check_uuid`` and numbers; lists of ids go as an upload
-(Arrow data, TAP_UPLOAD) instead."""
+(UUID text, as ``model.dataset_id``/``check_uuid`` make them), lookup keys (hex digests) and
+numbers; more than ``LITERAL_IDS`` ids go as an upload (Arrow data, TAP_UPLOAD) instead."""
 
 import re
 
