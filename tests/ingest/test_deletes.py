@@ -167,8 +167,9 @@ def test_purge_keeps_what_a_pinned_visibility_still_sees(engine, database_name):
     assert engine.purge_deleted(database_name, grace_s=3600) == 0  # too recent
     engine.purge_deleted(database_name, grace_s=0)
     with engine.store.session() as session:
-        from qserv.meta.models import Contribution
-        states = {c.state for c in session.query(Contribution).filter(Contribution.key.startswith("delete:"))}
+        from qserv.meta.models import Contribution, Database, Transaction
+        states = {c.state for c in session.query(Contribution).join(Transaction).join(Database).filter(
+            Contribution.key.startswith("delete:"), Database.name == database_name)}
     assert states == {"purged"}  # later purges do not look at them again
     after = stored_copies(engine, f"{database_name}.Object")
     assert after["_qserv_deleted"].null_count == after.num_rows
