@@ -2,7 +2,6 @@
 fastavro against lsst-alert-packet's schema and matches the APDB's rows (history by brute force);
 searches agree with a brute force over all packets; stores are idempotent and all or nothing."""
 
-import importlib.util
 from pathlib import Path
 import zlib
 
@@ -20,16 +19,10 @@ from qserv.payloads.alerts.build import visit_alerts
 from qserv.payloads.alerts.files import export_visit, import_files, read_container
 from qserv.payloads.alerts.search import Search
 from qserv.payloads.apdb import Apdb
+from tests.payloads import alerts_data, apdb_data
 
 
-def _module(name):
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-alerts_data = _module("alerts_data")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +32,7 @@ def world(tmp_path_factory):
     init_instance(home, workers=2)
     engine = qserv.open(home)
     apdb = Apdb.create(engine, "apdb")
-    visits = alerts_data.populate(apdb, _module("apdb_data"))
+    visits = alerts_data.populate(apdb, apdb_data)
     archive = AlertArchive.create(engine, "alerts")
     records = {}
     for visit in visits:

@@ -1,11 +1,8 @@
 """`qserv alerts create|publish|import|export|get|search|schema` as a user runs them (new
 processes), against the packets built in-process and a brute force over them."""
 
-import importlib.util
 import io
 import json
-from pathlib import Path
-import sys
 
 from astropy.time import Time
 import fastavro
@@ -18,15 +15,8 @@ from qserv.payloads.alerts import wire
 from qserv.payloads.alerts.build import visit_alerts
 from qserv.payloads.apdb import Apdb
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_run import ok, run, user_error  # noqa: E402
-
-
-def _module(name):
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.cli_run import ok, run, user_error
+from tests.payloads import alerts_data, apdb_data
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +26,7 @@ def home(tmp_path_factory):
     init_instance(home, workers=1)
     with qserv.open(home) as engine:
         apdb = Apdb.create(engine, "apdb")
-        _module("alerts_data").populate(apdb, _module("apdb_data"), visits=3, positions=25)
+        alerts_data.populate(apdb, apdb_data, visits=3, positions=25)
         records = {r["diaSourceId"]: r for visit in (1, 2) for r in visit_alerts(apdb, visit)[0]}
     ok(run(home, "alerts", "create", "night"))
     for visit in (1, 2):

@@ -2,8 +2,6 @@
 ``wire.encode`` over ``alert_records`` (APDB visits with history, a cutout, an ssSource, nulls),
 and a column that does not fit its Avro type is refused."""
 
-import importlib.util
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -15,13 +13,7 @@ from qserv.payloads.alerts.build import visit_packets, visit_tables
 from qserv.payloads.alerts.columnar import alert_packets, encode_rows, varint
 from qserv.payloads.alerts.packets import alert_records, searchable_rows
 from qserv.payloads.apdb import Apdb
-
-
-def _module(name):
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.payloads import alerts_data, apdb_data
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +22,7 @@ def apdb(tmp_path_factory):
     init_instance(home, workers=2)
     engine = qserv.open(home)
     apdb = Apdb.create(engine, "apdb")
-    _module("alerts_data").populate(apdb, _module("apdb_data"), positions=40)
+    alerts_data.populate(apdb, apdb_data, positions=40)
     yield apdb
     engine.close()
 

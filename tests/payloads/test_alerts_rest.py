@@ -2,7 +2,6 @@
 packets, schemas, an object's alerts, searches (Avro container and JSON) against a brute force;
 400 on bad input, 404 on unknown ids."""
 
-import importlib.util
 import io
 import json
 from pathlib import Path
@@ -18,17 +17,8 @@ from qserv.instance import init_instance
 from qserv.payloads.alerts import AlertArchive, wire
 from qserv.payloads.alerts.build import visit_alerts
 from qserv.payloads.apdb import Apdb
-
-
-def _module(name):
-    return _load(name, Path(__file__).with_name(f"{name}.py"))
-
-
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.api.conftest import start_server
+from tests.payloads import alerts_data, apdb_data
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +31,7 @@ def served(tmp_path_factory):
         engine.set_setting("alerts_database", "night")  # applies from the next open
     engine = qserv.open(home)
     apdb = Apdb.create(engine, "apdb")
-    visits = _module("alerts_data").populate(apdb, _module("apdb_data"), visits=3, positions=30)
+    visits = alerts_data.populate(apdb, apdb_data, visits=3, positions=30)
     archive = AlertArchive.create(engine, "night")
     records = {}
     for visit in visits:
@@ -126,7 +116,6 @@ def test_against_a_running_server(tmp_path):
 
     from qserv.payloads.alerts.files import import_files
 
-    start_server = _load("api_conftest", Path(__file__).resolve().parents[1] / "api" / "conftest.py").start_server
     sample = Path(get_schema_path(11, 1)) / "sample_data" / "fakeAlert.avro"
     with open(sample, "rb") as stream:
         expected = list(fastavro.reader(stream))

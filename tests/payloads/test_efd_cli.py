@@ -1,8 +1,6 @@
 """`qserv efd create|ingest|exposures|transform|status` end to end (a new process per command):
 outputs against the pandas oracle, status, user errors (exit 2)."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,9 +9,7 @@ import pytest
 import qserv
 from tests.cli_run import ok, run as run_cli, user_error
 
-spec = importlib.util.spec_from_file_location("efd_data", Path(__file__).with_name("efd_data.py"))
-efd_data = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(efd_data)
+from tests.payloads import efd_data
 
 
 def run(home, *args):

@@ -2,7 +2,6 @@
 Parquet files (efd_data.pandas_transform), the unpivoted table, the ADQL join with the exposures,
 TAP_SCHEMA, idempotent re-runs and late telemetry; on DuckDB and PostgreSQL workers."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +10,7 @@ import pytest
 
 import qserv
 
-spec = importlib.util.spec_from_file_location("efd_data", Path(__file__).with_name("efd_data.py"))
-efd_data = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(efd_data)
+from tests.payloads import efd_data
 
 
 def make_efd(home, new_instance, backend, directory, exposures, topics, document, database="efd"):
