@@ -3,8 +3,6 @@ separately) replayed through ``qserv replay`` against the answers of an unsharde
 the same rows (or a PostgreSQL database: the same answers); and a corpus whose expected answers
 are files beside the queries."""
 
-import sys
-from pathlib import Path
 
 import duckdb
 import psycopg2
@@ -17,8 +15,7 @@ from qserv.replay import sources
 from qserv.replay.reference import fill_expected
 from qserv.replay.runner import EngineTarget, replay
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from cli_run import run  # noqa: E402
+from tests.cli_run import run
 
 QUERIES = {
     "0001_countAll.sql": "SELECT COUNT(*) AS n FROM Obj",

@@ -4,8 +4,6 @@ report names them with the old and new row; export/import of the log, the report
 time budget, the CLI's exit code."""
 
 import json
-import sys
-from pathlib import Path
 from xml.etree import ElementTree
 
 import pyarrow as pa
@@ -17,8 +15,7 @@ from qserv.replay.compare import changed
 from qserv.replay.report import render
 from qserv.replay.runner import EngineTarget, replay
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from cli_run import ok, run  # noqa: E402
+from tests.cli_run import ok, run
 
 
 def _run_queries(engine, sky):

@@ -2,8 +2,6 @@
 new ingests on DuckDB and PostgreSQL workers and after its chunks moved to another worker; the
 answers are compared with numpy over the rows ingested before the snapshot."""
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +10,7 @@ import qserv
 from qserv.errors import ConflictError, NotFoundError, UserError
 from qserv.meta import snapshots
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from cli_run import ok, run, user_error  # noqa: E402
+from tests.cli_run import ok, run, user_error
 
 
 def _tag(engine, name):
